@@ -1,0 +1,86 @@
+"""The one source of configuration: environment variables prefixed INFERQ_ and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".inferq")
+
+
+class Settings(BaseSettings):
+    """Every knob of inferq; defaults run everything on one machine with no servers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INFERQ_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Local folder for the embedded defaults.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    broker_url: str = Field("", description="Celery broker URL; empty means a local folder queue.")
+    storage_url: str = Field("", description="fsspec URL for image blobs; empty means data_dir.")
+    model_uri: str = Field("models/default", description="Model directory the workers serve.")
+
+    max_batch_size: int = Field(64, ge=1, le=1024, description="Items per task and per batch.")
+    lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
+    sweep_interval_seconds: int = Field(30, ge=1, description="How often the sweeper runs.")
+    stale_queued_seconds: int = Field(60, ge=1, description="Republish queued items older than.")
+    max_attempts: int = Field(3, ge=1, description="Claims before an item is failed for good.")
+    visibility_timeout_seconds: int = Field(
+        600, ge=30, description="Broker redelivery delay for unacknowledged tasks."
+    )
+    worker_id: str = Field("", description="Name recorded on results; empty means host:pid.")
+    tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
+
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest request body.")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest single image.")
+    max_files_per_request: int = Field(1000, ge=1, description="Most file parts a request.")
+    max_image_pixels: int = Field(
+        89_478_485, ge=1, description="Decompression-bomb guard: most pixels an image may have."
+    )
+    predict_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long POST /predict waits before answering 202."
+    )
+
+    log_level: str = Field("INFO", description="Root log level.")
+    log_json: bool = Field(True, description="Log one JSON object a line.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file under data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'inferq.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        """Return the broker URL, defaulting to kombu's filesystem transport."""
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_folder(self) -> Path:
+        """Return the folder the server-free filesystem transport exchanges messages in."""
+        return self.data_dir / "broker"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """Return the blob storage URL, defaulting to a folder under data_dir."""
+        return self.storage_url or str(self.data_dir / "blobs")
+
+    @property
+    def resolved_worker_id(self) -> str:
+        """Return the name this worker process records on its results."""
+        return self.worker_id or f"{os.uname().nodename}:{os.getpid()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment and `.env`."""
+    return Settings()

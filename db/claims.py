@@ -1,0 +1,155 @@
+"""Worker-side writes: claim items under a lease, record results, fail or hand back items.
+
+Every write is guarded by the item's status, so a redelivered task or a second worker can
+never produce a second result for an item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from db.models import Item, ItemStatus, Result, utc_now
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    """An item this worker now holds under a lease."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    content_hash: str
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A classification ready to be written as a result row."""
+
+    item: ClaimedItem
+    label: str
+    probability: float
+    scores: dict[str, float]
+    inference_ms: float
+    queue_ms: float
+
+
+def claim_items(
+    item_ids: list[uuid.UUID],
+    *,
+    session: Session,
+    worker_id: str,
+    lease_seconds: int,
+    max_attempts: int,
+) -> list[ClaimedItem]:
+    """Take queued (or lease-expired) items for this worker and return those it got."""
+    now = utc_now()
+    claimable = or_(
+        Item.status == ItemStatus.QUEUED,
+        and_(Item.status == ItemStatus.RUNNING, Item.lease_expires_at < now),
+    )
+    statement = (
+        update(Item)
+        .where(Item.id.in_(item_ids), claimable, Item.attempts < max_attempts)
+        .values(
+            status=ItemStatus.RUNNING,
+            attempts=Item.attempts + 1,
+            worker_id=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now,
+        )
+        .returning(Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(statement).all()
+    return [ClaimedItem(*row) for row in rows]
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(Result).on_conflict_do_nothing(index_elements=["item_id"]), rows)
+
+
+def record_results(
+    outcomes: list[Outcome],
+    *,
+    session: Session,
+    worker_id: str,
+    model_name: str,
+    model_version: str,
+) -> int:
+    """Write one result per item (duplicates ignored) and mark the items succeeded."""
+    if not outcomes:
+        return 0
+    now = utc_now()
+    rows = [
+        {
+            "item_id": outcome.item.id,
+            "job_id": outcome.item.job_id,
+            "label": outcome.label,
+            "probability": outcome.probability,
+            "scores": outcome.scores,
+            "model_name": model_name,
+            "model_version": model_version,
+            "queue_ms": outcome.queue_ms,
+            "inference_ms": outcome.inference_ms,
+            "total_ms": (now - outcome.item.created_at).total_seconds() * 1000.0,
+            "worker_id": worker_id,
+            "created_at": now,
+        }
+        for outcome in outcomes
+    ]
+    _insert_ignoring_duplicates(session, rows)
+    result = session.execute(
+        update(Item)
+        .where(
+            Item.id.in_([outcome.item.id for outcome in outcomes]),
+            Item.status == ItemStatus.RUNNING,
+        )
+        .values(status=ItemStatus.SUCCEEDED, finished_at=now, lease_expires_at=None, error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def fail_items(errors: dict[uuid.UUID, str], *, session: Session) -> None:
+    """Mark running items failed, each with its reason."""
+    now = utc_now()
+    for item_id, reason in errors.items():
+        session.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.status == ItemStatus.RUNNING)
+            .values(status=ItemStatus.FAILED, error=reason[:2000], finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release_items(item_ids: list[uuid.UUID], *, session: Session, worker_id: str) -> int:
+    """Hand unfinished items back to the queue without spending an attempt."""
+    if not item_ids:
+        return 0
+    result = session.execute(
+        update(Item)
+        .where(
+            Item.id.in_(item_ids),
+            Item.status == ItemStatus.RUNNING,
+            Item.worker_id == worker_id,
+        )
+        .values(
+            status=ItemStatus.QUEUED,
+            attempts=Item.attempts - 1,
+            lease_expires_at=None,
+            worker_id=None,
+            published_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,134 @@
+"""Create, read and cancel jobs; derive a job's status from its items."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Item, ItemStatus, Job, Result, utc_now
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An accepted upload, already stored under its content hash."""
+
+    filename: str
+    content_hash: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job with its item counts and derived status."""
+
+    job: Job
+    counts: dict[str, int]
+    status: str
+    finished_at: datetime | None = None
+    models: list[str] = field(default_factory=list)
+
+
+def create_job(
+    items: list[NewItem], *, session: Session, tenant: str = "default", closed: bool = True
+) -> tuple[Job, list[uuid.UUID]]:
+    """Insert a job and its queued items; the caller commits before publishing."""
+    now = utc_now()
+    job = Job(id=uuid.uuid4(), tenant=tenant, created_at=now, closed_at=now if closed else None)
+    session.add(job)
+    session.flush()
+    item_ids = add_items(job, items, session=session)
+    return job, item_ids
+
+
+def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.UUID]:
+    """Append queued items to a job and return their IDs."""
+    start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
+    now = utc_now()
+    ids = [uuid.uuid4() for _ in items]
+    rows = [
+        {
+            "id": item_id,
+            "job_id": job.id,
+            "position": start + index,
+            "filename": new.filename,
+            "content_hash": new.content_hash,
+            "size_bytes": new.size_bytes,
+            "status": ItemStatus.QUEUED,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for index, (item_id, new) in enumerate(zip(ids, items, strict=True))
+    ]
+    if rows:
+        session.execute(insert(Item), rows)
+    return ids
+
+
+def get_job(job_id: uuid.UUID, *, session: Session, tenant: str | None = None) -> Job | None:
+    """Return a job, or None if it does not exist or belongs to another tenant."""
+    job = session.get(Job, job_id)
+    if job is None or (tenant is not None and job.tenant != tenant):
+        return None
+    return job
+
+
+def derive_status(job: Job, counts: dict[str, int]) -> str:
+    """Return open|queued|running|succeeded|partially_failed|failed|cancelled."""
+    active = counts[ItemStatus.QUEUED] + counts[ItemStatus.RUNNING]
+    done = counts[ItemStatus.SUCCEEDED] + counts[ItemStatus.FAILED]
+    if job.cancelled_at is not None and active == 0:
+        return "cancelled"
+    if job.closed_at is None:
+        return "open"
+    if active:
+        return "queued" if done == 0 and counts[ItemStatus.RUNNING] == 0 else "running"
+    if counts[ItemStatus.FAILED] == 0:
+        return "succeeded" if counts[ItemStatus.SUCCEEDED] or not counts["total"] else "cancelled"
+    return "failed" if counts[ItemStatus.SUCCEEDED] == 0 else "partially_failed"
+
+
+def read_job_state(job: Job, *, session: Session) -> JobState:
+    """Count a job's items by status and derive its status."""
+    counts = {status.value: 0 for status in ItemStatus}
+    rows = session.execute(
+        select(Item.status, func.count(), func.max(Item.finished_at))
+        .where(Item.job_id == job.id)
+        .group_by(Item.status)
+    ).all()
+    finished: list[datetime] = []
+    for status, count, last in rows:
+        counts[status] = count
+        if last is not None:
+            finished.append(last)
+    counts["total"] = sum(counts[status.value] for status in ItemStatus)
+    status = derive_status(job, counts)
+    models = session.scalars(
+        select(Result.model_name + ":" + Result.model_version)
+        .where(Result.job_id == job.id)
+        .distinct()
+    ).all()
+    done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
+    return JobState(job, counts, status, max(finished) if done and finished else None, list(models))
+
+
+def cancel_job(job: Job, *, session: Session) -> int:
+    """Cancel every item that has not started; return how many were cancelled."""
+    now = utc_now()
+    job.cancelled_at = job.cancelled_at or now
+    job.closed_at = job.closed_at or now
+    result = session.execute(
+        update(Item)
+        .where(Item.job_id == job.id, Item.status == ItemStatus.QUEUED)
+        .values(status=ItemStatus.CANCELLED, finished_at=now, error="cancelled")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def mark_published(item_ids: list[uuid.UUID], *, session: Session) -> None:
+    """Record when items were last handed to the broker."""
+    if item_ids:
+        session.execute(update(Item).where(Item.id.in_(item_ids)).values(published_at=utc_now()))

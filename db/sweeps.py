@@ -1,0 +1,50 @@
+"""The sweeper's database side: find items to republish and fail items out of attempts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Item, ItemStatus, utc_now
+
+
+def fail_exhausted(*, session: Session, max_attempts: int) -> int:
+    """Fail items whose lease expired after their last allowed attempt."""
+    now = utc_now()
+    result = session.execute(
+        update(Item)
+        .where(
+            Item.status == ItemStatus.RUNNING,
+            Item.lease_expires_at < now,
+            Item.attempts >= max_attempts,
+        )
+        .values(
+            status=ItemStatus.FAILED,
+            finished_at=now,
+            error=f"gave up after {max_attempts} attempts: the worker was lost or timed out",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def find_stalled(
+    *, session: Session, stale_queued_seconds: int, limit: int = 10_000
+) -> list[uuid.UUID]:
+    """Return queued items not published recently and running items whose lease expired."""
+    now = utc_now()
+    stale = now - timedelta(seconds=stale_queued_seconds)
+    queued = and_(
+        Item.status == ItemStatus.QUEUED,
+        or_(Item.published_at.is_(None), Item.published_at < stale),
+    )
+    expired = and_(
+        Item.status == ItemStatus.RUNNING,
+        Item.lease_expires_at < now,
+        or_(Item.published_at.is_(None), Item.published_at < stale),
+    )
+    statement = select(Item.id).where(or_(queued, expired)).order_by(Item.created_at).limit(limit)
+    return list(session.scalars(statement).all())
