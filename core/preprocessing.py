@@ -77,7 +77,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         pixels = np.asarray(image, dtype=np.float64)
         low, high = float(pixels.min()), float(pixels.max())
         scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
-        image = Image.fromarray(scaled.astype(np.uint8), mode="L")
+        image = Image.fromarray(scaled.astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:

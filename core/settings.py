@@ -28,8 +28,11 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(64, ge=1, le=1024, description="Items per task and per batch.")
     lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
     sweep_interval_seconds: int = Field(30, ge=1, description="How often the sweeper runs.")
-    stale_queued_seconds: int = Field(60, ge=1, description="Republish queued items older than.")
+    stale_queued_seconds: int = Field(
+        300, ge=1, description="Republish queued items not picked up for this long."
+    )
     max_attempts: int = Field(3, ge=1, description="Claims before an item is failed for good.")
+    embedded_sweeper: bool = Field(True, description="Run the sweeper inside each worker.")
     visibility_timeout_seconds: int = Field(
         600, ge=30, description="Broker redelivery delay for unacknowledged tasks."
     )

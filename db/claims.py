@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, case, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ class ClaimedItem:
     content_hash: str
     created_at: datetime
     attempts: int
+    claimed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,6 @@ class Outcome:
     probability: float
     scores: dict[str, float]
     inference_ms: float
-    queue_ms: float
 
 
 def claim_items(
@@ -51,16 +51,18 @@ def claim_items(
 ) -> list[ClaimedItem]:
     """Take queued (or lease-expired) items for this worker and return those it got."""
     now = utc_now()
+    ours = and_(Item.status == ItemStatus.RUNNING, Item.worker_id == worker_id)
     claimable = or_(
         Item.status == ItemStatus.QUEUED,
         and_(Item.status == ItemStatus.RUNNING, Item.lease_expires_at < now),
+        ours,  # a retried task re-claims its own items without waiting for the lease
     )
     statement = (
         update(Item)
         .where(Item.id.in_(item_ids), claimable, Item.attempts < max_attempts)
         .values(
             status=ItemStatus.RUNNING,
-            attempts=Item.attempts + 1,
+            attempts=case((ours, Item.attempts), else_=Item.attempts + 1),
             worker_id=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             started_at=now,
@@ -68,8 +70,10 @@ def claim_items(
         .returning(Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(statement).all()
-    return [ClaimedItem(*row) for row in rows]
+    return [
+        ClaimedItem(row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now)
+        for row in session.execute(statement)
+    ]
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -99,7 +103,7 @@ def record_results(
             "scores": outcome.scores,
             "model_name": model_name,
             "model_version": model_version,
-            "queue_ms": outcome.queue_ms,
+            "queue_ms": (outcome.item.claimed_at - outcome.item.created_at).total_seconds() * 1e3,
             "inference_ms": outcome.inference_ms,
             "total_ms": (now - outcome.item.created_at).total_seconds() * 1000.0,
             "worker_id": worker_id,

@@ -19,6 +19,7 @@ class NewItem:
     filename: str
     content_hash: str
     size_bytes: int
+    error: str | None = None  # set when the upload was refused: the item starts failed
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def create_job(
 
 
 def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.UUID]:
-    """Append queued items to a job and return their IDs."""
+    """Append items to a job and return the IDs of those queued for inference."""
     start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
-    now = utc_now()
+    now = utc_now()  # also the publish time: the caller publishes right after commit
     ids = [uuid.uuid4() for _ in items]
     rows = [
         {
@@ -57,15 +58,18 @@ def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.
             "filename": new.filename,
             "content_hash": new.content_hash,
             "size_bytes": new.size_bytes,
-            "status": ItemStatus.QUEUED,
+            "status": ItemStatus.FAILED if new.error else ItemStatus.QUEUED,
+            "error": new.error,
             "attempts": 0,
             "created_at": now,
+            "published_at": None if new.error else now,
+            "finished_at": now if new.error else None,
         }
         for index, (item_id, new) in enumerate(zip(ids, items, strict=True))
     ]
     if rows:
         session.execute(insert(Item), rows)
-    return ids
+    return [item_id for item_id, new in zip(ids, items, strict=True) if not new.error]
 
 
 def get_job(job_id: uuid.UUID, *, session: Session, tenant: str | None = None) -> Job | None:
@@ -85,7 +89,8 @@ def derive_status(job: Job, counts: dict[str, int]) -> str:
     if job.closed_at is None:
         return "open"
     if active:
-        return "queued" if done == 0 and counts[ItemStatus.RUNNING] == 0 else "running"
+        started = counts[ItemStatus.RUNNING] + counts[ItemStatus.SUCCEEDED]
+        return "running" if started else "queued"
     if counts[ItemStatus.FAILED] == 0:
         return "succeeded" if counts[ItemStatus.SUCCEEDED] or not counts["total"] else "cancelled"
     return "failed" if counts[ItemStatus.SUCCEEDED] == 0 else "partially_failed"
@@ -128,7 +133,13 @@ def cancel_job(job: Job, *, session: Session) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def mark_published(item_ids: list[uuid.UUID], *, session: Session) -> None:
-    """Record when items were last handed to the broker."""
+def mark_published(item_ids: list[uuid.UUID], *, session: Session, published: bool = True) -> None:
+    """Record that items were handed to the broker now, or that publishing failed."""
     if item_ids:
-        session.execute(update(Item).where(Item.id.in_(item_ids)).values(published_at=utc_now()))
+        when = utc_now() if published else None
+        session.execute(
+            update(Item)
+            .where(Item.id.in_(item_ids))
+            .values(published_at=when)
+            .execution_options(synchronize_session=False)
+        )

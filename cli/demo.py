@@ -1,0 +1,122 @@
+"""`inferq demo`: the whole path on the embedded defaults, with no servers configured."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.stack import Stack, free_port
+from core.settings import get_settings
+
+console = Console()
+
+
+def ensure_model(model_dir: Path, work_dir: Path) -> None:
+    """Train the quick model into model_dir unless one is already there."""
+    if (model_dir / "model.json").exists():
+        console.print(f"using the model in {model_dir}")
+        return
+    from training.train import train_quick
+
+    from training.synthetic import generate_dataset
+
+    console.print("no model yet: generating tiles and training the quick model (a few minutes)")
+    data_dir = work_dir / "train-data"
+    generate_dataset(data_dir, n=1000, seed=0)
+    card = train_quick(data_dir, model_dir)
+    console.print(f"trained {card.name} {card.version}: {card.metrics}")
+
+
+def demo_folder(work_dir: Path) -> Path:
+    """Write a small folder of unseen tiles plus one corrupt file to submit."""
+    from training.synthetic import generate_dataset
+
+    folder = work_dir / "submit"
+    if not folder.exists():
+        generate_dataset(folder, n=24, seed=12345)
+        (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    return folder
+
+
+def submit_folder(client: httpx.Client, folder: Path) -> str:
+    """Upload every file of a folder as one job and return its ID."""
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = [("files", (str(p.relative_to(folder)), p.read_bytes())) for p in paths]
+    response = client.post("/v1/jobs", files=files)
+    response.raise_for_status()
+    body = response.json()
+    console.print(f"submitted {len(paths)} files: job {body['job_id']} ({body['n_items']} queued)")
+    return str(body["job_id"])
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 300.0) -> dict[str, object]:
+    """Poll a job until it reaches a final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, object] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in {"succeeded", "partially_failed", "failed", "cancelled"}:
+            return job
+        time.sleep(0.5)
+    raise TimeoutError(f"job {job_id} not finished after {timeout} s")
+
+
+def print_results(client: httpx.Client, job_id: str) -> None:
+    """Print the job's results as a table, then the service metrics."""
+    items = client.get(f"/v1/jobs/{job_id}/results", params={"limit": 1000}).json()["items"]
+    table = Table("file", "status", "label", "probability", "total ms", "model", "error")
+    for item in items:
+        probability = item["probability"]
+        table.add_row(
+            item["filename"],
+            item["status"],
+            item["label"] or "",
+            f"{probability:.3f}" if probability is not None else "",
+            f"{item['latency_ms']['total']:.0f}" if item["latency_ms"]["total"] else "",
+            item["model_version"] or "",
+            item["error"] or "",
+        )
+    console.print(table)
+    console.print_json(data=client.get("/v1/metrics").json())
+
+
+def demo(
+    keep_running: bool = typer.Option(False, help="Leave gateway and worker up until Ctrl-C."),
+    port: int = typer.Option(0, help="Gateway port; 0 picks a free one."),
+) -> None:
+    """Train if needed, start gateway and worker, submit a folder, print the results."""
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    work_dir = settings.data_dir / "demo"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ensure_model(Path(settings.model_uri), work_dir)
+    upgrade(settings.resolved_database_url)
+    url = f"http://127.0.0.1:{port or free_port()}"
+    stack = Stack(url=url, env=dict(os.environ), log_dir=work_dir)
+    stack.start_gateway()
+    stack.start_worker()
+    try:
+        stack.wait_ready()
+        with httpx.Client(base_url=url, timeout=60) as client:
+            job_id = submit_folder(client, demo_folder(work_dir))
+            job = wait_for_job(client, job_id)
+            console.print(f"job {job_id}: {job['status']} {job['counts']}")
+            print_results(client, job_id)
+        if keep_running:
+            console.print(f"stack up at {url} (docs at {url}/docs); Ctrl-C stops it")
+            while True:
+                time.sleep(3600)
+        console.print(
+            "To keep a stack up: `inferq gateway` and `inferq worker` in two terminals "
+            "(or `inferq demo --keep-running`)."
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()

@@ -1,0 +1,83 @@
+"""Commands that run inferq's long-lived processes and migrations."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from core.logging import configure_logging
+from core.settings import get_settings
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema (safe to run again)."""
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+def gateway(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, envvar="PORT", help="Port (Cloud Run sets PORT)."),
+    workers: int = typer.Option(1, help="Uvicorn worker processes."),
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        timeout_graceful_shutdown=8,
+    )
+
+
+def worker(
+    pool: str = typer.Option("solo", help="solo (one process) or prefork."),
+    concurrency: int = typer.Option(1, help="Processes, for the prefork pool."),
+    loglevel: str = typer.Option("INFO"),
+) -> None:
+    """Consume inference tasks; the model loads once the worker process has started."""
+    from core.tasks import INFERENCE_QUEUE
+    from worker.celery_app import app
+
+    app.worker_main(
+        [
+            "worker",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
+            f"--queues={INFERENCE_QUEUE}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+
+
+def sweeper(once: bool = typer.Option(False, help="Sweep once and exit.")) -> None:
+    """Republish stalled items and fail those out of attempts (standalone sweeper)."""
+    from core.queue import make_celery
+    from worker.sweeper import sweep_once
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    app = make_celery(settings)
+    while True:
+        failed, republished = sweep_once(settings, app)
+        if once:
+            typer.echo(f"failed {failed}, republished {republished}")
+            return
+        time.sleep(settings.sweep_interval_seconds)

@@ -1,0 +1,93 @@
+"""Start and stop a gateway and workers as child processes (demo, bench, tests)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+
+def free_port() -> int:
+    """Return a TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def inferq_command(*args: str) -> list[str]:
+    """Return the command line that runs an inferq subcommand with this interpreter."""
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+@dataclass
+class Stack:
+    """A running gateway and its workers."""
+
+    url: str
+    env: dict[str, str]
+    log_dir: Path
+    gateway: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def spawn(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start an inferq subcommand with the stack's environment, logging to a file."""
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        return subprocess.Popen(
+            inferq_command(*args), env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def start_gateway(self) -> None:
+        """Start the gateway on the stack's port."""
+        port = self.url.rsplit(":", 1)[1]
+        self.gateway = self.spawn("gateway", "gateway", "--host", "127.0.0.1", "--port", port)
+
+    def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """Start one more worker process."""
+        name = f"worker-{len(self.workers)}"
+        process = self.spawn(name, "worker", **{"INFERQ_WORKER_ID": name, **env})
+        self.workers.append(process)
+        return process
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the gateway answers /readyz with 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.gateway is not None and self.gateway.poll() is not None:
+                raise RuntimeError(f"gateway exited; see {self.log_dir / 'gateway.log'}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"gateway not ready after {timeout} s")
+
+    def stop(self) -> None:
+        """Stop every process with SIGTERM, then SIGKILL after 15 s."""
+        processes = [p for p in [self.gateway, *self.workers] if p is not None]
+        for process in processes:
+            stop_process(process)
+        for log in self._logs:
+            log.close()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    """Send SIGTERM and wait; kill if it does not exit in time. Return the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

@@ -1,0 +1,73 @@
+"""The Celery app shared by publishers (gateway, sweeper) and consumers (workers).
+
+It carries configuration only; the worker registers its tasks on it. The reliability
+settings live here so that every process agrees on them (DESIGN.md, reliability rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+
+from core.settings import Settings
+from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, chunk_ids
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout_seconds}
+    if settings.resolved_broker_url.startswith("filesystem://"):
+        folder = settings.broker_folder / "messages"
+        processed = settings.broker_folder / "processed"
+        folder.mkdir(parents=True, exist_ok=True)
+        processed.mkdir(parents=True, exist_ok=True)
+        options.update(
+            data_folder_in=str(folder),
+            data_folder_out=str(folder),
+            processed_folder=str(processed),
+            store_processed=False,
+        )
+    return options
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Create the Celery app with at-least-once delivery and no result backend."""
+    app = Celery("inferq", broker=settings.resolved_broker_url, set_as_current=False)
+    options = _transport_options(settings)
+    filesystem = settings.resolved_broker_url.startswith("filesystem://")
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        task_default_queue=INFERENCE_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options=options,
+        result_backend_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_prefetch_multiplier=4,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_enable_remote_control=not filesystem,
+        worker_send_task_events=False,
+        broker_pool_limit=4,
+    )
+    return app
+
+
+def publish_items(app: Celery, item_ids: Sequence[str], batch_size: int) -> int:
+    """Publish inference tasks carrying item IDs, at most `batch_size` a task."""
+    chunks = chunk_ids([str(item_id) for item_id in item_ids], batch_size)
+    with app.producer_or_acquire() as producer:
+        for chunk in chunks:
+            app.send_task(INFER_ITEMS, args=[chunk], queue=INFERENCE_QUEUE, producer=producer)
+    return len(chunks)
+
+
+def check_broker(app: Celery, timeout: float = 2.0) -> None:
+    """Raise if the broker cannot be reached within `timeout` seconds."""
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout)

@@ -1,0 +1,35 @@
+"""The FastAPI application: a thin layer that stores uploads, queues work and reads results."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from core.queue import make_celery
+from core.settings import Settings, get_settings
+from core.storage import BlobStore
+from gateway.limits import BodyLimitMiddleware
+from gateway.routes import health, jobs, metrics, predict, results
+from gateway.telemetry import Telemetry
+
+DESCRIPTION = """
+Asynchronous batch image classification. Submit images to `POST /v1/jobs` and get a job
+ID at once; workers classify them in batches; poll `GET /v1/jobs/{id}` and read
+`GET /v1/jobs/{id}/results`. Every error answers `{"detail": "..."}` saying what went
+wrong.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway app; no I/O happens until the first request."""
+    settings = settings or get_settings()
+    app = FastAPI(title="inferq", version="0.1.0", description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.store = BlobStore(settings.resolved_storage_url)
+    app.state.publisher = make_celery(settings)
+    telemetry = Telemetry(settings.resolved_database_url)
+    app.state.registry = telemetry.registry
+    app.middleware("http")(telemetry.middleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    for module in (jobs, results, predict, metrics, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,23 @@
+"""Documented error answers, so the OpenAPI schema says what each status code means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.schemas import ErrorResponse
+
+_MEANINGS = {
+    400: "The request is malformed: not multipart, a bad cursor, or too many parts.",
+    401: "Missing or wrong API key.",
+    404: "No such job (or it belongs to another tenant).",
+    413: "The body, or one file in it, is larger than the configured limit.",
+    415: "No part of the upload is an image this service accepts (each reason is given).",
+    422: "A parameter is invalid, or (for /predict) the image could not be classified.",
+    429: "Too many requests or too deep a queue; retry after the Retry-After seconds.",
+    503: "A dependency (database or broker) is unreachable; retry later.",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Return FastAPI `responses=` entries describing the given error codes."""
+    return {code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in codes}

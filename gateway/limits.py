@@ -1,0 +1,61 @@
+"""Request body limit enforced while the body streams in, before any parsing."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyTooLargeError(Exception):
+    """Raised inside the receive channel when the body passes the limit."""
+
+
+def _too_large(limit: int) -> tuple[Message, Message]:
+    body = json.dumps({"detail": f"request body is larger than the {limit}-byte limit"})
+    start: Message = {
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+    }
+    return start, {"type": "http.response.body", "body": body.encode()}
+
+
+class BodyLimitMiddleware:
+    """Answer 413 as soon as a request declares or sends more than `limit` bytes."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            for message in _too_large(self.limit):
+                await send(message)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLargeError:
+            if not started:
+                for message in _too_large(self.limit):
+                    await send(message)

@@ -1,0 +1,150 @@
+"""Response schemas of the public API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JobStatus = Literal[
+    "open", "queued", "running", "succeeded", "partially_failed", "failed", "cancelled"
+]
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer: a machine-readable code and a sentence for people."""
+
+    detail: str = Field(description="What went wrong and what to do about it.")
+
+
+class RejectedFile(BaseModel):
+    """A part of an upload that was not accepted as an image."""
+
+    filename: str
+    reason: str
+
+
+class JobLinks(BaseModel):
+    """Where to follow a job."""
+
+    self: str
+    results: str
+    csv: str
+
+
+class JobAccepted(BaseModel):
+    """Answer to a submission: the job exists and its images are queued."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    n_items: int = Field(description="Images queued for inference.")
+    n_rejected: int = Field(0, description="Parts refused as non-images; they are failed items.")
+    rejected: list[RejectedFile] = Field(default_factory=list)
+    links: JobLinks
+
+
+class JobCounts(BaseModel):
+    """How many of a job's items are in each state."""
+
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+class JobPublic(BaseModel):
+    """A job's status and progress."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    counts: JobCounts
+    created_at: datetime
+    closed_at: datetime | None
+    finished_at: datetime | None
+    cancelled_at: datetime | None
+    model: list[str] = Field(description="name:version of every model that produced results.")
+    links: JobLinks
+
+
+class Latency(BaseModel):
+    """Milliseconds an item spent waiting, in the model, and from upload to result."""
+
+    inference: float | None
+    queue: float | None
+    total: float | None
+
+
+class ResultItem(BaseModel):
+    """One image and, once done, its classification."""
+
+    item_id: uuid.UUID
+    filename: str
+    status: str
+    label: str | None
+    probability: float | None
+    scores: dict[str, float] | None
+    latency_ms: Latency
+    model_name: str | None
+    model_version: str | None
+    worker_id: str | None
+    attempts: int
+    error: str | None
+
+
+class ResultPage(BaseModel):
+    """A page of results; pass next_cursor as `cursor` for the next page."""
+
+    items: list[ResultItem]
+    next_cursor: str | None
+
+
+class Prediction(BaseModel):
+    """Synchronous-style answer of POST /predict."""
+
+    job_id: uuid.UUID
+    label: str
+    probability: float
+    scores: dict[str, float]
+    latency_ms: float = Field(description="From upload to result, as measured by the gateway.")
+    model_name: str
+    model_version: str
+
+
+class Health(BaseModel):
+    """Liveness or readiness, with a check per dependency."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class LatencyPercentiles(BaseModel):
+    """Percentiles of one latency, in milliseconds (null before the first result)."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class ModelCount(BaseModel):
+    """How many results one model version produced."""
+
+    model_name: str
+    model_version: str
+    items: int
+
+
+class MetricsPublic(BaseModel):
+    """Service-wide aggregates computed in the database over all workers."""
+
+    requests_total: int = Field(description="Jobs submitted.")
+    items_total: int
+    items_by_status: dict[str, int]
+    avg_inference_latency_ms: float | None
+    latency_ms: dict[str, LatencyPercentiles] = Field(description="inference, queue and total.")
+    throughput_per_second: float = Field(description="Results written over the last minute.")
+    queue_depth: int = Field(description="Items queued and not yet claimed by a worker.")
+    items_by_model: list[ModelCount]

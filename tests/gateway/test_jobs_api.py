@@ -1,0 +1,193 @@
+"""The public API without a worker: submission, status, results, cancel and errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.settings import Settings
+from gateway.app import create_app
+from tests.gateway.conftest import png_bytes
+
+
+def submit(client: TestClient, *files: tuple[str, bytes]) -> dict:  # type: ignore[type-arg]
+    response = client.post("/v1/jobs", files=[("files", f) for f in files])
+    assert response.status_code == 202, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def queued_messages(settings: Settings) -> list[Path]:
+    return sorted((settings.broker_folder / "messages").glob("*.msg"))
+
+
+def test_submit_answers_at_once_and_publishes_item_ids(
+    client: TestClient, settings: Settings
+) -> None:
+    body = submit(client, ("a.png", png_bytes(1)), ("b.png", png_bytes(2)))
+    assert body["status"] == "queued" and body["n_items"] == 2 and body["n_rejected"] == 0
+    assert body["links"]["self"] == f"/v1/jobs/{body['job_id']}"
+    messages = queued_messages(settings)
+    assert len(messages) == 1  # two items fit in one task
+    job = client.get(body["links"]["self"]).json()
+    assert job["status"] == "queued"
+    assert job["counts"]["total"] == 2 and job["counts"]["queued"] == 2
+
+
+def test_items_are_chunked_by_batch_size(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=sqlite_url, max_batch_size=2, _env_file=None
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        submit(client, *[(f"{i}.png", png_bytes(i)) for i in range(5)])
+    assert len(queued_messages(settings)) == 3
+
+
+def test_non_images_fail_alone_with_a_reason(client: TestClient) -> None:
+    body = submit(client, ("good.png", png_bytes()), ("notes.png", b"just some text"))
+    assert body["n_items"] == 1 and body["n_rejected"] == 1
+    assert body["rejected"] == [
+        {"filename": "notes.png", "reason": "not a recognised image format"}
+    ]
+    items = client.get(body["links"]["results"]).json()["items"]
+    assert [(i["filename"], i["status"]) for i in items] == [
+        ("good.png", "queued"),
+        ("notes.png", "failed"),
+    ]
+
+
+def test_an_upload_without_any_image_is_415(client: TestClient, settings: Settings) -> None:
+    response = client.post("/v1/jobs", files=[("files", ("x.jpg", b"%PDF-1.4 not an image"))])
+    assert response.status_code == 415
+    assert "x.jpg: not a recognised image format" in response.json()["detail"]
+    assert queued_messages(settings) == []
+    assert client.get("/v1/metrics").json()["requests_total"] == 0
+
+
+def test_missing_files_field_is_422(client: TestClient) -> None:
+    assert client.post("/v1/jobs", data={"other": "x"}).status_code == 422
+
+
+def test_body_over_the_limit_is_413_before_parsing(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=sqlite_url, max_upload_bytes=10_000, _env_file=None
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/jobs", files=[("files", ("big.png", b"\0" * 20_000))])
+    assert response.status_code == 413
+    assert "10000-byte limit" in response.json()["detail"]
+    assert not (settings.data_dir / "blobs").exists()
+
+
+def test_one_oversized_image_is_refused_alone(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=sqlite_url, max_image_bytes=500, _env_file=None
+    )  # type: ignore[call-arg]
+    small = png_bytes(size=(4, 4))
+    with TestClient(create_app(settings)) as client:
+        body = submit(client, ("small.png", small), ("big.png", png_bytes(size=(64, 64))))
+        assert body["n_items"] == 1
+        assert "500-byte limit" in body["rejected"][0]["reason"]
+        only_big = client.post("/v1/jobs", files=[("files", ("big.png", png_bytes(size=(64, 64))))])
+    assert only_big.status_code == 413
+
+
+def test_results_paginate_and_export_csv(client: TestClient) -> None:
+    body = submit(client, *[(f"dir/{i}.png", png_bytes(i)) for i in range(5)])
+    first = client.get(body["links"]["results"], params={"limit": 2}).json()
+    assert [i["filename"] for i in first["items"]] == ["dir/0.png", "dir/1.png"]
+    second = client.get(
+        body["links"]["results"], params={"limit": 10, "cursor": first["next_cursor"]}
+    ).json()
+    assert [i["filename"] for i in second["items"]] == ["dir/2.png", "dir/3.png", "dir/4.png"]
+    assert second["next_cursor"] is None
+    response = client.get(body["links"]["csv"])
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["filename"] for r in rows] == [f"dir/{i}.png" for i in range(5)]
+    assert {r["status"] for r in rows} == {"queued"}
+
+
+def test_bad_cursor_is_400(client: TestClient) -> None:
+    body = submit(client, ("a.png", png_bytes()))
+    assert client.get(body["links"]["results"], params={"cursor": "x"}).status_code == 400
+
+
+def test_cancel_marks_unstarted_items(client: TestClient) -> None:
+    body = submit(client, ("a.png", png_bytes(1)), ("b.png", png_bytes(2)))
+    cancelled = client.delete(body["links"]["self"]).json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["counts"]["cancelled"] == 2
+    assert cancelled["cancelled_at"] is not None
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs/{id}", "/v1/jobs/{id}/results"])
+def test_unknown_job_is_404(client: TestClient, path: str) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = client.get(path.format(id=missing))
+    assert response.status_code == 404
+    assert missing in response.json()["detail"]
+
+
+def test_filenames_lose_control_characters_and_leading_slashes(client: TestClient) -> None:
+    body = submit(client, ("//etc/evil\u202e\u200b.png", png_bytes()))
+    item = client.get(body["links"]["results"]).json()["items"][0]
+    assert item["filename"] == "etc/evil.png"
+
+
+def test_health_probes(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/health").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_readyz_is_503_when_the_broker_is_down(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        database_url=sqlite_url,
+        broker_url="redis://127.0.0.1:1/0",
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("unreachable")
+
+
+def test_submission_survives_a_broker_outage(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        database_url=sqlite_url,
+        broker_url="redis://127.0.0.1:1/0",
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        body = submit(client, ("a.png", png_bytes()))
+        assert client.get(body["links"]["self"]).json()["counts"]["queued"] == 1
+    from db.session import get_session
+    from db.sweeps import find_stalled
+
+    with get_session(sqlite_url) as session:  # the sweeper will publish it
+        assert len(find_stalled(session=session, stale_queued_seconds=3600)) == 1
+
+
+def test_prometheus_metrics_include_requests_and_queue_depth(client: TestClient) -> None:
+    submit(client, ("a.png", png_bytes()))
+    text = client.get("/metrics").text
+    assert 'inferq_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1.0' in text
+    assert "inferq_queue_depth 1.0" in text
+
+
+def test_openapi_documents_every_error(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    submit_codes = set(schema["paths"]["/v1/jobs"]["post"]["responses"])
+    assert {"202", "400", "413", "415", "422", "503"} <= submit_codes
+    assert "404" in schema["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    for path in schema["paths"].values():
+        for operation in path.values():
+            assert operation.get("description") or operation.get("summary")

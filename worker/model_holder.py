@@ -1,0 +1,125 @@
+"""Load the served model once per process and run it on whole batches.
+
+TensorFlow is imported here only, inside functions, after the worker process has started:
+the parent process of a prefork pool and the gateway never import it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.model_card import KERAS_FILE, ModelCard
+
+logger = logging.getLogger(__name__)
+
+
+def usable_cpus() -> int:
+    """Return how many CPUs this process may run on (affinity and cgroup quota)."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
+
+
+def configure_tensorflow(threads: int) -> None:
+    """Size TensorFlow's thread pools before its runtime starts."""
+    import tensorflow as tf
+
+    threads = threads or usable_cpus()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+
+
+def bucket_sizes(max_batch_size: int) -> list[int]:
+    """Return the fixed batch shapes the model is traced for: powers of two up to the max."""
+    sizes = [1]
+    while sizes[-1] * 2 < max_batch_size:
+        sizes.append(sizes[-1] * 2)
+    if sizes[-1] != max_batch_size:
+        sizes.append(max_batch_size)
+    return sizes
+
+
+@dataclass
+class LoadedModel:
+    """A Keras model with its card and one traced graph per batch bucket."""
+
+    card: ModelCard
+    model: Any
+    buckets: list[int]
+    _graphs: dict[int, Any]
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, float]:
+        """Return class probabilities for a uint8 batch and the model time in ms."""
+        outputs = []
+        started = time.perf_counter()
+        for start in range(0, len(images), self.buckets[-1]):
+            outputs.append(self._run_bucket(images[start : start + self.buckets[-1]]))
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        return np.concatenate(outputs), elapsed_ms
+
+    def _run_bucket(self, images: np.ndarray) -> np.ndarray:
+        size = next(b for b in self.buckets if b >= len(images))
+        padded = np.zeros((size, *images.shape[1:]), dtype=np.float32)
+        padded[: len(images)] = images
+        result = self._graph(size)(padded)
+        return np.asarray(result)[: len(images)]
+
+    def _graph(self, size: int) -> Any:
+        if size not in self._graphs:
+            import tensorflow as tf
+
+            height, width = self.card.input_size
+            signature = [tf.TensorSpec((size, height, width, 3), tf.float32)]
+            function = tf.function(lambda x: self.model(x, training=False), jit_compile=False)
+            self._graphs[size] = function.get_concrete_function(*signature)
+        return self._graphs[size]
+
+    def warm_up(self) -> None:
+        """Trace and run every bucket once so no request pays for tracing."""
+        height, width = self.card.input_size
+        for size in self.buckets:
+            self._run_bucket(np.zeros((size, height, width, 3), dtype=np.uint8))
+
+
+def resolve_model_dir(uri: str) -> Path:
+    """Return the local directory of a model URI (a path; MLflow URIs come with #3)."""
+    path = Path(uri).expanduser()
+    if not (path / KERAS_FILE).exists():
+        raise FileNotFoundError(
+            f"no model at {path.absolute()}: expected {KERAS_FILE} and model.json there "
+            "(train one with `inferq train --quick --out models/default`)"
+        )
+    return path
+
+
+def load_model(uri: str, *, max_batch_size: int, threads: int = 0) -> LoadedModel:
+    """Load the model directory at `uri` and trace its batch graphs."""
+    configure_tensorflow(threads)
+    import keras
+
+    directory = resolve_model_dir(uri)
+    card = ModelCard.read(directory)
+    model = keras.models.load_model(directory / KERAS_FILE, compile=False)
+    loaded = LoadedModel(card, model, bucket_sizes(max_batch_size), {})
+    started = time.perf_counter()
+    loaded.warm_up()
+    logger.info(
+        "loaded model %s version %s in %.1f s",
+        card.name,
+        card.version,
+        time.perf_counter() - started,
+        extra={"model_name": card.name, "model_version": card.version},
+    )
+    return loaded

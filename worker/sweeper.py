@@ -1,0 +1,52 @@
+"""The sweeper: PostgreSQL is the truth, so republish what the broker may have lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+
+from core.queue import publish_items
+from core.settings import Settings
+from db.jobs import mark_published
+from db.session import get_session
+from db.sweeps import fail_exhausted, find_stalled
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
+    """Fail items out of attempts and republish stalled ones; return (failed, republished)."""
+    url = settings.resolved_database_url
+    with get_session(url) as session:
+        failed = fail_exhausted(session=session, max_attempts=settings.max_attempts)
+        stalled = find_stalled(session=session, stale_queued_seconds=settings.stale_queued_seconds)
+    if stalled:
+        publish_items(app, [str(item_id) for item_id in stalled], settings.max_batch_size)
+        with get_session(url) as session:
+            mark_published(stalled, session=session)
+    if failed or stalled:
+        logger.info("sweep: %d failed for good, %d republished", failed, len(stalled))
+    return failed, len(stalled)
+
+
+class SweeperThread(threading.Thread):
+    """Runs sweep_once every interval until stopped; errors are logged, never fatal."""
+
+    def __init__(self, settings: Settings, app: Celery) -> None:
+        super().__init__(name="inferq-sweeper", daemon=True)
+        self._settings = settings
+        self._app = app
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._settings.sweep_interval_seconds):
+            try:
+                sweep_once(self._settings, self._app)
+            except Exception:
+                logger.exception("sweep failed; retrying next interval")
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current sweep."""
+        self._stop_event.set()
