@@ -22,13 +22,12 @@ def ensure_model(model_dir: Path, work_dir: Path) -> None:
     if (model_dir / "model.json").exists():
         console.print(f"using the model in {model_dir}")
         return
-    from training.train import train_quick
-
     from training.synthetic import generate_dataset
+    from training.train import train_quick
 
     console.print("no model yet: generating tiles and training the quick model (a few minutes)")
     data_dir = work_dir / "train-data"
-    generate_dataset(data_dir, n=1000, seed=0)
+    generate_dataset(data_dir, n_tiles=1000, seed=0)
     card = train_quick(data_dir, model_dir)
     console.print(f"trained {card.name} {card.version}: {card.metrics}")
 
@@ -39,7 +38,7 @@ def demo_folder(work_dir: Path) -> Path:
 
     folder = work_dir / "submit"
     if not folder.exists():
-        generate_dataset(folder, n=24, seed=12345)
+        generate_dataset(folder, n_tiles=24, seed=12345)
         (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     return folder
 

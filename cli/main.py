@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.bench import bench
 from cli.demo import demo
 from cli.services import db_app, gateway, sweeper, worker
 
@@ -13,6 +14,7 @@ app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
 app.command()(demo)
+app.command()(bench)
 
 if __name__ == "__main__":
     app()

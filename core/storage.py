@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 
 import fsspec
 from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 
 def content_hash(data: bytes) -> str:
@@ -20,6 +23,7 @@ class BlobStore:
         fs, root = fsspec.core.url_to_fs(url)
         self._fs: AbstractFileSystem = fs
         self._root = root.rstrip("/")
+        self._local = isinstance(fs, LocalFileSystem)
 
     def path_for(self, digest: str) -> str:
         """Return where the blob with this digest lives."""
@@ -29,12 +33,22 @@ class BlobStore:
         """Store bytes if absent and return their digest."""
         digest = content_hash(data)
         path = self.path_for(digest)
-        if not self._fs.exists(path):
-            self._fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            temporary = f"{path}.{digest[:8]}.part"
-            self._fs.pipe_file(temporary, data)
-            self._fs.mv(temporary, path)
+        if self._local:
+            self._put_local(path, data)
+        elif not self._fs.exists(path):
+            self._fs.pipe_file(path, data)  # object stores write whole objects atomically
         return digest
+
+    @staticmethod
+    def _put_local(path: str, data: bytes) -> None:
+        # Write beside the target and rename, so a reader never sees half a file.
+        if os.path.exists(path):
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
 
     def get(self, digest: str) -> bytes:
         """Return the bytes stored under a digest."""

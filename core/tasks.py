@@ -13,5 +13,18 @@ INFERENCE_QUEUE = "inference"
 
 
 def chunk_ids(ids: list[str], size: int) -> list[list[str]]:
-    """Split item IDs into task-sized chunks of at most `size`."""
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
+    """Split item IDs into the fewest chunks of at most `size`, as even as possible.
+
+    Even chunks keep every model call near full: 200 items at size 64 become 50+50+50+50,
+    not 64+64+64+8.
+    """
+    if not ids:
+        return []
+    count = -(-len(ids) // size)
+    share, extra = divmod(len(ids), count)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + share + (index < extra)
+        chunks.append(ids[start:end])
+        start = end
+    return chunks

@@ -83,7 +83,6 @@ def get_job(job_id: uuid.UUID, *, session: Session, tenant: str | None = None) -
 def derive_status(job: Job, counts: dict[str, int]) -> str:
     """Return open|queued|running|succeeded|partially_failed|failed|cancelled."""
     active = counts[ItemStatus.QUEUED] + counts[ItemStatus.RUNNING]
-    done = counts[ItemStatus.SUCCEEDED] + counts[ItemStatus.FAILED]
     if job.cancelled_at is not None and active == 0:
         return "cancelled"
     if job.closed_at is None:

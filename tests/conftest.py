@@ -10,11 +10,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from core.settings import Settings
 from db.migrate import upgrade
-from db.session import dispose_engines
+from db.scratch import scratch_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "INFERQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -55,17 +54,8 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url() -> Iterator[str]:
     """A freshly created and migrated PostgreSQL database, dropped afterwards."""
     need(POSTGRES_ADMIN_URL, "PostgreSQL")
-    name = f"inferq_test_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    dispose_engines()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(POSTGRES_ADMIN_URL, prefix="inferq_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,3 +90,22 @@ def settings(tmp_path: Path, sqlite_url: str) -> Settings:
         model_uri=str(tmp_path / "no-model"),
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A served model directory: the default small CNN with random weights (fast to build)."""
+    from training.export import build_card, export_model
+    from training.model_zoo import build_model
+
+    directory = tmp_path_factory.mktemp("model")
+    model = build_model("small_cnn", (96, 96), 2)
+    card = build_card(
+        architecture="small_cnn",
+        class_names=["benign", "malignant"],
+        input_size=(96, 96),
+        data_hash="0" * 64,
+        metrics={},
+    )
+    export_model(model, card, directory)
+    return directory

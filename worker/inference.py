@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,43 +79,72 @@ def to_outcomes(
     return outcomes
 
 
-def process_items(item_ids: list[uuid.UUID], runtime: Runtime) -> int:
-    """Classify the given items if this worker can claim them; return how many succeeded."""
+class StageTimer:
+    """Milliseconds spent in each named stage of a batch, for the batch log line."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round((time.perf_counter() - started) * 1000.0, 2)
+
+
+def claim(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem]:
+    """Claim whichever of the items this worker may take now."""
     settings = runtime.settings
-    url = settings.resolved_database_url
-    with get_session(url) as session:
-        claimed = claim_items(
+    with get_session(settings.resolved_database_url) as session:
+        return claim_items(
             item_ids,
             session=session,
             worker_id=runtime.worker_id,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
         )
+
+
+def persist(outcomes: list[Outcome], errors: dict[uuid.UUID, str], runtime: Runtime) -> int:
+    """Write results and failures in one transaction; return how many items succeeded."""
+    card = runtime.model.card
+    with get_session(runtime.settings.resolved_database_url) as session:
+        written = record_results(
+            outcomes,
+            session=session,
+            worker_id=runtime.worker_id,
+            model_name=card.name,
+            model_version=card.version,
+        )
+        fail_items(errors, session=session)
+    return written
+
+
+def process_items(item_ids: list[uuid.UUID], runtime: Runtime) -> int:
+    """Classify the given items if this worker can claim them; return how many succeeded."""
+    timer = StageTimer()
+    with timer("claim"):
+        claimed = claim(item_ids, runtime)
     if not claimed:
         return 0
     try:
-        decoded, batch, errors = decode_claimed(claimed, runtime)
-        probabilities, model_ms = runtime.model.predict(batch) if len(batch) else (batch, 0.0)
-        card = runtime.model.card
-        outcomes = to_outcomes(decoded, probabilities, model_ms, card.class_names)
-        with get_session(url) as session:
-            written = record_results(
-                outcomes,
-                session=session,
-                worker_id=runtime.worker_id,
-                model_name=card.name,
-                model_version=card.version,
-            )
-            fail_items(errors, session=session)
+        with timer("decode"):
+            decoded, batch, errors = decode_claimed(claimed, runtime)
+        with timer("model"):
+            probabilities, model_ms = runtime.model.predict(batch) if len(batch) else (batch, 0.0)
+        outcomes = to_outcomes(decoded, probabilities, model_ms, runtime.model.card.class_names)
+        with timer("write"):
+            written = persist(outcomes, errors, runtime)
     except BaseException:
         hand_back(claimed, runtime)
         raise
     logger.info(
-        "batch done: %d succeeded, %d failed, model %.1f ms",
+        "batch done: %d succeeded, %d failed",
         written,
         len(errors),
-        model_ms,
-        extra={"job_ids": sorted({str(item.job_id) for item in claimed})},
+        extra={"stages_ms": timer.stages, "job_ids": sorted({str(i.job_id) for i in claimed})},
     )
     return written
 

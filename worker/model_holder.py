@@ -37,8 +37,11 @@ def configure_tensorflow(threads: int) -> None:
     import tensorflow as tf
 
     threads = threads or usable_cpus()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+    except RuntimeError:  # the runtime already started in this process; keep its pools
+        logger.info("TensorFlow already initialised; thread pools left as they are")
 
 
 def bucket_sizes(max_batch_size: int) -> list[int]:

@@ -47,8 +47,18 @@ def test_store_works_on_other_fsspec_backends() -> None:
     assert store.get(store.put(b"xyz")) == b"xyz"
 
 
-def test_chunks_never_exceed_batch_size() -> None:
-    ids = [str(i) for i in range(130)]
-    chunks = chunk_ids(ids, 64)
-    assert [len(c) for c in chunks] == [64, 64, 2]
-    assert sum(chunks, []) == ids
+@pytest.mark.parametrize(
+    ("n", "size", "lengths"),
+    [
+        (130, 64, [44, 43, 43]),
+        (200, 64, [50, 50, 50, 50]),
+        (64, 64, [64]),
+        (3, 64, [3]),
+        (0, 8, []),
+    ],
+)
+def test_chunks_are_even_and_never_exceed_batch_size(n: int, size: int, lengths: list[int]) -> None:
+    ids = [str(i) for i in range(n)]
+    chunks = chunk_ids(ids, size)
+    assert [len(c) for c in chunks] == lengths
+    assert [i for chunk in chunks for i in chunk] == ids

@@ -81,7 +81,7 @@ def test_an_item_is_claimed_once_and_succeeds_once(database_url: str) -> None:
 
 
 def test_expired_lease_lets_another_worker_finish_without_duplicates(database_url: str) -> None:
-    job_id, ids = make_job(database_url, 2)
+    _, ids = make_job(database_url, 2)
     lost = claim(database_url, ids, worker="w1")
     expire_leases(database_url)
     taken = claim(database_url, ids, worker="w2")

@@ -1,0 +1,41 @@
+# inferq: the first two targets are all a newcomer needs (`make demo`, `make test`).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV_BOOTSTRAP := $(CURDIR)/.tools/bin/uv
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
+export UV_PYTHON_DOWNLOADS := never
+VENV := .venv/bin
+
+.PHONY: help demo test install lint bench clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+demo: install  ## Train the quick model if needed, run gateway + worker on the embedded defaults, submit a folder.
+	$(VENV)/inferq demo
+
+test: install lint  ## Lint, type-check, check import contracts and run every test.
+	$(VENV)/pytest
+
+$(UV_BOOTSTRAP):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet 'uv>=0.9,<1'
+
+.venv/.installed: pyproject.toml uv.lock | $(if $(shell command -v uv 2>/dev/null),,$(UV_BOOTSTRAP))
+	$(UV) sync --frozen --all-extras
+	touch $@
+
+install: .venv/.installed  ## Create .venv with every extra and the dev tools (uv, locked).
+
+lint: install  ## Ruff, mypy and the import-linter contracts.
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+	$(VENV)/lint-imports
+
+bench: install  ## Raw vs end-to-end throughput for the small CNN and ResNet50V2; writes reports/bench/.
+	$(VENV)/inferq bench
+
+clean:  ## Remove the local data folder (database, blobs, queue) and caches.
+	rm -rf .inferq .pytest_cache .mypy_cache .ruff_cache

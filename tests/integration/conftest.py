@@ -1,0 +1,74 @@
+"""Real processes: a uvicorn gateway and Celery workers started as the CLI starts them."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli.stack import Stack, free_port
+from db.migrate import upgrade
+
+FINAL = {"succeeded", "partially_failed", "failed", "cancelled"}
+
+
+def tile_bytes(seed: int, size: int = 96) -> bytes:
+    """Return a random RGB PNG tile."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:  # type: ignore[type-arg]
+    """Poll a job until it reaches a final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in FINAL:
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} not finished in {timeout} s: {job}")
+
+
+def stack_environment(
+    tmp_path: Path, database_url: str, broker_url: str, model_dir: Path
+) -> dict[str, str]:
+    """Environment for gateway and workers: fast sweeps and short leases for the tests."""
+    return {
+        **os.environ,
+        "INFERQ_DATA_DIR": str(tmp_path / "data"),
+        "INFERQ_DATABASE_URL": database_url,
+        "INFERQ_BROKER_URL": broker_url,
+        "INFERQ_MODEL_URI": str(model_dir),
+        "INFERQ_MAX_BATCH_SIZE": "8",
+        "INFERQ_LEASE_SECONDS": "6",
+        "INFERQ_SWEEP_INTERVAL_SECONDS": "1",
+        "INFERQ_STALE_QUEUED_SECONDS": "4",
+        "INFERQ_PREDICT_TIMEOUT_SECONDS": "20",
+        "INFERQ_LOG_JSON": "false",
+    }
+
+
+@pytest.fixture
+def real_stack(
+    tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
+) -> Iterator[Stack]:
+    """Gateway and one worker on the real PostgreSQL and Redis."""
+    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
+    upgrade(postgres_url)
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
+    stack.start_gateway()
+    stack.start_worker()
+    try:
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()

@@ -1,0 +1,37 @@
+"""The embedded defaults: SQLite, the folder broker and local blobs, with no servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from cli.stack import Stack, free_port
+from db.migrate import upgrade
+from tests.integration.conftest import tile_bytes, wait_for_job
+
+
+def test_embedded_defaults_run_end_to_end(tmp_path: Path, model_dir: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"INFERQ_DATABASE_URL", "INFERQ_BROKER_URL", "INFERQ_STORAGE_URL"}
+    }
+    env.update(INFERQ_DATA_DIR=str(data_dir), INFERQ_MODEL_URI=str(model_dir))
+    upgrade(f"sqlite:///{data_dir / 'inferq.db'}")
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
+    stack.start_gateway()
+    stack.start_worker()
+    try:
+        stack.wait_ready()
+        files = [("files", (f"{i}.png", tile_bytes(i))) for i in range(12)]
+        with httpx.Client(base_url=stack.url, timeout=60) as client:
+            job_id = client.post("/v1/jobs", files=files).json()["job_id"]
+            job = wait_for_job(client, job_id)
+        assert job["status"] == "succeeded" and job["counts"]["succeeded"] == 12
+        assert (data_dir / "inferq.db").exists()
+        assert any((data_dir / "blobs").rglob("*"))
+    finally:
+        stack.stop()

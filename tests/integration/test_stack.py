@@ -1,0 +1,101 @@
+"""End to end on real PostgreSQL, Redis, a uvicorn gateway and Celery worker processes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import signal
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from cli.stack import Stack, free_port
+from tests.integration.conftest import stack_environment, tile_bytes, wait_for_job
+
+
+def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack) -> None:
+    files = [("files", (f"slide1/tile{i:02d}.png", tile_bytes(i))) for i in range(20)]
+    files.append(("files", ("slide1/broken.png", tile_bytes(99)[:500])))  # truncated PNG
+    files.append(("files", ("slide1/readme.png", b"not an image at all")))
+    with httpx.Client(base_url=real_stack.url, timeout=60) as client:
+        accepted = client.post("/v1/jobs", files=files)
+        assert accepted.status_code == 202, accepted.text
+        body = accepted.json()
+        assert body["n_items"] == 21 and body["n_rejected"] == 1
+        job = wait_for_job(client, body["job_id"])
+        assert job["status"] == "partially_failed"
+        assert job["counts"]["succeeded"] == 20 and job["counts"]["failed"] == 2
+        assert len(job["model"]) == 1
+        items = client.get(body["links"]["results"], params={"limit": 100}).json()["items"]
+        by_name = {item["filename"]: item for item in items}
+        assert "corrupt image data" in by_name["slide1/broken.png"]["error"]
+        assert by_name["slide1/readme.png"]["error"] == "not a recognised image format"
+        good = [item for item in items if item["status"] == "succeeded"]
+        assert len(good) == 20
+        for item in good:
+            assert item["label"] in {"benign", "malignant"}
+            assert 0.5 <= item["probability"] <= 1.0
+            assert item["model_version"] and item["worker_id"] == "worker-0"
+            latency = item["latency_ms"]
+            assert latency["inference"] > 0 and latency["total"] >= latency["queue"] >= 0
+        rows = list(csv.DictReader(io.StringIO(client.get(body["links"]["csv"]).text)))
+        assert len(rows) == 22 and {"score_benign", "score_malignant"} <= set(rows[0])
+        metrics = client.get("/v1/metrics").json()
+        assert metrics["items_by_status"]["succeeded"] == 20
+        assert metrics["latency_ms"]["total"]["p95"] is not None
+        assert metrics["items_by_model"][0]["items"] == 20
+
+
+def test_predict_answers_synchronously(real_stack: Stack) -> None:
+    with httpx.Client(base_url=real_stack.url, timeout=60) as client:
+        response = client.post("/predict", files={"file": ("one.png", tile_bytes(7))})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["label"] in {"benign", "malignant"}
+        assert body["latency_ms"] > 0
+        job = client.get(f"/v1/jobs/{body['job_id']}").json()
+        assert job["status"] == "succeeded"
+        refused = client.post("/predict", files={"file": ("x.png", b"plain text")})
+        assert refused.status_code == 415
+
+
+def count_results(database_url: str) -> tuple[int, int]:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        results = connection.execute(text("SELECT count(*) FROM results")).scalar_one()
+        distinct = connection.execute(text("SELECT count(DISTINCT item_id) FROM results"))
+        unique = distinct.scalar_one()
+    engine.dispose()
+    return int(results), int(unique)
+
+
+def test_a_worker_killed_mid_job_loses_nothing(
+    tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
+) -> None:
+    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
+    env["INFERQ_MAX_BATCH_SIZE"] = "2"
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
+    stack.start_gateway()
+    first = stack.start_worker()
+    try:
+        stack.wait_ready()
+        files = [("files", (f"t{i}.png", tile_bytes(i))) for i in range(400)]
+        with httpx.Client(base_url=stack.url, timeout=120) as client:
+            job_id = client.post("/v1/jobs", files=files).json()["job_id"]
+            deadline = time.monotonic() + 120
+            while client.get(f"/v1/jobs/{job_id}").json()["counts"]["succeeded"] < 20:
+                assert time.monotonic() < deadline, "the first worker never started"
+                time.sleep(0.1)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            done_before = client.get(f"/v1/jobs/{job_id}").json()["counts"]["succeeded"]
+            assert done_before < 400, "the job finished before the worker was killed"
+            stack.start_worker()
+            job = wait_for_job(client, job_id, timeout=180)
+        assert job["status"] == "succeeded"
+        assert job["counts"]["succeeded"] == 400
+        assert count_results(postgres_url) == (400, 400)
+    finally:
+        stack.stop()

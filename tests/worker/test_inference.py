@@ -1,0 +1,109 @@
+"""The batched inference step in-process: real model, real database, real blobs."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from core.model_card import ModelCard
+from core.preprocessing import decode_image
+from core.settings import Settings
+from core.storage import BlobStore
+from db.jobs import NewItem, create_job
+from db.models import Item, Result
+from db.session import get_session
+from worker.inference import Runtime, process_items
+from worker.model_holder import bucket_sizes, load_model
+
+
+def tile(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loaded(model_dir: Path):  # type: ignore[no-untyped-def]
+    return load_model(str(model_dir), max_batch_size=8)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, database_url: str, loaded) -> Runtime:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, max_batch_size=8, _env_file=None
+    )  # type: ignore[call-arg]
+    return Runtime(settings, loaded, BlobStore(settings.resolved_storage_url), "test-worker")
+
+
+def submit(runtime: Runtime, blobs: list[bytes]) -> list[uuid.UUID]:
+    items = [NewItem(f"{i}.png", runtime.store.put(b), len(b)) for i, b in enumerate(blobs)]
+    with get_session(runtime.settings.resolved_database_url) as session:
+        _, ids = create_job(items, session=session)
+    return ids
+
+
+def test_bucket_sizes_cover_every_batch() -> None:
+    assert bucket_sizes(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert bucket_sizes(48) == [1, 2, 4, 8, 16, 32, 48]
+    assert bucket_sizes(1) == [1]
+
+
+def test_batched_graph_matches_the_keras_model(loaded, model_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import keras
+
+    card = ModelCard.read(model_dir)
+    batch = np.stack([decode_image(tile(i), card.input_size) for i in range(11)])
+    probabilities, elapsed = loaded.predict(batch)
+    reference = keras.models.load_model(model_dir / "model.keras")(batch.astype("float32"))
+    np.testing.assert_allclose(probabilities, np.asarray(reference), rtol=1e-4, atol=1e-5)
+    assert probabilities.shape == (11, 2) and elapsed > 0
+
+
+def test_a_batch_is_classified_and_a_corrupt_image_fails_alone(runtime: Runtime) -> None:
+    truncated = tile(99)[:300]
+    ids = submit(runtime, [tile(1), tile(2), truncated, tile(3)])
+    assert process_items(ids, runtime) == 3
+    with get_session(runtime.settings.resolved_database_url) as session:
+        items = {i.id: i for i in session.scalars(select(Item))}
+        results = {r.item_id: r for r in session.scalars(select(Result))}
+    assert [items[i].status for i in ids] == ["succeeded", "succeeded", "failed", "succeeded"]
+    assert "invalid image: corrupt image data" in (items[ids[2]].error or "")
+    for item_id in (ids[0], ids[1], ids[3]):
+        result = results[item_id]
+        assert result.label in {"benign", "malignant"}
+        assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-4)
+        assert result.probability == max(result.scores.values())
+        assert result.model_version == runtime.model.card.version
+        assert result.inference_ms > 0 and result.total_ms >= result.queue_ms >= 0
+        assert result.worker_id == "test-worker"
+
+
+def test_a_redelivered_task_changes_nothing(runtime: Runtime) -> None:
+    ids = submit(runtime, [tile(5), tile(6)])
+    assert process_items(ids, runtime) == 2
+    assert process_items(ids, runtime) == 0
+    with get_session(runtime.settings.resolved_database_url) as session:
+        assert len(session.scalars(select(Result)).all()) == 2
+
+
+def test_a_missing_blob_fails_its_item(runtime: Runtime) -> None:
+    ids = submit(runtime, [tile(7)])
+    with get_session(runtime.settings.resolved_database_url) as session:
+        _, more = create_job([NewItem("gone.png", "f" * 64, 1)], session=session)
+    process_items(ids + more, runtime)
+    with get_session(runtime.settings.resolved_database_url) as session:
+        gone = session.get(Item, more[0])
+    assert gone is not None and gone.status == "failed"
+    assert gone.error == "image blob missing from storage"
+
+
+def test_a_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="inferq train --quick"):
+        load_model(str(tmp_path), max_batch_size=4)
