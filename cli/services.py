@@ -49,7 +49,12 @@ def worker(
     concurrency: int = typer.Option(1, help="Processes, for the prefork pool."),
     loglevel: str = typer.Option("INFO"),
 ) -> None:
-    """Consume inference tasks; the model loads once the worker process has started."""
+    """Consume inference tasks; the model loads once the worker process has started.
+
+    SIGTERM is Celery's warm shutdown: the running batch finishes and prefetched tasks go
+    back to the broker. Keep a batch well under 10 s (Cloud Run's SIGKILL); a worker killed
+    mid-batch leaves a lease that expires, and the sweeper republishes its items.
+    """
     from core.tasks import INFERENCE_QUEUE
     from worker.celery_app import app
 

@@ -8,6 +8,7 @@ parameters that matter here (size, resampling) travel with the model in `model.j
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -23,6 +24,11 @@ _RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
+
+
+#: What Pillow raises on malformed files. Anything else (MemoryError, a signal handler's
+#: exception) is not the image's fault and must not fail the item.
+PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError)
 
 
 class ImageError(ValueError):
@@ -50,7 +56,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageError("not a recognised image format") from exc
     except Image.DecompressionBombError as exc:
         raise ImageError("image has too many pixels (decompression bomb)") from exc
-    except Exception as exc:
+    except PILLOW_ERRORS as exc:
         raise ImageError(f"unreadable image header: {exc}") from exc
     if image.format not in ACCEPTED_FORMATS:
         raise ImageError(f"unsupported image format {image.format}")
@@ -103,8 +109,6 @@ def decode_image(
         if image.size != (width, height):
             image = image.resize((width, height), _RESAMPLING[resample])
         array = np.asarray(image, dtype=np.uint8)
-    except ImageError:
-        raise
-    except Exception as exc:  # truncated or corrupt pixel data surfaces only at decode
+    except PILLOW_ERRORS as exc:  # truncated or corrupt pixel data surfaces only at decode
         raise ImageError(f"corrupt image data: {exc}") from exc
     return array

@@ -18,14 +18,16 @@ from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, chunk_ids
 def _transport_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout_seconds}
     if settings.resolved_broker_url.startswith("filesystem://"):
-        folder = settings.broker_folder / "messages"
-        processed = settings.broker_folder / "processed"
-        folder.mkdir(parents=True, exist_ok=True)
-        processed.mkdir(parents=True, exist_ok=True)
+        folders = {
+            name: settings.broker_folder / name for name in ("messages", "processed", "control")
+        }
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
         options.update(
-            data_folder_in=str(folder),
-            data_folder_out=str(folder),
-            processed_folder=str(processed),
+            data_folder_in=str(folders["messages"]),
+            data_folder_out=str(folders["messages"]),
+            processed_folder=str(folders["processed"]),
+            control_folder=str(folders["control"]),
             store_processed=False,
         )
     return options

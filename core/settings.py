@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".inferq")
@@ -16,7 +16,11 @@ class Settings(BaseSettings):
     """Every knob of inferq; defaults run everything on one machine with no servers."""
 
     model_config = SettingsConfigDict(
-        env_prefix="INFERQ_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="INFERQ_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Local folder for the embedded defaults.")
@@ -37,6 +41,11 @@ class Settings(BaseSettings):
         600, ge=30, description="Broker redelivery delay for unacknowledged tasks."
     )
     worker_id: str = Field("", description="Name recorded on results; empty means host:pid.")
+    health_port: int | None = Field(
+        None,
+        validation_alias=AliasChoices("INFERQ_HEALTH_PORT", "PORT"),
+        description="Worker health endpoint port (Cloud Run sets PORT); none when unset.",
+    )
     tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
 
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest request body.")

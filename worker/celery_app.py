@@ -16,6 +16,7 @@ from core.queue import make_celery
 from core.settings import get_settings
 from core.storage import BlobStore
 from db.session import dispose_engines
+from worker.health import HealthState, serve_health
 from worker.inference import Runtime
 from worker.model_holder import load_model
 from worker.sweeper import SweeperThread
@@ -28,6 +29,7 @@ app.conf.imports = ["worker.tasks"]
 
 _runtime: Runtime | None = None
 _sweeper: SweeperThread | None = None
+_health = HealthState()
 
 
 def get_runtime() -> Runtime:
@@ -55,16 +57,29 @@ def _load_in_child(**_: Any) -> None:
     get_runtime()
 
 
+@signals.worker_init.connect
+def _start_health(**_: Any) -> None:
+    port = get_settings().health_port
+    if port is not None:
+        serve_health(port, _health)
+
+
 @signals.worker_ready.connect
 def _on_ready(**_: Any) -> None:
     global _sweeper
-    if get_settings().embedded_sweeper:
-        _sweeper = SweeperThread(get_settings(), app)
+    current = get_settings()
+    if current.embedded_sweeper:
+        _sweeper = SweeperThread(current, app)
         _sweeper.start()
+    if _runtime is not None:
+        card = _runtime.model.card
+        _health.details.update(model_name=card.name, model_version=card.version)
+    _health.ready = True
     logger.info("worker ready", extra={"worker_id": get_settings().resolved_worker_id})
 
 
 @signals.worker_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
+    _health.ready = False
     if _sweeper is not None:
         _sweeper.stop()
