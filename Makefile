@@ -28,11 +28,15 @@ $(UV_BOOTSTRAP):
 
 install: .venv/.installed  ## Create .venv with every extra and the dev tools (uv, locked).
 
-lint: install  ## Ruff, mypy and the import-linter contracts.
+lint: install  ## Ruff, mypy, the import-linter contracts, Dockerfiles, compose file and workflows.
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/lint-imports
+	$(VENV)/hadolint --failure-threshold warning Dockerfile.gateway Dockerfile.worker
+	$(VENV)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/zizmor --offline --quiet .github/workflows
 
 bench: install  ## Raw vs end-to-end throughput for the small CNN and ResNet50V2; writes reports/bench/.
 	$(VENV)/inferq bench
