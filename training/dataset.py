@@ -1,0 +1,133 @@
+"""Index a class-folder image dataset, split it by patient, and load it through core.
+
+Layout: `<root>/<class_name>/<patient_id>_<anything>.<ext>`. The patient ID is the file
+name up to its last underscore, so every tile of a patient lands in the same split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from core.preprocessing import decode_image
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
+
+
+@dataclass(frozen=True)
+class Record:
+    """One labelled image file and the patient it came from."""
+
+    path: Path
+    label: str
+    patient_id: str
+
+
+class Split(NamedTuple):
+    """Records of the train, validation and test splits; no patient is in two of them."""
+
+    train: list[Record]
+    val: list[Record]
+    test: list[Record]
+
+
+def parse_patient_id(path: Path) -> str:
+    """Return the patient ID encoded in a file name: the stem up to its last underscore."""
+    stem = path.stem
+    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+
+
+def index_dataset(root: Path) -> list[Record]:
+    """List the images of a class-folder dataset, sorted by path."""
+    records = [
+        Record(path=path, label=folder.name, patient_id=parse_patient_id(path))
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not records:
+        raise ValueError(f"no images found under {root}/<class>/")
+    return records
+
+
+def class_names(records: Sequence[Record]) -> list[str]:
+    """Return the sorted class names present in the records."""
+    return sorted({record.label for record in records})
+
+
+def _allocate(n: int, quotas: Sequence[float], wanted: Sequence[bool]) -> list[int]:
+    """Round quotas summing to n into counts by largest remainder; give wanted splits one."""
+    counts = [max(0, int(np.floor(quota))) for quota in quotas]
+    while sum(counts) > n:
+        filled = [i for i in range(len(counts)) if counts[i] > 0]
+        counts[max(filled, key=lambda i: (counts[i] - quotas[i], -i))] -= 1
+    while sum(counts) < n:
+        counts[max(range(len(counts)), key=lambda i: (quotas[i] - counts[i], -i))] += 1
+    for index in (i for i, want in enumerate(wanted) if want and counts[i] == 0):
+        donor = max(range(len(counts)), key=lambda i: (counts[i], -i))
+        if counts[donor] > 1:
+            counts[donor] -= 1
+            counts[index] += 1
+    return counts
+
+
+def split_by_patient(
+    records: Sequence[Record], ratios: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0
+) -> Split:
+    """Split records into train/val/test by patient, stratified by each patient's label set."""
+    if any(ratio < 0 for ratio in ratios) or sum(ratios) <= 0:
+        raise ValueError(f"ratios must be non-negative and not all zero: {ratios}")
+    by_patient: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_patient[record.patient_id].append(record)
+    strata: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for patient_id in sorted(by_patient):
+        strata[tuple(sorted({r.label for r in by_patient[patient_id]}))].append(patient_id)
+    shares = [ratio / sum(ratios) for ratio in ratios]
+    rng = np.random.default_rng(seed)
+    parts: tuple[list[Record], list[Record], list[Record]] = ([], [], [])
+    carry = [0.0] * len(shares)  # rounding debt, paid by later strata so totals stay close
+    for stratum in sorted(strata):
+        patients = [strata[stratum][i] for i in rng.permutation(len(strata[stratum]))]
+        quotas = [len(patients) * share + debt for share, debt in zip(shares, carry, strict=True)]
+        counts = _allocate(len(patients), quotas, [share > 0 for share in shares])
+        carry = [quota - count for quota, count in zip(quotas, counts, strict=True)]
+        ends = np.cumsum(counts)
+        for part, start, end in zip(parts, ends - counts, ends, strict=True):
+            for patient_id in patients[start:end]:
+                part.extend(by_patient[patient_id])
+    return Split(*parts)
+
+
+def load_images(
+    records: Sequence[Record], input_size: tuple[int, int], *, resample: str = "bilinear"
+) -> np.ndarray:
+    """Read and decode records with core preprocessing into a uint8 batch (n, h, w, 3)."""
+    batch = np.empty((len(records), *input_size, 3), dtype=np.uint8)
+    for index, record in enumerate(records):
+        batch[index] = decode_image(record.path.read_bytes(), input_size, resample=resample)
+    return batch
+
+
+def encode_labels(records: Sequence[Record], names: Sequence[str]) -> np.ndarray:
+    """Return each record's class index in `names` as an int32 array."""
+    lookup = {name: index for index, name in enumerate(names)}
+    return np.array([lookup[record.label] for record in records], dtype=np.int32)
+
+
+def hash_dataset(records: Sequence[Record], root: Path) -> str:
+    """Return a sha256 over the sorted relative paths and contents of the records' files."""
+    digest = hashlib.sha256()
+    for relative, path in sorted((r.path.relative_to(root).as_posix(), r.path) for r in records):
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(f"{relative}\t{content}\n".encode())
+    return digest.hexdigest()

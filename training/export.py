@@ -1,0 +1,82 @@
+"""Export a trained model as the serving contract: `model.keras` plus `model.json`.
+
+The pipeline stages (DVC, MLflow registration) build on `export_model`: they pass the card
+they want written and add their own artefacts to the same directory afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import keras
+
+from core.model_card import CARD_FILE, KERAS_FILE, ModelCard, Preprocessing
+
+logger = logging.getLogger(__name__)
+
+
+def model_name(architecture: str) -> str:
+    """Return the served model's name for an architecture, e.g. `inferq-small-cnn`."""
+    return "inferq-" + architecture.replace("_", "-")
+
+
+def make_version(data_hash: str, now: datetime | None = None) -> str:
+    """Return a sortable version: UTC training time and the start of the data hash."""
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%S}-{data_hash[:8]}"
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """Return the current git commit, or an empty string outside a repository."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def build_card(
+    *,
+    architecture: str,
+    class_names: list[str],
+    input_size: tuple[int, int],
+    data_hash: str,
+    metrics: dict[str, float],
+    positive_class: str | None = None,
+    threshold: float = 0.5,
+    resample: str = "bilinear",
+) -> ModelCard:
+    """Describe a freshly trained model: identity, input contract, threshold and metrics."""
+    return ModelCard(
+        name=model_name(architecture),
+        version=make_version(data_hash),
+        class_names=class_names,
+        input_size=input_size,
+        preprocessing=Preprocessing(input_size=input_size, resample=resample),
+        threshold=threshold,
+        positive_class=positive_class,
+        data_hash=data_hash,
+        git_commit=git_commit(),
+        architecture=architecture,
+        metrics=metrics,
+    )
+
+
+def export_model(model: keras.Model, card: ModelCard, out_dir: Path) -> Path:
+    """Write `model.keras` and then `model.json` into out_dir and return the directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Save beside the target and rename, so a reader never sees half a model; the card goes
+    # last and marks the export complete.
+    partial = out_dir / f".partial-{os.getpid()}.keras"
+    model.save(partial)
+    (out_dir / CARD_FILE).unlink(missing_ok=True)
+    partial.replace(out_dir / KERAS_FILE)
+    card.write(out_dir)
+    logger.info("exported %s %s to %s", card.name, card.version, out_dir)
+    return out_dir
