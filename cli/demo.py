@@ -68,17 +68,19 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 300.0) -> d
 def print_results(client: httpx.Client, job_id: str) -> None:
     """Print the job's results as a table, then the service metrics."""
     items = client.get(f"/v1/jobs/{job_id}/results", params={"limit": 1000}).json()["items"]
-    table = Table("file", "status", "label", "probability", "total ms", "model", "error")
+    versions = sorted({item["model_version"] for item in items if item["model_version"]})
+    console.print(f"model version: {', '.join(versions)}")
+    table = Table("label", "probability", "total ms", "error")
+    table.add_column("file", overflow="fold")
     for item in items:
         probability = item["probability"]
+        total = item["latency_ms"]["total"]
         table.add_row(
-            item["filename"],
-            item["status"],
-            item["label"] or "",
+            item["label"] or item["status"],
             f"{probability:.3f}" if probability is not None else "",
-            f"{item['latency_ms']['total']:.0f}" if item["latency_ms"]["total"] else "",
-            item["model_version"] or "",
+            f"{total:.0f}" if total is not None else "",
             item["error"] or "",
+            item["filename"],
         )
     console.print(table)
     console.print_json(data=client.get("/v1/metrics").json())
@@ -102,6 +104,7 @@ def demo(
     stack.start_worker()
     try:
         stack.wait_ready()
+        stack.wait_workers_ready()
         with httpx.Client(base_url=url, timeout=60) as client:
             job_id = submit_folder(client, demo_folder(work_dir))
             job = wait_for_job(client, job_id)

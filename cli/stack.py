@@ -36,6 +36,7 @@ class Stack:
     log_dir: Path
     gateway: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker_health: list[str] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def spawn(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
@@ -52,25 +53,25 @@ class Stack:
         self.gateway = self.spawn("gateway", "gateway", "--host", "127.0.0.1", "--port", port)
 
     def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
-        """Start one more worker process."""
+        """Start one more worker process, with its health endpoint on a free port."""
         name = f"worker-{len(self.workers)}"
-        process = self.spawn(name, "worker", **{"INFERQ_WORKER_ID": name, **env})
+        port = free_port()
+        extra = {"INFERQ_WORKER_ID": name, "INFERQ_HEALTH_PORT": str(port), **env}
+        process = self.spawn(name, "worker", **extra)
         self.workers.append(process)
+        self.worker_health.append(f"http://127.0.0.1:{port}/")
         return process
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until the gateway answers /readyz with 200."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.gateway is not None and self.gateway.poll() is not None:
-                raise RuntimeError(f"gateway exited; see {self.log_dir / 'gateway.log'}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"gateway not ready after {timeout} s")
+        assert self.gateway is not None, "start the gateway first"
+        wait_http_ok(f"{self.url}/readyz", self.gateway, self.log_dir / "gateway.log", timeout)
+
+    def wait_workers_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every running worker has loaded its model and consumes."""
+        for index, (process, url) in enumerate(zip(self.workers, self.worker_health, strict=True)):
+            if process.poll() is None:
+                wait_http_ok(url, process, self.log_dir / f"worker-{index}.log", timeout)
 
     def stop(self) -> None:
         """Stop every process with SIGTERM, then SIGKILL after 15 s."""
@@ -79,6 +80,21 @@ class Stack:
             stop_process(process)
         for log in self._logs:
             log.close()
+
+
+def wait_http_ok(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Poll `url` until it answers 200; fail early if the process serving it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout} s; see {log}")
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> int:

@@ -29,6 +29,7 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
             processed_folder=str(folders["processed"]),
             control_folder=str(folders["control"]),
             store_processed=False,
+            polling_interval=0.1,  # a folder listing is cheap; a 1 s default adds latency
         )
     return options
 
