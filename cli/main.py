@@ -5,16 +5,25 @@ from __future__ import annotations
 import typer
 
 from cli.bench import bench
+from cli.client_commands import metrics, results, status, summary
 from cli.demo import demo
+from cli.evaluate import evaluate
 from cli.services import db_app, gateway, sweeper, worker
+from cli.submit import submit
+from cli.watch import watch
+from training.cli import data_app, train
 
 app = typer.Typer(help="inferq: asynchronous batch image classification.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.command()(train)
 app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
 app.command()(demo)
 app.command()(bench)
+for command in (submit, status, results, summary, metrics, watch, evaluate):
+    app.command()(command)
 
 if __name__ == "__main__":
     app()

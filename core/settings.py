@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".inferq")
@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     broker_url: str = Field("", description="Celery broker URL; empty means a local folder queue.")
     storage_url: str = Field("", description="fsspec URL for image blobs; empty means data_dir.")
-    model_uri: str = Field("models/default", description="Model directory the workers serve.")
+    model_uri: str = Field(
+        "models/default",
+        description="Model the workers serve: a local directory or models:/<name>@<alias>.",
+    )
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlflow.db",
+        description="MLflow tracking and registry store; default a SQLite file in the repo.",
+    )
 
     max_batch_size: int = Field(64, ge=1, le=1024, description="Items per task and per batch.")
     lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
@@ -38,7 +45,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, description="Claims before an item is failed for good.")
     embedded_sweeper: bool = Field(True, description="Run the sweeper inside each worker.")
     visibility_timeout_seconds: int = Field(
-        600, ge=30, description="Broker redelivery delay for unacknowledged tasks."
+        600, ge=1, description="Broker redelivery delay for unacknowledged tasks."
     )
     worker_id: str = Field("", description="Name recorded on results; empty means host:pid.")
     health_port: int | None = Field(
@@ -56,6 +63,23 @@ class Settings(BaseSettings):
     )
     predict_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /predict waits before answering 202."
+    )
+    max_archive_members: int = Field(
+        10_000, ge=1, description="Most entries a .zip or .tar upload may hold."
+    )
+    max_archive_bytes: int = Field(
+        2 * 1024**3, ge=1, description="Most bytes an archive upload may expand to in total."
+    )
+    max_compression_ratio: float = Field(
+        200.0, gt=1, description="Zip-bomb guard: most an archive member may expand, times."
+    )
+
+    api_url: str = Field("http://127.0.0.1:8000", description="Gateway URL the CLI talks to.")
+    api_key: SecretStr = Field(
+        SecretStr(""), description="API key the CLI sends as a Bearer token; empty sends none."
+    )
+    client_max_request_bytes: int = Field(
+        31 * 1024 * 1024, ge=4096, description="The CLI splits uploads into requests this small."
     )
 
     log_level: str = Field("INFO", description="Root log level.")

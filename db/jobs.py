@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +22,10 @@ class NewItem:
     content_hash: str
     size_bytes: int
     error: str | None = None  # set when the upload was refused: the item starts failed
+    true_label: str | None = None  # the rest comes from the job's manifest, when it has one
+    patient_id: str | None = None
+    slide_id: str | None = None
+    attributes: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,10 @@ def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.
             "created_at": now,
             "published_at": None if new.error else now,
             "finished_at": now if new.error else None,
+            "true_label": new.true_label,
+            "patient_id": new.patient_id,
+            "slide_id": new.slide_id,
+            "attributes": new.attributes,
         }
         for index, (item_id, new) in enumerate(zip(ids, items, strict=True))
     ]
@@ -72,9 +82,14 @@ def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.
     return [item_id for item_id, new in zip(ids, items, strict=True) if not new.error]
 
 
-def get_job(job_id: uuid.UUID, *, session: Session, tenant: str | None = None) -> Job | None:
-    """Return a job, or None if it does not exist or belongs to another tenant."""
-    job = session.get(Job, job_id)
+def get_job(
+    job_id: uuid.UUID, *, session: Session, tenant: str | None = None, for_update: bool = False
+) -> Job | None:
+    """Return a job, or None if it does not exist or belongs to another tenant.
+
+    `for_update` locks the row until commit, so requests adding to one job take turns.
+    """
+    job = session.get(Job, job_id, with_for_update=for_update, populate_existing=for_update)
     if job is None or (tenant is not None and job.tenant != tenant):
         return None
     return job
@@ -117,6 +132,26 @@ def read_job_state(job: Job, *, session: Session) -> JobState:
     ).all()
     done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
     return JobState(job, counts, status, max(finished) if done and finished else None, list(models))
+
+
+def close_job(job: Job) -> None:
+    """Seal a job: no more items may be added, and it may now reach a final status."""
+    job.closed_at = job.closed_at or utc_now()
+
+
+def existing_hashes(job_id: uuid.UUID, hashes: Iterable[str], *, session: Session) -> set[str]:
+    """Return which of the content hashes some item of the job already has."""
+    wanted = sorted({digest for digest in hashes if digest})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):  # stay far below SQLite's parameter limit
+        found.update(
+            session.scalars(
+                select(Item.content_hash).where(
+                    Item.job_id == job_id, Item.content_hash.in_(wanted[start : start + 500])
+                )
+            )
+        )
+    return found
 
 
 def cancel_job(job: Job, *, session: Session) -> int:

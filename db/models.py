@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -80,6 +81,7 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_job_status", "job_id", "status"),
         Index("ix_items_status_lease", "status", "lease_expires_at"),
+        Index("ix_items_job_hash", "job_id", "content_hash"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -97,6 +99,39 @@ class Item(Base):
     published_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    true_label: Mapped[str | None] = mapped_column(String(255))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
+    slide_id: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any] | None]
+
+
+class ManifestEntry(Base):
+    """One manifest row of a job: metadata for the item(s) with that file name."""
+
+    __tablename__ = "manifest_entries"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    filename: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    true_label: Mapped[str | None] = mapped_column(String(255))
+    patient_id: Mapped[str | None] = mapped_column(String(255))
+    slide_id: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any] | None]
+    matched: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdempotencyKey(Base):
+    """A request that changed a job, remembered so that its retry changes nothing."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class Result(Base):

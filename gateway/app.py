@@ -8,14 +8,16 @@ from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
 from gateway.limits import BodyLimitMiddleware
-from gateway.routes import health, jobs, metrics, predict, results
+from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
 from gateway.telemetry import Telemetry
 
 DESCRIPTION = """
 Asynchronous batch image classification. Submit images to `POST /v1/jobs` and get a job
 ID at once; workers classify them in batches; poll `GET /v1/jobs/{id}` and read
-`GET /v1/jobs/{id}/results`. Every error answers `{"detail": "..."}` saying what went
-wrong.
+`GET /v1/jobs/{id}/results` and the per-patient `GET /v1/jobs/{id}/summary`. Folders
+arrive as archives or over several requests into one open job (`close=false`, then
+`POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
+`{"detail": "..."}` saying what went wrong.
 """
 
 
@@ -30,6 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.middleware("http")(telemetry.middleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    for module in (jobs, results, predict, metrics, health):
+    for module in (jobs, open_jobs, results, summary, predict, metrics, model, health):
         app.include_router(module.router)
     return app

@@ -10,9 +10,17 @@ _MEANINGS = {
     400: "The request is malformed: not multipart, a bad cursor, or too many parts.",
     401: "Missing or wrong API key.",
     404: "No such job (or it belongs to another tenant).",
-    413: "The body, or one file in it, is larger than the configured limit.",
+    409: "The job is closed or cancelled: no more files may be added to it.",
+    413: (
+        "The body, or one file in it, is larger than the configured limit, or an archive "
+        "has too many members, expands too far or too many times (compression bomb)."
+    ),
     415: "No part of the upload is an image this service accepts (each reason is given).",
-    422: "A parameter is invalid, or (for /predict) the image could not be classified.",
+    422: (
+        "A parameter is invalid; an archive member has an absolute path, `..`, or is a link "
+        "or device; an Idempotency-Key was reused for another request; or (for /predict) "
+        "the image could not be classified."
+    ),
     429: "Too many requests or too deep a queue; retry after the Retry-After seconds.",
     503: "A dependency (database or broker) is unreachable; retry later.",
 }

@@ -10,4 +10,11 @@ from gateway.schemas import JobLinks
 def job_links(job_id: uuid.UUID) -> JobLinks:
     """Return where a job's status and results live."""
     base = f"/v1/jobs/{job_id}"
-    return JobLinks(self=base, results=f"{base}/results", csv=f"{base}/results?format=csv")
+    return JobLinks(
+        self=base,
+        results=f"{base}/results",
+        csv=f"{base}/results?format=csv",
+        summary=f"{base}/summary",
+        items=f"{base}/items",
+        close=f"{base}/close",
+    )

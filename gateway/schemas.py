@@ -26,12 +26,42 @@ class RejectedFile(BaseModel):
     reason: str
 
 
+class DuplicateFile(BaseModel):
+    """A file not added because an item of the job already has the same content."""
+
+    filename: str
+    content_hash: str
+
+
+class ManifestLine(BaseModel):
+    """A manifest line that was not used, and why."""
+
+    line: int
+    reason: str
+
+
+class ManifestReport(BaseModel):
+    """How the job's manifest matched its items so far."""
+
+    n_rows: int = Field(description="Manifest rows stored on the job.")
+    n_matched: int = Field(description="Rows that name at least one item.")
+    unmatched: list[str] = Field(
+        description="File names of rows that match no item (yet, while the job is open)."
+    )
+    errors: list[ManifestLine] = Field(
+        default_factory=list, description="Lines of this request's manifest that were not used."
+    )
+
+
 class JobLinks(BaseModel):
     """Where to follow a job."""
 
     self: str
     results: str
     csv: str
+    summary: str
+    items: str = Field(description="POST more files here while the job is open.")
+    close: str = Field(description="POST here to seal an open job.")
 
 
 class JobAccepted(BaseModel):
@@ -39,9 +69,14 @@ class JobAccepted(BaseModel):
 
     job_id: uuid.UUID
     status: JobStatus
-    n_items: int = Field(description="Images queued for inference.")
+    n_items: int = Field(description="Images queued for inference by this request.")
     n_rejected: int = Field(0, description="Parts refused as non-images; they are failed items.")
     rejected: list[RejectedFile] = Field(default_factory=list)
+    n_duplicates: int = Field(0, description="Files already in the job (same content): skipped.")
+    duplicates: list[DuplicateFile] = Field(default_factory=list)
+    n_skipped: int = Field(0, description="Archive members skipped as clutter or hidden files.")
+    skipped: list[str] = Field(default_factory=list)
+    manifest: ManifestReport | None = None
     links: JobLinks
 
 
@@ -70,6 +105,12 @@ class JobPublic(BaseModel):
     links: JobLinks
 
 
+class JobClosed(JobPublic):
+    """A sealed job, with the manifest rows that never matched an item."""
+
+    manifest: ManifestReport | None = None
+
+
 class Latency(BaseModel):
     """Milliseconds an item spent waiting, in the model, and from upload to result."""
 
@@ -93,6 +134,10 @@ class ResultItem(BaseModel):
     worker_id: str | None
     attempts: int
     error: str | None
+    true_label: str | None = Field(None, description="From the manifest.")
+    patient_id: str | None = Field(None, description="From the manifest.")
+    slide_id: str | None = Field(None, description="From the manifest.")
+    attributes: dict[str, str] | None = Field(None, description="Other manifest columns.")
 
 
 class ResultPage(BaseModel):
@@ -148,3 +193,39 @@ class MetricsPublic(BaseModel):
     throughput_per_second: float = Field(description="Results written over the last minute.")
     queue_depth: int = Field(description="Items queued and not yet claimed by a worker.")
     items_by_model: list[ModelCount]
+
+
+class SummaryRule(BaseModel):
+    """The rule that turned each patient's tiles into one call."""
+
+    threshold: float
+    positive_class: str | None
+    min_fraction: float
+    description: str
+
+
+class GroupSummary(BaseModel):
+    """One patient (or one slide of a patient): counts, class probabilities and the call."""
+
+    patient_id: str | None = Field(description="null groups the items without a patient_id.")
+    slide_id: str | None
+    n_images: int
+    n_classified: int
+    n_failed: int
+    label_counts: dict[str, int]
+    mean_probability: dict[str, float]
+    max_probability: dict[str, float]
+    positive_tiles: int | None = Field(description="Tiles at or above the threshold.")
+    call: str | None = Field(description="The patient-level call; null before any result.")
+
+
+class JobSummary(BaseModel):
+    """Per-patient and per-slide summary of a job's results."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    final: bool = Field(description="False while images are still open or pending.")
+    classes: list[str]
+    rule: SummaryRule
+    patients: list[GroupSummary]
+    slides: list[GroupSummary]

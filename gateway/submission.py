@@ -1,26 +1,58 @@
-"""Accept files into a new job: store, commit, then publish (never the other way round)."""
+"""Accept files into a job: store, commit, then publish (never the other way round)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from celery import Celery
 from fastapi import HTTPException, UploadFile, status
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.queue import publish_items
 from core.settings import Settings
 from core.storage import BlobStore
-from db.jobs import create_job, mark_published
+from db.jobs import NewItem, add_items, create_job, existing_hashes, get_job, mark_published
+from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
+from gateway.idempotency import remember, replay
+from gateway.links import job_links
+from gateway.manifest import ParsedManifest, read_manifest
+from gateway.schemas import (
+    DuplicateFile,
+    JobAccepted,
+    ManifestLine,
+    ManifestReport,
+    RejectedFile,
+)
 from gateway.uploads import Intake, take_files
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Services:
+    """What a submission needs besides the request: settings, storage, broker, session."""
+
+    settings: Settings
+    store: BlobStore
+    publisher: Celery
+    session: Session
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The parts of one submission request."""
+
+    files: list[UploadFile]
+    manifest: UploadFile | None = None
+    idempotency_key: str | None = None
+
+
 def refuse_if_empty(intake: Intake) -> None:
-    """Raise 413 or 415 when no part of the upload is an acceptable image."""
+    """Raise 400, 413 or 415 when no part of the upload is an acceptable image."""
     if not intake.items:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
     if intake.accepted:
@@ -46,24 +78,148 @@ def publish(
         session.commit()
 
 
-def submit_files(
-    files: list[UploadFile],
-    *,
-    settings: Settings,
-    store: BlobStore,
-    publisher: Celery,
-    session: Session,
-) -> tuple[Job, Intake]:
-    """Create a job from uploaded files and queue its images for inference."""
-    if len(files) > settings.max_files_per_request:
+def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest | None]:
+    """Read the manifest, check and store the files; refuse a request with nothing usable."""
+    settings = services.settings
+    if len(upload.files) > settings.max_files_per_request:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
-            f"{len(files)} files in one request; the limit is {settings.max_files_per_request}",
+            f"{len(upload.files)} files in one request; the limit is "
+            f"{settings.max_files_per_request}",
         )
-    intake = take_files(files, settings=settings, store=store)
-    refuse_if_empty(intake)
-    job, item_ids = create_job(intake.items, session=session)
-    session.commit()
-    publish(publisher, item_ids, settings, session)
-    logger.info("job submitted", extra={"job_id": str(job.id), "n_items": len(item_ids)})
-    return job, intake
+    manifest = read_manifest(upload.manifest, settings.max_upload_bytes)
+    if not upload.files and manifest is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files and no manifest in the request")
+    intake = take_files(upload.files, settings=settings, store=services.store)
+    if upload.files:
+        refuse_if_empty(intake)
+    return intake, manifest
+
+
+def drop_duplicates(
+    job_id: uuid.UUID, items: list[NewItem], session: Session
+) -> tuple[list[NewItem], list[NewItem]]:
+    """Split items into new ones and those whose content the job (or request) already has."""
+    seen = existing_hashes(job_id, (item.content_hash for item in items), session=session)
+    fresh, duplicates = [], []
+    for item in items:
+        if item.content_hash and item.content_hash in seen:
+            duplicates.append(item)
+            continue
+        seen.add(item.content_hash)
+        fresh.append(item)
+    return fresh, duplicates
+
+
+def manifest_report(
+    job_id: uuid.UUID, manifest: ParsedManifest | None, session: Session
+) -> ManifestReport | None:
+    """Describe how the job's manifest matches its items, with this request's bad lines."""
+    current = read_manifest_status(job_id, session=session)
+    errors = (
+        [ManifestLine(line=e.line, reason=e.reason) for e in manifest.errors] if manifest else []
+    )
+    if current is None and not errors:
+        return None
+    n_rows, n_matched, unmatched = (
+        (current.n_rows, current.n_matched, current.unmatched) if current else (0, 0, [])
+    )
+    return ManifestReport(n_rows=n_rows, n_matched=n_matched, unmatched=unmatched, errors=errors)
+
+
+def add_to_job(
+    job: Job, intake: Intake, manifest: ParsedManifest | None, session: Session
+) -> tuple[list[uuid.UUID], JobAccepted]:
+    """Insert a request's items and manifest rows into a job and describe what was added."""
+    if manifest is not None:
+        store_entries(job.id, manifest.rows, session=session)
+    fresh, duplicates = drop_duplicates(job.id, intake.items, session)
+    item_ids = add_items(job, attach_metadata(job.id, fresh, session=session), session=session)
+    if manifest is not None:
+        apply_to_existing(job.id, {row.filename for row in manifest.rows}, session=session)
+    refused = [item for item in fresh if item.error is not None]
+    accepted = JobAccepted(
+        job_id=job.id,
+        status="queued" if job.closed_at else "open",
+        n_items=len(item_ids),
+        n_rejected=len(refused),
+        rejected=[RejectedFile(filename=i.filename, reason=i.error or "") for i in refused],
+        n_duplicates=len(duplicates),
+        duplicates=[
+            DuplicateFile(filename=i.filename, content_hash=i.content_hash) for i in duplicates
+        ],
+        n_skipped=len(intake.skipped),
+        skipped=intake.skipped,
+        manifest=manifest_report(job.id, manifest, session),
+        links=job_links(job.id),
+    )
+    return item_ids, accepted
+
+
+def commit_and_publish(
+    key: str | None,
+    scope: str,
+    item_ids: list[uuid.UUID],
+    accepted: JobAccepted,
+    services: Services,
+) -> JobAccepted:
+    """Commit the job's changes with the idempotency key, then publish its new items."""
+    session = services.session
+    remember(key, scope, accepted, session)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # a concurrent request with the same key won the race
+        replayed = replay(key, scope, session)
+        if replayed is None:
+            raise
+        return replayed
+    publish(services.publisher, item_ids, services.settings, session)
+    logger.info("files added", extra={"job_id": str(accepted.job_id), "n_items": len(item_ids)})
+    return accepted
+
+
+def submit_job(upload: Upload, services: Services, *, close: bool = True) -> JobAccepted:
+    """Create a job from a request's files (open when `close` is false) and queue them."""
+    replayed = replay(upload.idempotency_key, "create", services.session)
+    if replayed is not None:
+        return replayed
+    if not upload.files:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
+    intake, manifest = gather(upload, services)
+    job, _ = create_job([], session=services.session, closed=close)
+    item_ids, accepted = add_to_job(job, intake, manifest, services.session)
+    return commit_and_publish(upload.idempotency_key, "create", item_ids, accepted, services)
+
+
+def open_job(job_id: uuid.UUID, session: Session, *, lock: bool = False) -> Job:
+    """Return a job that still accepts files; 404 if there is none, 409 if it is sealed."""
+    job = get_job(job_id, session=session, for_update=lock)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    if job.closed_at is not None:
+        state = "cancelled" if job.cancelled_at else "closed"
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is {state}; create a new job")
+    return job
+
+
+def add_to_open_job(job_id: uuid.UUID, upload: Upload, services: Services) -> JobAccepted:
+    """Add a request's files (or manifest) to an open job and queue the new images at once."""
+    scope = f"items:{job_id}"
+    replayed = replay(upload.idempotency_key, scope, services.session)
+    if replayed is not None:
+        return replayed
+    open_job(job_id, services.session)  # refuse early, before storing anything
+    services.session.rollback()
+    intake, manifest = gather(upload, services)
+    job = open_job(job_id, services.session, lock=True)  # requests adding to a job take turns
+    replayed = replay(upload.idempotency_key, scope, services.session)
+    if replayed is not None:  # the same request finished while this one waited for the lock
+        return replayed
+    item_ids, accepted = add_to_job(job, intake, manifest, services.session)
+    return commit_and_publish(upload.idempotency_key, scope, item_ids, accepted, services)
+
+
+def submit_files(files: list[UploadFile], services: Services) -> uuid.UUID:
+    """Create a closed job from files and return its ID (used by POST /predict)."""
+    return submit_job(Upload(files), services).job_id

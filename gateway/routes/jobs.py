@@ -5,21 +5,32 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
 from db.jobs import cancel_job, get_job, read_job_state
 from db.models import Job
 from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
 from gateway.errors import responses
+from gateway.idempotency import IdempotencyKeyHeader
 from gateway.links import job_links
-from gateway.schemas import JobAccepted, JobCounts, JobPublic, RejectedFile
-from gateway.submission import submit_files
+from gateway.schemas import JobAccepted, JobCounts, JobPublic
+from gateway.submission import Services, Upload, submit_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 FilesField = Annotated[
     list[UploadFile],
-    File(description="One or many image files (PNG, JPEG, TIFF, BMP, WebP, GIF)."),
+    File(
+        description="One or many image files (PNG, JPEG, TIFF, BMP, WebP, GIF), or .zip, .tar "
+        "or .tar.gz archives of folders of them."
+    ),
+]
+ManifestField = Annotated[
+    UploadFile | None,
+    File(
+        description="Optional CSV with a header row: filename,label,patient_id[,slide_id,...]. "
+        "A row matches the item with that relative path, else every item with that base name."
+    ),
 ]
 
 
@@ -43,23 +54,26 @@ def create_job_route(
     store: StoreDep,
     publisher: PublisherDep,
     session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    manifest: ManifestField = None,
+    close: Annotated[
+        bool, Form(description="false keeps the job open for POST /v1/jobs/{id}/items.")
+    ] = True,
 ) -> JobAccepted:
     """Submit images; answers at once with the job ID while workers classify them.
 
-    Parts that are not images are refused one by one (they appear as failed items with
-    their reason); the request fails with 415 only when no part is an image.
+    Archives are expanded (nested folders kept in each item's filename; `.DS_Store`,
+    `Thumbs.db`, `__MACOSX/` and hidden files skipped). Parts that are not images are
+    refused one by one (they appear as failed items with their reason); the request fails
+    with 415 only when no part is an image. A file whose content is already in the job is
+    not added twice. An archive member with an absolute path, `..`, a link or a device
+    refuses the whole request (422), as do too many members or a compression bomb (413).
+    With `close=false` the job stays open: add more with `POST /v1/jobs/{id}/items`, seal
+    it with `POST /v1/jobs/{id}/close`; its images are classified as they arrive. A retry
+    with the same `Idempotency-Key` gets the first answer and adds nothing.
     """
-    job, intake = submit_files(
-        files, settings=settings, store=store, publisher=publisher, session=session
-    )
-    return JobAccepted(
-        job_id=job.id,
-        status="queued",
-        n_items=len(intake.accepted),
-        n_rejected=len(intake.refused),
-        rejected=[RejectedFile(filename=i.filename, reason=i.error or "") for i in intake.refused],
-        links=job_links(job.id),
-    )
+    services = Services(settings, store, publisher, session)
+    return submit_job(Upload(files, manifest, idempotency_key), services, close=close)
 
 
 def to_public(job: Job, session: SessionDep) -> JobPublic:
@@ -80,7 +94,7 @@ def to_public(job: Job, session: SessionDep) -> JobPublic:
 
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(404, 422))
 def read_job_route(job_id: uuid.UUID, session: SessionDep) -> JobPublic:
-    """Return a job's status and progress counts."""
+    """Return a job's status and progress counts (`open` until an open job is closed)."""
     return to_public(find_job(job_id, session), session)
 
 

@@ -15,7 +15,7 @@ from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
 from gateway.errors import responses
 from gateway.links import job_links
 from gateway.schemas import JobAccepted, Prediction
-from gateway.submission import submit_files
+from gateway.submission import Services, submit_files
 
 router = APIRouter(tags=["predict"])
 
@@ -53,14 +53,12 @@ def predict_route(
 ) -> Prediction | JobAccepted:
     """Classify one image, waiting up to the configured timeout for the result."""
     started = time.monotonic()
-    job, _ = submit_files(
-        [file], settings=settings, store=store, publisher=publisher, session=session
-    )
+    job_id = submit_files([file], Services(settings, store, publisher, session))
     deadline = started + settings.predict_timeout_seconds
-    outcome, result = wait_for_result(job.id, settings.resolved_database_url, deadline)
+    outcome, result = wait_for_result(job_id, settings.resolved_database_url, deadline)
     if result is not None:
         return Prediction(
-            job_id=job.id,
+            job_id=job_id,
             label=result.label,
             probability=result.probability,
             scores=result.scores,
@@ -71,4 +69,4 @@ def predict_route(
     if outcome not in {ItemStatus.QUEUED, ItemStatus.RUNNING}:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, outcome)
     response.status_code = status.HTTP_202_ACCEPTED
-    return JobAccepted(job_id=job.id, status="queued", n_items=1, links=job_links(job.id))
+    return JobAccepted(job_id=job_id, status="queued", n_items=1, links=job_links(job_id))

@@ -45,6 +45,10 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
         worker_id=result.worker_id if result else None,
         attempts=item.attempts,
         error=item.error,
+        true_label=item.true_label,
+        patient_id=item.patient_id,
+        slide_id=item.slide_id,
+        attributes=item.attributes,
     )
 
 
@@ -68,7 +72,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
     header = ["item_id", "filename", "status", "label", "probability"]
     header += [f"score_{name}" for name in classes]
     header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
-    header += ["worker_id", "attempts", "error"]
+    header += ["worker_id", "attempts", "error", "true_label", "patient_id", "slide_id"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -84,6 +88,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
                 + [scores.get(name) for name in classes]
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
                 + [row.model_name, row.model_version, row.worker_id, row.attempts, row.error]
+                + [row.true_label, row.patient_id, row.slide_id]
             )
         yield buffer.getvalue()
         buffer.seek(0)

@@ -1,0 +1,107 @@
+"""The watch ledger: which files went into which request, so a restart sends nothing twice.
+
+A batch is written here with its Idempotency-Key before it is sent. If the process dies
+after sending but before recording the answer, the restart sends the batch again under
+the same key and the gateway answers with the first job instead of adding the files again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    key TEXT PRIMARY KEY, job_id TEXT, state TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, batch TEXT, state TEXT NOT NULL,
+    result TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Files sent (or about to be sent) in one request, and the job they went into."""
+
+    key: str
+    job_id: str | None
+    paths: list[str]
+
+
+class Ledger:
+    """A small SQLite file recording every file the watcher has taken."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._db.close()
+
+    def known(self) -> set[str]:
+        """Return every path the watcher has taken, whatever became of it."""
+        return {row[0] for row in self._db.execute("SELECT path FROM files")}
+
+    def add_batch(self, key: str, files: list[tuple[str, int]]) -> None:
+        """Record a batch and its files before the request is sent."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO batches VALUES (?, NULL, 'pending', ?)", (key, time.time())
+            )
+            self._db.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, 'pending', NULL)",
+                [(path, size, key) for path, size in files],
+            )
+
+    def refuse(self, path: str, size: int, reason: str) -> None:
+        """Record a file that will never be sent (too large for a request)."""
+        result = json.dumps({"status": "failed", "error": reason})
+        self._db.execute(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, NULL, 'refused', ?)", (path, size, result)
+        )
+
+    def mark_sent(self, key: str, job_id: str) -> None:
+        """Record the job a batch went into."""
+        self._db.execute(
+            "UPDATE batches SET job_id = ?, state = 'sent' WHERE key = ?", (job_id, key)
+        )
+
+    def batches(self, state: str) -> list[Batch]:
+        """Return the batches in a state ('pending', 'sent' or 'done'), oldest first."""
+        rows = self._db.execute(
+            "SELECT key, job_id FROM batches WHERE state = ? ORDER BY created", (state,)
+        ).fetchall()
+        return [Batch(key, job_id, self._paths(key)) for key, job_id in rows]
+
+    def _paths(self, key: str) -> list[str]:
+        rows = self._db.execute("SELECT path FROM files WHERE batch = ? ORDER BY path", (key,))
+        return [row[0] for row in rows]
+
+    def finish(self, key: str, results: dict[str, dict[str, Any]]) -> None:
+        """Store a finished batch's results by path and mark it done."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE files SET result = ?, state = 'done' WHERE path = ?",
+                [(json.dumps(result), path) for path, result in results.items()],
+            )
+            self._db.execute("UPDATE batches SET state = 'done' WHERE key = ?", (key,))
+
+    def results(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (path, result) for every file with a result, by path."""
+        rows = self._db.execute(
+            "SELECT path, result FROM files WHERE result IS NOT NULL ORDER BY path"
+        )
+        for path, result in rows:
+            yield path, json.loads(result)

@@ -1,0 +1,202 @@
+"""Post-deployment evaluation: send labelled images through the API and score the answers.
+
+The report says how the deployed model does on the data (tile metrics, per-patient
+accuracy from the API's summary, latencies) and whether its accuracy is within
+`max_drop` of the `test_accuracy` recorded in the model card when it was trained.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.model_card import ModelCard
+from evaluation.dataset import Sample
+from evaluation.metrics import confusion_matrix, precision_recall_f1, roc_auc
+
+
+class Answer(BaseModel):
+    """One result item as the API returns it (GET /v1/jobs/{id}/results)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: str
+    status: str
+    label: str | None = None
+    scores: dict[str, float] | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    latency_ms: dict[str, float | None] = Field(default_factory=dict)
+
+
+class PatientCall(BaseModel):
+    """One patient group of the API's summary (GET /v1/jobs/{id}/summary)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    patient_id: str | None
+    n_images: int
+    call: str | None = None
+
+
+class Comparison(BaseModel):
+    """The deployed accuracy against the accuracy recorded at training time."""
+
+    recorded_accuracy: float | None
+    accuracy: float | None
+    drop: float | None
+    max_drop: float
+    passed: bool
+    reason: str
+    card_model: str | None = Field(description="name:version of the model card compared with.")
+    served_models: list[str] = Field(description="name:version of the models that answered.")
+
+
+class PatientOutcome(BaseModel):
+    """One patient's true label and the API's call for it."""
+
+    patient_id: str
+    true_label: str
+    call: str | None
+    correct: bool
+    n_images: int
+
+
+class PerPatient(BaseModel):
+    """Patient-level accuracy of the summary's calls."""
+
+    n_patients: int
+    accuracy: float | None
+    patients: list[PatientOutcome]
+
+
+class TileMetrics(BaseModel):
+    """Image-level metrics (binary on the positive class, else macro averages)."""
+
+    accuracy: float | None
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float | None
+    confusion_matrix: dict[str, list[str] | list[list[int]]]
+
+
+class EvaluationReport(TileMetrics):
+    """Everything `inferq evaluate` writes to its JSON report."""
+
+    api_url: str
+    job_id: str
+    n: int = Field(description="Labelled images sent.")
+    n_classified: int
+    n_failed: int = Field(description="Images the API could not classify (or did not add).")
+    classes: list[str]
+    positive_class: str | None
+    threshold: float
+    per_patient: PerPatient
+    latency_ms: dict[str, dict[str, float | None]]
+    wall_seconds: float
+    images_per_second: float
+    comparison: Comparison
+
+
+def positive_of(classes: list[str], card: ModelCard | None) -> str | None:
+    """Return the positive class: the card's, else the second of two classes."""
+    if card is not None and card.positive_class in classes:
+        return card.positive_class
+    return classes[1] if len(classes) == 2 else None
+
+
+def predicted(item: Answer, positive: str | None, threshold: float, classes: list[str]) -> str:
+    """Return the label the model's decision threshold gives (as training measured it)."""
+    if positive is None or item.scores is None or len(classes) != 2:
+        return item.label or ""
+    negative = classes[0] if classes[1] == positive else classes[1]
+    return positive if item.scores.get(positive, 0.0) >= threshold else negative
+
+
+def tile_metrics(
+    truth: list[str], items: list[Answer], classes: list[str], card: ModelCard | None
+) -> TileMetrics:
+    """Return accuracy, precision, recall, F1, ROC AUC and the confusion matrix."""
+    positive = positive_of(classes, card)
+    threshold = card.threshold if card else 0.5
+    guesses = [predicted(item, positive, threshold, classes) for item in items]
+    matrix = confusion_matrix(truth, guesses, classes)
+    index = classes.index(positive) if positive is not None else None
+    precision, recall, f1 = precision_recall_f1(matrix, index)
+    auc_classes = [positive] if positive is not None else classes
+    aucs = [
+        roc_auc([t == name for t in truth], [(i.scores or {}).get(name, 0.0) for i in items])
+        for name in auc_classes
+    ]
+    known = [auc for auc in aucs if auc is not None]
+    return TileMetrics(
+        accuracy=sum(t == g for t, g in zip(truth, guesses, strict=True)) / len(truth)
+        if truth
+        else None,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        roc_auc=sum(known) / len(known) if known else None,
+        confusion_matrix={"labels": classes, "matrix": matrix},
+    )
+
+
+def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPatient:
+    """Compare each patient's call in the API's summary with the patient's true label."""
+    labels: dict[str, Counter[str]] = {}
+    for sample in samples:
+        labels.setdefault(sample.patient_id, Counter())[sample.label] += 1
+    calls = {group.patient_id: group for group in groups if group.patient_id}
+    outcomes = []
+    for patient_id, counts in sorted(labels.items()):
+        truth = counts.most_common(1)[0][0]
+        group = calls.get(patient_id)
+        call = group.call if group else None
+        n_images = group.n_images if group else 0
+        outcomes.append(
+            PatientOutcome(
+                patient_id=patient_id,
+                true_label=truth,
+                call=call,
+                correct=call == truth,
+                n_images=n_images,
+            )
+        )
+    called = [o for o in outcomes if o.call is not None]
+    accuracy = sum(o.correct for o in called) / len(called) if called else None
+    return PerPatient(n_patients=len(outcomes), accuracy=accuracy, patients=outcomes)
+
+
+def compare(
+    accuracy: float | None, card: ModelCard | None, max_drop: float, served: list[str]
+) -> Comparison:
+    """Pass when accuracy is at most `max_drop` below the card's recorded test_accuracy."""
+    recorded = card.metrics.get("test_accuracy") if card else None
+    card_model = f"{card.name}:{card.version}" if card else None
+    drop = recorded - accuracy if recorded is not None and accuracy is not None else None
+    if accuracy is None:
+        passed, reason = False, "no image was classified"
+    elif recorded is None:
+        passed, reason = True, "no recorded test_accuracy to compare with (no model card)"
+    else:
+        assert drop is not None
+        passed = drop <= max_drop
+        verdict = "within" if passed else "more than"
+        reason = (
+            f"accuracy {accuracy:.3f} vs {recorded:.3f} recorded at training: a drop of "
+            f"{drop:.3f}, {verdict} the {max_drop:g} allowed"
+        )
+    if card_model and served and card_model not in served:
+        reason += f"; note: the card is {card_model} but {', '.join(served)} answered"
+    return Comparison(
+        recorded_accuracy=recorded,
+        accuracy=accuracy,
+        drop=drop,
+        max_drop=max_drop,
+        passed=passed,
+        reason=reason,
+        card_model=card_model,
+        served_models=served,
+    )

@@ -1,0 +1,71 @@
+"""Score the API's answers for a labelled folder and compare with the model card.
+
+The CLI (`inferq evaluate`) sends the folder through the client and hands the answers
+here as the API's JSON, so this package needs nothing but core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.model_card import ModelCard
+from evaluation.dataset import Sample
+from evaluation.metrics import percentiles
+from evaluation.report import (
+    Answer,
+    EvaluationReport,
+    PatientCall,
+    compare,
+    patient_outcomes,
+    positive_of,
+    tile_metrics,
+)
+
+LATENCIES = ("total", "queue", "inference")
+
+
+def latency_percentiles(answers: list[Answer]) -> dict[str, dict[str, float | None]]:
+    """Return p50/p95/p99 of each latency the API recorded, in milliseconds."""
+    return {
+        kind: percentiles([v for a in answers if (v := a.latency_ms.get(kind)) is not None])
+        for kind in LATENCIES
+    }
+
+
+def build_report(
+    samples: list[Sample],
+    items: list[dict[str, Any]],
+    patients: list[dict[str, Any]],
+    *,
+    job_id: str,
+    wall_seconds: float,
+    card: ModelCard | None,
+    max_drop: float,
+    api_url: str,
+) -> EvaluationReport:
+    """Score result items and the summary's patients against the samples' labels."""
+    truth_by_name = {sample.name: sample.label for sample in samples}
+    answers = [Answer.model_validate(item) for item in items]
+    classified = [a for a in answers if a.status == "succeeded" and a.filename in truth_by_name]
+    truth = [truth_by_name[a.filename] for a in classified]
+    seen = sorted(set(truth) | {a.label for a in classified if a.label})
+    classes = list(card.class_names) if card else seen
+    tiles = tile_metrics(truth, classified, classes, card)
+    served = sorted({f"{a.model_name}:{a.model_version}" for a in classified if a.model_name})
+    groups = [PatientCall.model_validate(group) for group in patients]
+    return EvaluationReport(
+        **tiles.model_dump(),
+        api_url=api_url,
+        job_id=job_id,
+        n=len(samples),
+        n_classified=len(classified),
+        n_failed=len(samples) - len(classified),
+        classes=classes,
+        positive_class=positive_of(classes, card),
+        threshold=card.threshold if card else 0.5,
+        per_patient=patient_outcomes(samples, groups),
+        latency_ms=latency_percentiles(classified),
+        wall_seconds=round(wall_seconds, 3),
+        images_per_second=round(len(samples) / max(wall_seconds, 1e-9), 2),
+        comparison=compare(tiles.accuracy, card, max_drop, served),
+    )

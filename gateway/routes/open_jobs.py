@@ -1,0 +1,65 @@
+"""One job over many requests: add files to an open job, then close it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
+
+from db.jobs import close_job, get_job
+from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
+from gateway.errors import responses
+from gateway.idempotency import IdempotencyKeyHeader
+from gateway.routes.jobs import ManifestField, to_public
+from gateway.schemas import JobAccepted, JobClosed
+from gateway.submission import Services, Upload, add_to_open_job, manifest_report
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+OptionalFilesField = Annotated[
+    list[UploadFile] | None,
+    File(description="Images or archives, as for POST /v1/jobs; may be left out with a manifest."),
+]
+
+
+@router.post(
+    "/{job_id}/items",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses=responses(400, 404, 409, 413, 415, 422, 503),
+)
+def add_items_route(
+    job_id: uuid.UUID,
+    settings: SettingsDep,
+    store: StoreDep,
+    publisher: PublisherDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    files: OptionalFilesField = None,
+    manifest: ManifestField = None,
+) -> JobAccepted:
+    """Add files (and/or manifest rows) to an open job; its new images are queued at once.
+
+    Same rules as `POST /v1/jobs`. A file whose content is already in the job is listed in
+    `duplicates` and not added. A retry with the same `Idempotency-Key` gets the first
+    answer and adds nothing. 409 once the job is closed or cancelled.
+    """
+    services = Services(settings, store, publisher, session)
+    return add_to_open_job(job_id, Upload(files or [], manifest, idempotency_key), services)
+
+
+@router.post("/{job_id}/close", response_model=JobClosed, responses=responses(404, 422))
+def close_job_route(job_id: uuid.UUID, session: SessionDep) -> JobClosed:
+    """Seal an open job: no more files, and its status may now become final.
+
+    Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
+    no item.
+    """
+    job = get_job(job_id, session=session, for_update=True)  # waits for adds in flight
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    close_job(job)
+    session.flush()
+    public = to_public(job, session)
+    return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))

@@ -1,0 +1,116 @@
+"""Evaluation without a server: labelled folders, metrics, and the pass/fail comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.model_card import ModelCard, Preprocessing
+from evaluation.dataset import load_samples, patient_id_from_name, samples_manifest
+from evaluation.metrics import confusion_matrix, percentiles, precision_recall_f1, roc_auc
+from evaluation.report import compare
+from evaluation.run import build_report
+
+
+def card(accuracy: float | None) -> ModelCard:
+    return ModelCard(
+        name="m",
+        version="1",
+        class_names=["benign", "malignant"],
+        input_size=(96, 96),
+        preprocessing=Preprocessing(input_size=(96, 96)),
+        positive_class="malignant",
+        metrics={} if accuracy is None else {"test_accuracy": accuracy},
+    )
+
+
+def test_metrics_on_a_small_example() -> None:
+    truth = ["b", "b", "m", "m", "m"]
+    guess = ["b", "m", "m", "m", "b"]
+    matrix = confusion_matrix(truth, guess, ["b", "m"])
+    assert matrix == [[1, 1], [1, 2]]
+    precision, recall, f1 = precision_recall_f1(matrix, 1)
+    assert (precision, recall) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    assert f1 == pytest.approx(2 / 3)
+    assert roc_auc([False, False, True, True], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert roc_auc([True, True], [0.1, 0.2]) is None
+    assert percentiles([1.0, 2.0, 3.0, 4.0])["p50"] in {2.0, 3.0}
+    assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_comparison_passes_within_the_allowed_drop_and_fails_beyond() -> None:
+    assert compare(0.88, card(0.9), 0.05, ["m:1"]).passed
+    failing = compare(0.5, card(0.9), 0.05, ["m:1"])
+    assert not failing.passed and failing.drop == pytest.approx(0.4)
+    assert "more than the 0.05 allowed" in failing.reason
+    assert compare(0.5, card(None), 0.05, []).passed  # nothing recorded to compare with
+    assert not compare(None, card(0.9), 0.05, []).passed  # nothing classified
+    assert "m:2 answered" in compare(0.9, card(0.9), 0.05, ["m:2"]).reason
+
+
+def test_labelled_folders_and_manifests(tmp_path: Path) -> None:
+    for name in ["benign/P1_0001.png", "malignant/P2_0001.png", "malignant/.x.png", ".git/a.png"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"png")
+    samples = load_samples(tmp_path)
+    assert [(s.name, s.label, s.patient_id) for s in samples] == [
+        ("benign/P1_0001.png", "benign", "P1"),
+        ("malignant/P2_0001.png", "malignant", "P2"),
+    ]
+    assert samples_manifest(samples).splitlines()[1] == b"benign/P1_0001.png,benign,P1"
+    (tmp_path / "manifest.csv").write_text("filename,label\nbenign/P1_0001.png,malignant\n")
+    assert [s.label for s in load_samples(tmp_path)] == ["malignant"]
+    (tmp_path / "manifest.csv").write_text("filename,label\nmissing.png,benign\n")
+    with pytest.raises(ValueError, match="missing"):
+        load_samples(tmp_path)
+    assert (
+        patient_id_from_name("dir/P0007_0012.png") == "P0007"
+        and patient_id_from_name("x.png") == "x"
+    )
+
+
+def test_report_from_api_answers(tmp_path: Path) -> None:
+    for name in ["benign/P1_0.png", "benign/P1_1.png", "malignant/P2_0.png", "malignant/P2_1.png"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"png")
+    samples = load_samples(tmp_path)
+    malignant = {"benign/P1_0.png": 0.2, "benign/P1_1.png": 0.7, "malignant/P2_0.png": 0.9}
+    items = [
+        {
+            "filename": name,
+            "status": "succeeded",
+            "label": "malignant" if p >= 0.5 else "benign",
+            "scores": {"benign": 1 - p, "malignant": p},
+            "model_name": "m",
+            "model_version": "1",
+            "latency_ms": {"total": 10.0 + p, "queue": 1.0, "inference": 2.0},
+        }
+        for name, p in malignant.items()
+    ]
+    items.append({"filename": "malignant/P2_1.png", "status": "failed", "error": "corrupt"})
+    patients = [
+        {"patient_id": "P1", "n_images": 2, "call": "malignant"},
+        {"patient_id": "P2", "n_images": 2, "call": "malignant"},
+    ]
+    report = build_report(
+        samples,
+        items,
+        patients,
+        job_id="j",
+        wall_seconds=2.0,
+        card=card(0.9),
+        max_drop=0.05,
+        api_url="http://api",
+    )
+    assert (report.n, report.n_classified, report.n_failed) == (4, 3, 1)
+    assert report.accuracy == pytest.approx(2 / 3)
+    assert report.confusion_matrix == {
+        "labels": ["benign", "malignant"],
+        "matrix": [[1, 1], [0, 1]],
+    }
+    assert (report.precision, report.recall) == (pytest.approx(0.5), pytest.approx(1.0))
+    assert report.roc_auc == pytest.approx(1.0)
+    assert report.per_patient.accuracy == pytest.approx(0.5)
+    assert report.latency_ms["total"]["p50"] is not None
+    assert not report.comparison.passed

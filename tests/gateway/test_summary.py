@@ -1,0 +1,138 @@
+"""GET /v1/jobs/{id}/summary and GET /v1/model, with results written as a worker would."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.model_card import ModelCard, Preprocessing
+from core.settings import Settings
+from db.claims import Outcome, claim_items, fail_items, record_results
+from db.models import Item
+from db.session import get_session
+from gateway.app import create_app
+from tests.gateway.conftest import png_bytes
+
+MANIFEST = (
+    b"filename,label,patient_id,slide_id\n"
+    b"p1a.png,malignant,P1,S1\np1b.png,malignant,P1,S2\np1c.png,malignant,P1,S2\n"
+    b"p2a.png,benign,P2,\np2b.png,benign,P2,\n"
+)
+#: Malignant probability of each tile; p2b's image is refused as corrupt by the "worker".
+MALIGNANT = {"p1a.png": 0.9, "p1b.png": 0.2, "p1c.png": 0.3, "p2a.png": 0.05, "p3.png": 0.7}
+
+
+def classify(url: str, job_id: str) -> None:
+    """Claim the job's items and write results (and one failure) like a worker."""
+    with get_session(url) as session:
+        items = {i.filename: i.id for i in session.query(Item).filter_by(job_id=uuid.UUID(job_id))}
+        claimed = claim_items(
+            list(items.values()), session=session, worker_id="w", lease_seconds=60, max_attempts=3
+        )
+        by_id = {c.id: c for c in claimed}
+        outcomes = []
+        for name, p in MALIGNANT.items():
+            label = "malignant" if p >= 0.5 else "benign"
+            scores = {"benign": 1 - p, "malignant": p}
+            outcomes.append(Outcome(by_id[items[name]], label, max(p, 1 - p), scores, 3.0))
+        record_results(outcomes, session=session, worker_id="w", model_name="m", model_version="1")
+        fail_items({items["p2b.png"]: "invalid image: corrupt"}, session=session)
+
+
+@pytest.fixture
+def job_id(client: TestClient, settings: Settings) -> str:
+    names = [*MALIGNANT, "p2b.png"]
+    files = [("files", (name, png_bytes(i))) for i, name in enumerate(names)]
+    body = client.post("/v1/jobs", files=[*files, ("manifest", ("m.csv", MANIFEST))]).json()
+    classify(settings.resolved_database_url, body["job_id"])
+    return str(body["job_id"])
+
+
+def test_summary_groups_by_patient_and_slide_with_a_documented_call(
+    client: TestClient, job_id: str
+) -> None:
+    summary = client.get(
+        f"/v1/jobs/{job_id}/summary", params={"positive_class": "malignant"}
+    ).json()
+    assert summary["final"] is True and summary["classes"] == ["benign", "malignant"]
+    assert "at least 0.1" in summary["rule"]["description"]
+    patients = {p["patient_id"]: p for p in summary["patients"]}
+    assert list(patients) == ["P1", "P2", None]
+    p1 = patients["P1"]
+    assert (p1["n_images"], p1["n_classified"], p1["positive_tiles"]) == (3, 3, 1)
+    assert p1["label_counts"] == {"benign": 2, "malignant": 1}
+    assert p1["mean_probability"]["malignant"] == pytest.approx((0.9 + 0.2 + 0.3) / 3)
+    assert p1["max_probability"]["malignant"] == pytest.approx(0.9)
+    assert p1["call"] == "malignant"  # one tile of three reaches 0.5: at least 10 %
+    p2 = patients["P2"]
+    assert (p2["n_images"], p2["n_failed"], p2["call"]) == (2, 1, "benign")
+    assert patients[None]["call"] == "malignant"  # p3.png has no manifest row
+    slides = [(s["patient_id"], s["slide_id"], s["n_images"], s["call"]) for s in summary["slides"]]
+    assert slides == [("P1", "S1", 1, "malignant"), ("P1", "S2", 2, "benign")]
+
+
+def test_summary_rule_parameters_and_csv(client: TestClient, job_id: str) -> None:
+    params = {"positive_class": "malignant", "min_fraction": 0.5}
+    strict = client.get(f"/v1/jobs/{job_id}/summary", params=params).json()
+    assert strict["patients"][0]["call"] == "benign"  # 1 of 3 tiles is less than half
+    majority = client.get(f"/v1/jobs/{job_id}/summary").json()  # no card: most frequent label
+    assert majority["rule"]["positive_class"] is None
+    assert majority["patients"][0]["call"] == "benign"
+    response = client.get(f"/v1/jobs/{job_id}/summary", params={**params, "format": "csv"})
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["level"], r["patient_id"], r["call"]) for r in rows][:2] == [
+        ("patient", "P1", "benign"),
+        ("patient", "P2", "benign"),
+    ]
+    assert rows[0]["count_benign"] == "2" and float(rows[0]["max_malignant"]) == 0.9
+    wrong = client.get(f"/v1/jobs/{job_id}/summary", params={"positive_class": "cat"})
+    assert wrong.status_code == 422 and "benign, malignant" in wrong.json()["detail"]
+    missing = client.get("/v1/jobs/00000000-0000-4000-8000-000000000000/summary")
+    assert missing.status_code == 404
+
+
+def test_model_card_endpoint_and_its_defaults_for_the_summary(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    ModelCard(
+        name="m",
+        version="1",
+        class_names=["benign", "malignant"],
+        input_size=(96, 96),
+        preprocessing=Preprocessing(input_size=(96, 96)),
+        threshold=0.8,
+        positive_class="malignant",
+        metrics={"test_accuracy": 0.9},
+    ).write(model)
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=sqlite_url, model_uri=str(model), _env_file=None
+    )  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        card = client.get("/v1/model").json()
+        assert card["metrics"] == {"test_accuracy": 0.9} and card["threshold"] == 0.8
+        files = [("files", ("p1a.png", png_bytes(1)))]
+        body = client.post("/v1/jobs", files=files).json()
+        rule = client.get(f"/v1/jobs/{body['job_id']}/summary").json()["rule"]
+        assert (rule["threshold"], rule["positive_class"]) == (0.8, "malignant")
+        (model / "model.json").unlink()
+        assert client.get("/v1/model").status_code == 404
+
+
+def test_openapi_documents_the_new_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"202", "404", "409", "413", "415", "422"} <= set(
+        paths["/v1/jobs/{job_id}/items"]["post"]["responses"]
+    )
+    assert "404" in paths["/v1/jobs/{job_id}/close"]["post"]["responses"]
+    assert "text/csv" in paths["/v1/jobs/{job_id}/summary"]["get"]["responses"]["200"]["content"]
+    assert "404" in paths["/v1/model"]["get"]["responses"]
+    create = paths["/v1/jobs"]["post"]
+    assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
