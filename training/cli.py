@@ -96,7 +96,7 @@ def train(
 ) -> None:
     """Train a model on a dataset (synthetic if none given) and export it for the workers."""
     if not quick:
-        message = "only --quick exists until the training pipeline lands"
+        message = "pass --quick; the full pipeline is `dvc repro` (README: Training pipeline)"
         raise typer.BadParameter(message, param_hint="--quick")
     if architecture not in ARCHITECTURES:
         choices = ", ".join(ARCHITECTURES)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from core.model_card import CARD_FILE, KERAS_FILE, ModelCard, Preprocessing
+
+if TYPE_CHECKING:  # saving needs no import: the stage that only copies skips TensorFlow
+    import keras
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,18 @@ def export_model(model: keras.Model, card: ModelCard, out_dir: Path) -> Path:
     # last and marks the export complete.
     partial = out_dir / f".partial-{os.getpid()}.keras"
     model.save(partial)
+    (out_dir / CARD_FILE).unlink(missing_ok=True)
+    partial.replace(out_dir / KERAS_FILE)
+    card.write(out_dir)
+    logger.info("exported %s %s to %s", card.name, card.version, out_dir)
+    return out_dir
+
+
+def export_model_file(model_file: Path, card: ModelCard, out_dir: Path) -> Path:
+    """Copy a saved `.keras` file and then write `model.json`: the evaluated bytes, served."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f".partial-{os.getpid()}.keras"
+    shutil.copyfile(model_file, partial)
     (out_dir / CARD_FILE).unlink(missing_ok=True)
     partial.replace(out_dir / KERAS_FILE)
     card.write(out_dir)

@@ -6,6 +6,7 @@ Numpy and core only (no TensorFlow), so a pipeline stage can prepare data on its
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +74,59 @@ def prepare_data(data_dir: Path, input_size: tuple[int, int], seed: int) -> Prep
         val=_arrays(split.val, names, input_size),
         test=_arrays(split.test, names, input_size),
     )
+
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    """One split as the `prepare` stage stores it: pixels, labels, patients and file paths."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    patient_ids: np.ndarray
+    paths: np.ndarray
+
+    def arrays(self) -> Arrays:
+        """Return the split in the form the trainer takes."""
+        return Arrays(self.images, self.labels, len(set(self.patient_ids.tolist())))
+
+
+def decode_split(
+    records: list[Record], names: list[str], input_size: tuple[int, int], resample: str
+) -> PreparedSplit:
+    """Decode a split's images with core preprocessing."""
+    return PreparedSplit(
+        images=load_images(records, input_size, resample=resample),
+        labels=encode_labels(records, names),
+        patient_ids=np.array([r.patient_id for r in records], dtype=str),
+        paths=np.array([str(r.path) for r in records], dtype=str),
+    )
+
+
+def save_split(split: PreparedSplit, path: Path) -> Path:
+    """Store a prepared split as an uncompressed .npz file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        np.savez(handle, **vars(split))
+    return path
+
+
+def load_split(path: Path) -> PreparedSplit:
+    """Load a split stored by save_split."""
+    with np.load(path) as stored:
+        return PreparedSplit(**{name: stored[name] for name in stored.files})
+
+
+def data_hash(records: list[Record]) -> str:
+    """Return the dataset hash over file names (below their common folder) and contents."""
+    root = Path(os.path.commonpath([record.path.parent for record in records]))
+    return hash_dataset(records, root)
+
+
+def concat_splits(parts: list[PreparedSplit]) -> PreparedSplit:
+    """Join prepared splits into one."""
+    return PreparedSplit(**{k: np.concatenate([vars(p)[k] for p in parts]) for k in vars(parts[0])})
+
+
+def select(split: PreparedSplit, indices: list[int]) -> PreparedSplit:
+    """Return the images of a split at the given positions."""
+    return PreparedSplit(**{key: array[indices] for key, array in vars(split).items()})

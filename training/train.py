@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,15 @@ def _augment(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return image, label
 
 
-def make_dataset(arrays: Arrays, *, augment: bool, seed: int) -> tf.data.Dataset:
+def make_dataset(
+    arrays: Arrays, *, augment: bool, seed: int, batch_size: int = BATCH_SIZE
+) -> tf.data.Dataset:
     """Return batches of float32 0..255 images and labels, shuffled and augmented if asked."""
     dataset = tf.data.Dataset.from_tensor_slices((arrays.images, arrays.labels))
     if augment:
         dataset = dataset.shuffle(len(arrays.labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(_augment if augment else _to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -74,7 +77,7 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
     return {k: float(len(labels) / (n_classes * c)) if c else 0.0 for k, c in enumerate(counts)}
 
 
-def _callbacks(has_val: bool) -> list[keras.callbacks.Callback]:
+def _callbacks(has_val: bool, patience: int = 6) -> list[keras.callbacks.Callback]:
     """Log each epoch; with a validation split, halve the rate on plateaus and stop early."""
     log_epoch = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: logger.info(
@@ -86,28 +89,55 @@ def _callbacks(has_val: bool) -> list[keras.callbacks.Callback]:
     return [
         log_epoch,
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True
+        ),
     ]
 
 
-def fit_model(model: keras.Model, data: PreparedData, *, epochs: int, seed: int) -> int:
-    """Compile and fit with early stopping on validation loss; return the epochs run."""
+@dataclass(frozen=True)
+class FitOptions:
+    """How a model is fitted: epochs, batches, learning rate, early stopping, class weights."""
+
+    epochs: int = DEFAULT_EPOCHS
+    seed: int = 0
+    batch_size: int = BATCH_SIZE
+    learning_rate: float = LEARNING_RATE
+    patience: int = 6
+    class_weights: bool = True
+
+
+def fit_history(
+    model: keras.Model,
+    data: PreparedData,
+    options: FitOptions,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict[str, list[float]]:
+    """Compile and fit with early stopping on validation loss; return the per-epoch history."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+        optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     has_val = len(data.val.labels) > 0
+    batches = {"seed": options.seed, "batch_size": options.batch_size}
+    weights = class_weights(data.train.labels, len(data.class_names))
     history = model.fit(
-        make_dataset(data.train, augment=True, seed=seed),
-        validation_data=make_dataset(data.val, augment=False, seed=seed) if has_val else None,
-        epochs=epochs,
-        class_weight=class_weights(data.train.labels, len(data.class_names)),
-        callbacks=_callbacks(has_val),
+        make_dataset(data.train, augment=True, **batches),
+        validation_data=make_dataset(data.val, augment=False, **batches) if has_val else None,
+        epochs=options.epochs,
+        class_weight=weights if options.class_weights else None,
+        callbacks=[*_callbacks(has_val, options.patience), *callbacks],
         shuffle=False,  # the dataset shuffles itself, reproducibly from the seed
         verbose=0,
     )
-    return len(history.epoch)
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def fit_model(model: keras.Model, data: PreparedData, *, epochs: int, seed: int) -> int:
+    """Compile and fit with early stopping on validation loss; return the epochs run."""
+    history = fit_history(model, data, FitOptions(epochs=epochs, seed=seed))
+    return len(history["loss"])
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:

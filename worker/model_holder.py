@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from core.model_card import KERAS_FILE, ModelCard
+from core.model_card import CARD_FILE, KERAS_FILE, ModelCard
+from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +98,62 @@ class LoadedModel:
             self._run_bucket(np.zeros((size, height, width, 3), dtype=np.uint8))
 
 
-def resolve_model_dir(uri: str) -> Path:
-    """Return the local directory of a model URI (a path; MLflow URIs come with #3)."""
+MODELS_SCHEME = "models:/"
+
+
+def resolve_model_dir(
+    uri: str, *, tracking_uri: str | None = None, cache_dir: Path | None = None
+) -> Path:
+    """Return the local directory of a model URI: a folder, or `models:/<name>@<alias>`."""
+    if uri.startswith(MODELS_SCHEME):
+        return download_registered_model(uri, tracking_uri=tracking_uri, cache_dir=cache_dir)
     path = Path(uri).expanduser()
     if not (path / KERAS_FILE).exists():
         raise FileNotFoundError(
             f"no model at {path.absolute()}: expected {KERAS_FILE} and model.json there "
-            "(train one with `inferq train --quick --out models/default`)"
+            "(train one with `dvc repro` or `inferq train --quick --out models/default`)"
         )
     return path
+
+
+def _registered_version(uri: str, client: Any) -> tuple[str, str]:
+    """Return (name, version) a `models:/name@alias` or `models:/name/version` URI names."""
+    reference = uri.removeprefix(MODELS_SCHEME)
+    if "@" in reference:
+        name, alias = reference.rsplit("@", 1)
+        return name, str(client.get_model_version_by_alias(name, alias).version)
+    name, _, version = reference.rpartition("/")
+    if not name or not version.isdigit():
+        raise ValueError(f"unsupported model URI {uri!r}: use models:/<name>@<alias>")
+    return name, version
+
+
+def download_registered_model(
+    uri: str, *, tracking_uri: str | None = None, cache_dir: Path | None = None
+) -> Path:
+    """Download a registered model version's directory from MLflow once; return its folder."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.tracking import MlflowClient
+
+    settings = get_settings()
+    tracking_uri = tracking_uri or settings.mlflow_tracking_uri
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name, version = _registered_version(uri, client)
+    target = (cache_dir or settings.data_dir / "models") / name / version
+    if (target / CARD_FILE).exists():  # versions never change: the cached copy is the model
+        logger.info("model %s version %s from cache %s", name, version, target)
+        return target
+    source = client.get_model_version_download_uri(name, version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
+        local = Path(download_artifacts(artifact_uri=source, dst_path=scratch))
+        if not (local / KERAS_FILE).exists() or not (local / CARD_FILE).exists():
+            raise FileNotFoundError(
+                f"{uri} (version {version}) holds no {KERAS_FILE} + {CARD_FILE}"
+            )
+        local.replace(target)  # atomic: a concurrent loader sees all of it or none
+    logger.info("downloaded model %s version %s to %s", name, version, target)
+    return target
 
 
 def load_model(uri: str, *, max_batch_size: int, threads: int = 0) -> LoadedModel:
