@@ -26,7 +26,10 @@ from tests.deploy.conftest import ROOT, local_command, local_environment, spawn
 SIGTERM_BUDGET_SECONDS = 10.0  # Cloud Run's grace period before SIGKILL
 # For each image, a package it must hold and one it must not.
 # (MLflow brings FastAPI into the worker image, so the upload parser marks the gateway.)
-IMAGE_CONTENTS = {"gateway": ("fastapi", "tensorflow"), "worker": ("tensorflow", "python_multipart")}
+IMAGE_CONTENTS = {
+    "gateway": ("fastapi", "tensorflow"),
+    "worker": ("tensorflow", "python_multipart"),
+}
 
 
 def addresses(tmp_path: Path, database_url: str, redis_url: str, port: int) -> dict[str, str]:
