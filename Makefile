@@ -7,7 +7,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
 export UV_PYTHON_DOWNLOADS := never
 VENV := .venv/bin
 
-.PHONY: help demo test install lint bench clean
+.PHONY: help demo test install lint bench soak clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: install  ## Ruff, mypy, the import-linter contracts, Dockerfiles, compose 
 
 bench: install  ## Raw vs end-to-end throughput for the small CNN and ResNet50V2; writes reports/bench/.
 	$(VENV)/inferq bench
+
+soak: install  ## Worker RSS over 1,000 batches after warm-up (must grow < 5%); not part of `make test`.
+	$(VENV)/pytest -m soak -q -s
 
 clean:  ## Remove the local data folder (database, blobs, queue) and caches.
 	rm -rf .inferq .pytest_cache .mypy_cache .ruff_cache

@@ -48,3 +48,11 @@ def find_stalled(
     )
     statement = select(Item.id).where(or_(queued, expired)).order_by(Item.created_at).limit(limit)
     return list(session.scalars(statement).all())
+
+
+def claimed_before(item_ids: list[uuid.UUID], *, session: Session) -> set[uuid.UUID]:
+    """Return which of the items a worker already claimed once without finishing them."""
+    if not item_ids:
+        return set()
+    statement = select(Item.id).where(Item.id.in_(item_ids), Item.attempts > 0)
+    return set(session.scalars(statement).all())

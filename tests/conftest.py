@@ -109,3 +109,27 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     export_model(model, card, directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def slow_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose batch of 16 takes seconds: two wide 7x7 convolutions at 96 px."""
+    import keras
+
+    from training.export import build_card, export_model
+
+    inputs = keras.Input((96, 96, 3))
+    x = keras.layers.Conv2D(128, 7, padding="same")(inputs)
+    x = keras.layers.Conv2D(128, 7, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(x)
+    card = build_card(
+        architecture="slow",
+        class_names=["benign", "malignant"],
+        input_size=(96, 96),
+        data_hash="0" * 64,
+        metrics={},
+    )
+    directory = tmp_path_factory.mktemp("slow-model")
+    export_model(keras.Model(inputs, outputs), card, directory)
+    return directory

@@ -16,6 +16,7 @@ from core.queue import make_celery
 from core.settings import get_settings
 from core.storage import BlobStore
 from db.session import dispose_engines
+from worker.broker import tolerate_lost_redis_client
 from worker.health import HealthState, serve_health
 from worker.inference import Runtime
 from worker.model_holder import load_model
@@ -24,6 +25,7 @@ from worker.sweeper import SweeperThread
 logger = logging.getLogger(__name__)
 
 settings = get_settings()
+tolerate_lost_redis_client()
 app = make_celery(settings)
 app.conf.imports = ["worker.tasks"]
 

@@ -11,7 +11,7 @@ from core.queue import publish_items
 from core.settings import Settings
 from db.jobs import mark_published
 from db.session import get_session
-from db.sweeps import fail_exhausted, find_stalled
+from db.sweeps import claimed_before, fail_exhausted, find_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +22,13 @@ def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
     with get_session(url) as session:
         failed = fail_exhausted(session=session, max_attempts=settings.max_attempts)
         stalled = find_stalled(session=session, stale_queued_seconds=settings.stale_queued_seconds)
+        suspects = claimed_before(stalled, session=session)
     if stalled:
-        publish_items(app, [str(item_id) for item_id in stalled], settings.max_batch_size)
+        fresh = [str(item_id) for item_id in stalled if item_id not in suspects]
+        publish_items(app, fresh, settings.max_batch_size)
+        # An item whose worker was lost may be what killed it: one a task, so that on its
+        # next attempts it takes down only itself, never the rest of a batch.
+        publish_items(app, [str(item_id) for item_id in suspects], 1)
         with get_session(url) as session:
             mark_published(stalled, session=session)
     if failed or stalled:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import signal
-import time
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
-from cli.stack import Stack, free_port
-from tests.integration.conftest import stack_environment, tile_bytes, wait_for_job
+from cli.stack import Stack
+from tests.integration.conftest import tile_bytes, wait_for_job
 
 
 def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack) -> None:
@@ -61,41 +57,4 @@ def test_predict_answers_synchronously(real_stack: Stack) -> None:
         assert refused.status_code == 415
 
 
-def count_results(database_url: str) -> tuple[int, int]:
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        results = connection.execute(text("SELECT count(*) FROM results")).scalar_one()
-        distinct = connection.execute(text("SELECT count(DISTINCT item_id) FROM results"))
-        unique = distinct.scalar_one()
-    engine.dispose()
-    return int(results), int(unique)
-
-
-def test_a_worker_killed_mid_job_loses_nothing(
-    tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
-) -> None:
-    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
-    env["INFERQ_MAX_BATCH_SIZE"] = "2"
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
-    stack.start_gateway()
-    first = stack.start_worker()
-    try:
-        stack.wait_ready()
-        files = [("files", (f"t{i}.png", tile_bytes(i))) for i in range(400)]
-        with httpx.Client(base_url=stack.url, timeout=120) as client:
-            job_id = client.post("/v1/jobs", files=files).json()["job_id"]
-            deadline = time.monotonic() + 120
-            while client.get(f"/v1/jobs/{job_id}").json()["counts"]["succeeded"] < 20:
-                assert time.monotonic() < deadline, "the first worker never started"
-                time.sleep(0.1)
-            first.send_signal(signal.SIGKILL)
-            first.wait()
-            done_before = client.get(f"/v1/jobs/{job_id}").json()["counts"]["succeeded"]
-            assert done_before < 400, "the job finished before the worker was killed"
-            stack.start_worker()
-            job = wait_for_job(client, job_id, timeout=180)
-        assert job["status"] == "succeeded"
-        assert job["counts"]["succeeded"] == 400
-        assert count_results(postgres_url) == (400, 400)
-    finally:
-        stack.stop()
+# A worker killed mid-job: tests/faults/test_workers.py::test_kill_9_mid_batch_loses_nothing.
