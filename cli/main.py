@@ -8,6 +8,7 @@ from cli.bench import bench
 from cli.client_commands import metrics, results, status, summary
 from cli.demo import demo
 from cli.evaluate import evaluate
+from cli.keys import keys_app
 from cli.services import db_app, gateway, sweeper, worker
 from cli.submit import submit
 from cli.watch import watch
@@ -16,6 +17,7 @@ from training.cli import data_app, train
 app = typer.Typer(help="inferq: asynchronous batch image classification.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
 app.command()(train)
 app.command()(gateway)
 app.command()(worker)

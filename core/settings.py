@@ -74,6 +74,20 @@ class Settings(BaseSettings):
         200.0, gt=1, description="Zip-bomb guard: most an archive member may expand, times."
     )
 
+    auth_enabled: bool = Field(
+        True,
+        description="Require an API key on /v1 and /predict; false only for the embedded demo.",
+    )
+    rate_limit_per_minute: int = Field(
+        1200, ge=0, description="Requests a tenant may make a minute; 0 means no limit."
+    )
+    max_active_jobs_per_tenant: int = Field(
+        100, ge=0, description="Unfinished jobs a tenant may have at once; 0 means no limit."
+    )
+    max_queue_depth: int = Field(
+        100_000, ge=0, description="Queued items service-wide before submissions get 429."
+    )
+
     api_url: str = Field("http://127.0.0.1:8000", description="Gateway URL the CLI talks to.")
     api_key: SecretStr = Field(
         SecretStr(""), description="API key the CLI sends as a Bearer token; empty sends none."

@@ -20,7 +20,7 @@ class StoredAnswer:
     response: dict[str, Any]
 
 
-def find_answer(key: str, *, session: Session, tenant: str = "default") -> StoredAnswer | None:
+def find_answer(key: str, *, session: Session, tenant: str) -> StoredAnswer | None:
     """Return the answer recorded under an idempotency key, if any."""
     row = session.get(IdempotencyKey, (tenant, key))
     return StoredAnswer(row.scope, row.job_id, row.response) if row else None
@@ -31,7 +31,7 @@ def save_answer(
     answer: StoredAnswer,
     *,
     session: Session,
-    tenant: str = "default",
+    tenant: str,
 ) -> None:
     """Record a request's answer in the transaction that made its changes.
 

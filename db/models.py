@@ -154,3 +154,25 @@ class Result(Base):
     total_ms: Mapped[float] = mapped_column(Float)
     worker_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ApiKey(Base):
+    """An API key of a tenant, stored as a SHA-256 hash with a visible prefix."""
+
+    __tablename__ = "api_keys"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+
+class RateWindow(Base):
+    """How many requests a tenant made in one minute (fixed-window rate limit)."""
+
+    __tablename__ = "rate_windows"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since the epoch
+    requests: Mapped[int] = mapped_column(Integer)

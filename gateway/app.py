@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
+from gateway.access import AccessMiddleware
 from gateway.limits import BodyLimitMiddleware
 from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
 from gateway.telemetry import Telemetry
@@ -18,6 +19,12 @@ ID at once; workers classify them in batches; poll `GET /v1/jobs/{id}` and read
 arrive as archives or over several requests into one open job (`close=false`, then
 `POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
 `{"detail": "..."}` saying what went wrong.
+
+Every `/v1` route and `/predict` need an API key (`Authorization: Bearer <key>`, made by
+`inferq keys create --tenant NAME`): 401 without a valid one. A tenant sees only its own
+jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
+`Retry-After`: past the tenant's requests a minute, with too many unfinished jobs, or when
+the service-wide queue is full. Health probes, `/docs` and `/metrics` need no key.
 """
 
 
@@ -28,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = make_celery(settings)
+    # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
+    app.add_middleware(AccessMiddleware, settings=settings)
     telemetry = Telemetry(settings.resolved_database_url)
     app.state.registry = telemetry.registry
     app.middleware("http")(telemetry.middleware)

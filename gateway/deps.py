@@ -1,4 +1,4 @@
-"""Dependencies wired once: settings, database session, blob store, task publisher."""
+"""Dependencies wired once: settings, tenant, database session, blob store, task publisher."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
@@ -18,6 +19,22 @@ def get_settings_dep(request: Request) -> Settings:
     """Return the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key made by `inferq keys create --tenant NAME`.",
+)
+
+
+def get_tenant(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> str:
+    """Return the tenant the access middleware admitted this request as."""
+    tenant: str = request.state.tenant
+    return tenant
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -39,6 +56,7 @@ def get_publisher(request: Request) -> Celery:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+TenantDep = Annotated[str, Depends(get_tenant)]
 SessionDep = Annotated[Session, Depends(get_db)]
 StoreDep = Annotated[BlobStore, Depends(get_store)]
 PublisherDep = Annotated[Celery, Depends(get_publisher)]

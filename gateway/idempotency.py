@@ -21,11 +21,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def replay(key: str | None, scope: str, session: Session) -> JobAccepted | None:
+def replay(key: str | None, scope: str, session: Session, tenant: str) -> JobAccepted | None:
     """Return the recorded answer of an earlier request with this key, if there was one."""
     if key is None:
         return None
-    answer = find_answer(key, session=session)
+    answer = find_answer(key, session=session, tenant=tenant)
     if answer is None:
         return None
     if answer.scope != scope:
@@ -36,8 +36,10 @@ def replay(key: str | None, scope: str, session: Session) -> JobAccepted | None:
     return JobAccepted.model_validate(answer.response)
 
 
-def remember(key: str | None, scope: str, accepted: JobAccepted, session: Session) -> None:
+def remember(
+    key: str | None, scope: str, accepted: JobAccepted, session: Session, tenant: str
+) -> None:
     """Record an answer under its key, in the transaction that makes the changes."""
     if key is not None:
         stored = StoredAnswer(scope, accepted.job_id, accepted.model_dump(mode="json"))
-        save_answer(key, stored, session=session)
+        save_answer(key, stored, session=session, tenant=tenant)

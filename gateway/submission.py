@@ -34,12 +34,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Services:
-    """What a submission needs besides the request: settings, storage, broker, session."""
+    """What a submission needs besides the request: settings, storage, broker, session, and
+    the tenant it is made for."""
 
     settings: Settings
     store: BlobStore
     publisher: Celery
     session: Session
+    tenant: str
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,12 @@ def commit_and_publish(
 ) -> JobAccepted:
     """Commit the job's changes with the idempotency key, then publish its new items."""
     session = services.session
-    remember(key, scope, accepted, session)
+    remember(key, scope, accepted, session, services.tenant)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request with the same key won the race
-        replayed = replay(key, scope, session)
+        replayed = replay(key, scope, session, services.tenant)
         if replayed is None:
             raise
         return replayed
@@ -181,20 +183,20 @@ def commit_and_publish(
 
 def submit_job(upload: Upload, services: Services, *, close: bool = True) -> JobAccepted:
     """Create a job from a request's files (open when `close` is false) and queue them."""
-    replayed = replay(upload.idempotency_key, "create", services.session)
+    replayed = replay(upload.idempotency_key, "create", services.session, services.tenant)
     if replayed is not None:
         return replayed
     if not upload.files:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
     intake, manifest = gather(upload, services)
-    job, _ = create_job([], session=services.session, closed=close)
+    job, _ = create_job([], session=services.session, tenant=services.tenant, closed=close)
     item_ids, accepted = add_to_job(job, intake, manifest, services.session)
     return commit_and_publish(upload.idempotency_key, "create", item_ids, accepted, services)
 
 
-def open_job(job_id: uuid.UUID, session: Session, *, lock: bool = False) -> Job:
+def open_job(job_id: uuid.UUID, services: Services, *, lock: bool = False) -> Job:
     """Return a job that still accepts files; 404 if there is none, 409 if it is sealed."""
-    job = get_job(job_id, session=session, for_update=lock)
+    job = get_job(job_id, session=services.session, tenant=services.tenant, for_update=lock)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     if job.closed_at is not None:
@@ -206,14 +208,14 @@ def open_job(job_id: uuid.UUID, session: Session, *, lock: bool = False) -> Job:
 def add_to_open_job(job_id: uuid.UUID, upload: Upload, services: Services) -> JobAccepted:
     """Add a request's files (or manifest) to an open job and queue the new images at once."""
     scope = f"items:{job_id}"
-    replayed = replay(upload.idempotency_key, scope, services.session)
+    replayed = replay(upload.idempotency_key, scope, services.session, services.tenant)
     if replayed is not None:
         return replayed
-    open_job(job_id, services.session)  # refuse early, before storing anything
+    open_job(job_id, services)  # refuse early, before storing anything
     services.session.rollback()
     intake, manifest = gather(upload, services)
-    job = open_job(job_id, services.session, lock=True)  # requests adding to a job take turns
-    replayed = replay(upload.idempotency_key, scope, services.session)
+    job = open_job(job_id, services, lock=True)  # requests adding to a job take turns
+    replayed = replay(upload.idempotency_key, scope, services.session, services.tenant)
     if replayed is not None:  # the same request finished while this one waited for the lock
         return replayed
     item_ids, accepted = add_to_job(job, intake, manifest, services.session)

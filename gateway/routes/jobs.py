@@ -6,10 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from sqlalchemy.orm import Session
 
 from db.jobs import cancel_job, get_job, read_job_state
 from db.models import Job
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
+from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import IdempotencyKeyHeader
 from gateway.links import job_links
@@ -34,9 +35,9 @@ ManifestField = Annotated[
 ]
 
 
-def find_job(job_id: uuid.UUID, session: SessionDep) -> Job:
-    """Return the job or raise 404."""
-    job = get_job(job_id, session=session)
+def find_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: bool = False) -> Job:
+    """Return the tenant's job or raise 404 (the same for another tenant's job)."""
+    job = get_job(job_id, session=session, tenant=tenant, for_update=lock)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     return job
@@ -46,10 +47,11 @@ def find_job(job_id: uuid.UUID, session: SessionDep) -> Job:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
-    responses=responses(400, 413, 415, 422, 503),
+    responses=responses(400, 401, 413, 415, 422, 429, 503),
 )
 def create_job_route(
     files: FilesField,
+    tenant: TenantDep,
     settings: SettingsDep,
     store: StoreDep,
     publisher: PublisherDep,
@@ -72,11 +74,11 @@ def create_job_route(
     it with `POST /v1/jobs/{id}/close`; its images are classified as they arrive. A retry
     with the same `Idempotency-Key` gets the first answer and adds nothing.
     """
-    services = Services(settings, store, publisher, session)
+    services = Services(settings, store, publisher, session, tenant)
     return submit_job(Upload(files, manifest, idempotency_key), services, close=close)
 
 
-def to_public(job: Job, session: SessionDep) -> JobPublic:
+def to_public(job: Job, session: Session) -> JobPublic:
     """Build the public view of a job."""
     state = read_job_state(job, session=session)
     return JobPublic(
@@ -92,16 +94,16 @@ def to_public(job: Job, session: SessionDep) -> JobPublic:
     )
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=responses(404, 422))
-def read_job_route(job_id: uuid.UUID, session: SessionDep) -> JobPublic:
+@router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
+def read_job_route(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> JobPublic:
     """Return a job's status and progress counts (`open` until an open job is closed)."""
-    return to_public(find_job(job_id, session), session)
+    return to_public(find_job(job_id, session, tenant), session)
 
 
-@router.delete("/{job_id}", response_model=JobPublic, responses=responses(404, 422))
-def cancel_job_route(job_id: uuid.UUID, session: SessionDep) -> JobPublic:
+@router.delete("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
+def cancel_job_route(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> JobPublic:
     """Cancel every image that has not started; finished results are kept."""
-    job = find_job(job_id, session)
+    job = find_job(job_id, session, tenant)
     cancel_job(job, session=session)
     session.flush()
     return to_public(job, session)

@@ -6,20 +6,24 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from db.metrics import compute_metrics
-from gateway.deps import SessionDep
+from gateway.deps import SessionDep, TenantDep
+from gateway.errors import responses
 from gateway.schemas import MetricsPublic
 
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/v1/metrics", response_model=MetricsPublic)
-def read_metrics(session: SessionDep) -> MetricsPublic:
-    """Return service-wide aggregates computed in the database over all workers.
+@router.get("/v1/metrics", response_model=MetricsPublic, responses=responses(401, 429))
+def read_metrics(tenant: TenantDep, session: SessionDep) -> MetricsPublic:
+    """Return the tenant's aggregates, computed in the database over all workers.
+
+    Counts, latencies and throughput cover the calling tenant's jobs only; `/metrics`
+    (Prometheus text, no key) is the service-wide view for operators.
 
     Latencies are milliseconds: `queue` from upload to claim by a worker, `inference` the
     model call of the item's batch, `total` from upload to result.
     """
-    return MetricsPublic.model_validate(compute_metrics(session=session))
+    return MetricsPublic.model_validate(compute_metrics(session=session, tenant=tenant))
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)

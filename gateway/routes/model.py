@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 
 from core.model_card import ModelCard
-from gateway.deps import SettingsDep
+from gateway.deps import SettingsDep, get_tenant
+from gateway.errors import responses
 from gateway.model_card import served_card
 from gateway.schemas import ErrorResponse
 
@@ -19,7 +20,12 @@ NO_CARD: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/v1/model", response_model=ModelCard, responses=NO_CARD)
+@router.get(
+    "/v1/model",
+    response_model=ModelCard,
+    responses={**responses(401, 429), **NO_CARD},
+    dependencies=[Depends(get_tenant)],
+)
 def read_model_route(settings: SettingsDep) -> ModelCard:
     """Return `model.json` of the model at INFERQ_MODEL_URI, as the gateway sees it.
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, UploadFile, status
 
-from db.jobs import close_job, get_job
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
+from db.jobs import close_job
+from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import IdempotencyKeyHeader
-from gateway.routes.jobs import ManifestField, to_public
+from gateway.routes.jobs import ManifestField, find_job, to_public
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
 
@@ -27,10 +27,11 @@ OptionalFilesField = Annotated[
     "/{job_id}/items",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
-    responses=responses(400, 404, 409, 413, 415, 422, 503),
+    responses=responses(400, 401, 404, 409, 413, 415, 422, 429, 503),
 )
 def add_items_route(
     job_id: uuid.UUID,
+    tenant: TenantDep,
     settings: SettingsDep,
     store: StoreDep,
     publisher: PublisherDep,
@@ -45,20 +46,18 @@ def add_items_route(
     `duplicates` and not added. A retry with the same `Idempotency-Key` gets the first
     answer and adds nothing. 409 once the job is closed or cancelled.
     """
-    services = Services(settings, store, publisher, session)
+    services = Services(settings, store, publisher, session, tenant)
     return add_to_open_job(job_id, Upload(files or [], manifest, idempotency_key), services)
 
 
-@router.post("/{job_id}/close", response_model=JobClosed, responses=responses(404, 422))
-def close_job_route(job_id: uuid.UUID, session: SessionDep) -> JobClosed:
+@router.post("/{job_id}/close", response_model=JobClosed, responses=responses(401, 404, 422, 429))
+def close_job_route(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> JobClosed:
     """Seal an open job: no more files, and its status may now become final.
 
     Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
     no item.
     """
-    job = get_job(job_id, session=session, for_update=True)  # waits for adds in flight
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    job = find_job(job_id, session, tenant, lock=True)  # waits for adds in flight
     close_job(job)
     session.flush()
     public = to_public(job, session)

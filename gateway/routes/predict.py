@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
 from db.models import ItemStatus, Result
 from db.results import list_results
 from db.session import get_session
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep
+from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.links import job_links
 from gateway.schemas import JobAccepted, Prediction
@@ -40,11 +40,12 @@ def wait_for_result(
     response_model=Prediction,
     responses={
         202: {"model": JobAccepted, "description": "Not done within the timeout; poll the job."},
-        **responses(400, 413, 415, 422, 503),
+        **responses(400, 401, 413, 415, 422, 429, 503),
     },
 )
 def predict_route(
     file: Annotated[UploadFile, File(description="One image.")],
+    tenant: TenantDep,
     settings: SettingsDep,
     store: StoreDep,
     publisher: PublisherDep,
@@ -53,7 +54,7 @@ def predict_route(
 ) -> Prediction | JobAccepted:
     """Classify one image, waiting up to the configured timeout for the result."""
     started = time.monotonic()
-    job_id = submit_files([file], Services(settings, store, publisher, session))
+    job_id = submit_files([file], Services(settings, store, publisher, session, tenant))
     deadline = started + settings.predict_timeout_seconds
     outcome, result = wait_for_result(job_id, settings.resolved_database_url, deadline)
     if result is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from db.models import Item, Result
 from db.results import list_results
 from db.session import get_session
-from gateway.deps import SessionDep, SettingsDep
+from gateway.deps import SessionDep, SettingsDep, TenantDep
 from gateway.errors import responses
 from gateway.routes.jobs import find_job
 from gateway.schemas import Latency, ResultItem, ResultPage
@@ -99,10 +99,11 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
 @router.get(
     "/{job_id}/results",
     response_model=ResultPage,
-    responses={**responses(400, 404, 422), 200: {"content": {"text/csv": {}}}},
+    responses={**responses(400, 401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_results_route(
     job_id: uuid.UUID,
+    tenant: TenantDep,
     session: SessionDep,
     settings: SettingsDep,
     cursor: str | None = None,
@@ -113,7 +114,7 @@ def read_results_route(
 
     JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file.
     """
-    find_job(job_id, session)
+    find_job(job_id, session, tenant)
     if format == "csv":
         return StreamingResponse(
             csv_rows(job_id, class_names(job_id, session), settings.resolved_database_url),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from db.jobs import read_job_state
 from db.models import Job
 from db.summary import CallRule, GroupStats, call_group, summarize_job
-from gateway.deps import SessionDep, SettingsDep
+from gateway.deps import SessionDep, SettingsDep, TenantDep
 from gateway.errors import responses
 from gateway.model_card import served_card
 from gateway.routes.jobs import find_job
@@ -119,10 +119,11 @@ def build_summary(
 @router.get(
     "/{job_id}/summary",
     response_model=JobSummary,
-    responses={**responses(404, 422), 200: {"content": {"text/csv": {}}}},
+    responses={**responses(401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_summary_route(
     job_id: uuid.UUID,
+    tenant: TenantDep,
     session: SessionDep,
     settings: SettingsDep,
     format: Literal["json", "csv"] = "json",
@@ -141,7 +142,7 @@ def read_summary_route(
     the most frequent label. Items without a patient_id form the group `null`.
     `final` stays false while the job is open or has pending images.
     """
-    job = find_job(job_id, session)
+    job = find_job(job_id, session, tenant)
     rule = resolve_rule(settings, threshold, positive_class, min_fraction)
     summary = build_summary(job, rule, session, check_positive=positive_class is not None)
     if format == "csv":

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from core.settings import Settings
+from db.api_keys import create_key
+from db.session import get_session
 from gateway.app import create_app
 
 
@@ -22,7 +24,19 @@ def png_bytes(seed: int = 0, size: tuple[int, int] = (40, 30)) -> bytes:
     return buffer.getvalue()
 
 
+def new_key(settings: Settings, tenant: str = "lab") -> str:
+    """Create an API key of a tenant in the settings' database and return it."""
+    with get_session(settings.resolved_database_url) as session:
+        return create_key(tenant, session=session).plaintext
+
+
+def api_client(settings: Settings, tenant: str = "lab") -> TestClient:
+    """Return a test client of a new app that sends a new API key of the tenant."""
+    headers = {"Authorization": f"Bearer {new_key(settings, tenant)}"}
+    return TestClient(create_app(settings), headers=headers)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings) as test_client:
         yield test_client

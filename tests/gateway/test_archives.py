@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from gateway.app import create_app
 from tests.archives import Malicious, malicious_corpus, tar_bytes, zip_bytes
-from tests.gateway.conftest import png_bytes
+from tests.gateway.conftest import api_client, png_bytes
 
 FOLDER = {
     "scan/slide1/P001_0001.png": png_bytes(1),
@@ -83,7 +82,7 @@ def test_malicious_archives_are_refused_whole(
         max_compression_ratio=50,
         _env_file=None,  # type: ignore[call-arg]
     )
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         files = [("files", ("first.png", png_bytes(9))), ("files", (attack.filename, attack.data))]
         response = client.post("/v1/jobs", files=files)
         assert response.status_code == attack.status, response.text
@@ -99,7 +98,7 @@ def test_total_uncompressed_size_is_limited(tmp_path: Path, sqlite_url: str) -> 
         data_dir=tmp_path / "d", database_url=sqlite_url, max_archive_bytes=20_000, _env_file=None
     )  # type: ignore[call-arg]
     members = {f"{i}.png": png_bytes(i, size=(48, 48)) for i in range(4)}  # ~7 kB each
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         response = client.post("/v1/jobs", files=[("files", ("big.zip", zip_bytes(members)))])
     assert response.status_code == 413
     assert "member '2.png' takes the archive past 20000 uncompressed bytes" in response.text
@@ -119,7 +118,7 @@ def test_unreadable_archives_and_oversized_members_fail_alone(
         ("files", ("broken.zip", b"PK\x03\x04" + b"\x00" * 100)),
         ("files", ("broken.tar.gz", b"\x1f\x8b\x08" + b"\x00" * 50)),
     ]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         body = client.post("/v1/jobs", files=files).json()
     reasons = {r["filename"]: r["reason"] for r in body["rejected"]}
     assert body["n_items"] == 1

@@ -10,8 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from gateway.app import create_app
-from tests.gateway.conftest import png_bytes
+from tests.gateway.conftest import api_client, png_bytes
 
 
 def submit(client: TestClient, *files: tuple[str, bytes]) -> dict:  # type: ignore[type-arg]
@@ -41,7 +40,7 @@ def test_items_are_chunked_by_batch_size(tmp_path: Path, sqlite_url: str) -> Non
     settings = Settings(
         data_dir=tmp_path / "d", database_url=sqlite_url, max_batch_size=2, _env_file=None
     )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         submit(client, *[(f"{i}.png", png_bytes(i)) for i in range(5)])
     assert len(queued_messages(settings)) == 3
 
@@ -75,7 +74,7 @@ def test_body_over_the_limit_is_413_before_parsing(tmp_path: Path, sqlite_url: s
     settings = Settings(
         data_dir=tmp_path / "d", database_url=sqlite_url, max_upload_bytes=10_000, _env_file=None
     )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         response = client.post("/v1/jobs", files=[("files", ("big.png", b"\0" * 20_000))])
     assert response.status_code == 413
     assert "10000-byte limit" in response.json()["detail"]
@@ -87,7 +86,7 @@ def test_one_oversized_image_is_refused_alone(tmp_path: Path, sqlite_url: str) -
         data_dir=tmp_path / "d", database_url=sqlite_url, max_image_bytes=500, _env_file=None
     )  # type: ignore[call-arg]
     small = png_bytes(size=(4, 4))
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         body = submit(client, ("small.png", small), ("big.png", png_bytes(size=(64, 64))))
         assert body["n_items"] == 1
         assert "500-byte limit" in body["rejected"][0]["reason"]
@@ -153,7 +152,7 @@ def test_readyz_is_503_when_the_broker_is_down(tmp_path: Path, sqlite_url: str) 
         broker_url="redis://127.0.0.1:1/0",
         _env_file=None,
     )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("unreachable")
@@ -166,7 +165,7 @@ def test_submission_survives_a_broker_outage(tmp_path: Path, sqlite_url: str) ->
         broker_url="redis://127.0.0.1:1/0",
         _env_file=None,
     )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         body = submit(client, ("a.png", png_bytes()))
         assert client.get(body["links"]["self"]).json()["counts"]["queued"] == 1
     from db.session import get_session

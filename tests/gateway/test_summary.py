@@ -15,8 +15,7 @@ from core.settings import Settings
 from db.claims import Outcome, claim_items, fail_items, record_results
 from db.models import Item
 from db.session import get_session
-from gateway.app import create_app
-from tests.gateway.conftest import png_bytes
+from tests.gateway.conftest import api_client, png_bytes
 
 MANIFEST = (
     b"filename,label,patient_id,slide_id\n"
@@ -115,7 +114,7 @@ def test_model_card_endpoint_and_its_defaults_for_the_summary(
     settings = Settings(
         data_dir=tmp_path / "d", database_url=sqlite_url, model_uri=str(model), _env_file=None
     )  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings) as client:
         card = client.get("/v1/model").json()
         assert card["metrics"] == {"test_accuracy": 0.9} and card["threshold"] == 0.8
         files = [("files", ("p1a.png", png_bytes(1)))]

@@ -41,9 +41,16 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> d
 def stack_environment(
     tmp_path: Path, database_url: str, broker_url: str, model_dir: Path
 ) -> dict[str, str]:
-    """Environment for gateway and workers: fast sweeps and short leases for the tests."""
+    """Environment for gateway and workers: fast sweeps and short leases for the tests.
+
+    These suites are about delivery, so keys and backpressure are off here (explicitly, as
+    only the demo does otherwise); test_access_stack.py runs the real stack with them on.
+    """
     return {
         **os.environ,
+        "INFERQ_AUTH_ENABLED": "false",
+        "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
+        "INFERQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
         "INFERQ_DATA_DIR": str(tmp_path / "data"),
         "INFERQ_DATABASE_URL": database_url,
         "INFERQ_BROKER_URL": broker_url,

@@ -1,0 +1,53 @@
+"""`inferq keys`: create, list and revoke the API keys the gateway checks."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import get_settings
+from db.api_keys import TenantNameError, create_key, list_keys, revoke_key
+from db.session import get_session
+
+keys_app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args_is_help=True)
+
+
+@keys_app.command("create")
+def create(tenant: str = typer.Option(..., help="Tenant the key acts for (its jobs).")) -> None:
+    """Create a key and print it once; only its hash and prefix are kept."""
+    with get_session(get_settings().resolved_database_url) as session:
+        try:
+            key = create_key(tenant, session=session)
+        except TenantNameError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
+    typer.echo(key.plaintext)
+    typer.echo(
+        f"key {key.prefix}… for tenant {key.tenant}: store it now, it cannot be shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def list_command(tenant: str | None = typer.Option(None, help="Only this tenant's keys.")) -> None:
+    """List keys by prefix, tenant, creation and revocation time."""
+    with get_session(get_settings().resolved_database_url) as session:
+        keys = list_keys(session=session, tenant=tenant)
+    table = Table("prefix", "tenant", "created", "revoked")
+    for key in keys:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
+        table.add_row(key.prefix, key.tenant, key.created_at.isoformat(timespec="seconds"), revoked)
+    Console(width=120).print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    prefix: str = typer.Argument(..., help="The key's prefix, as `keys list` shows."),
+) -> None:
+    """Revoke a key: requests carrying it get 401 from now on."""
+    with get_session(get_settings().resolved_database_url) as session:
+        revoked = revoke_key(prefix, session=session)
+    if not revoked:
+        typer.echo(f"no live key with prefix {prefix!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {prefix}")

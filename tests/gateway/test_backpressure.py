@@ -1,0 +1,70 @@
+"""Backpressure: 429 with Retry-After past a tenant's rate, unfinished jobs or a full queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from core.settings import Settings
+from db.models import Item
+from db.session import get_session
+from tests.gateway.conftest import api_client, png_bytes
+
+
+def limited(tmp_path: Path, sqlite_url: str, **limits: int) -> Settings:
+    return Settings(data_dir=tmp_path / "d", database_url=sqlite_url, _env_file=None, **limits)  # type: ignore[call-arg]
+
+
+def count_items(settings: Settings) -> int:
+    with get_session(settings.resolved_database_url) as session:
+        return session.scalar(select(func.count()).select_from(Item)) or 0
+
+
+def test_a_tenant_past_its_rate_gets_429_and_others_do_not(tmp_path: Path, sqlite_url: str) -> None:
+    settings = limited(tmp_path, sqlite_url, rate_limit_per_minute=3)
+    with api_client(settings, "lab") as lab, api_client(settings, "other") as other:
+        answers = [lab.get("/v1/metrics").status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429]
+        refused = lab.post("/v1/jobs", files=[("files", ("a.png", png_bytes()))])
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "requests a minute" in refused.json()["detail"]
+        assert other.get("/v1/metrics").status_code == 200
+        assert lab.get("/healthz").status_code == 200  # probes are never limited
+    assert count_items(settings) == 0
+
+
+def test_too_many_unfinished_jobs_refuses_new_jobs_not_additions(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    settings = limited(tmp_path, sqlite_url, max_active_jobs_per_tenant=1)
+    one = [("files", ("a.png", png_bytes()))]
+    with api_client(settings, "lab") as lab, api_client(settings, "other") as other:
+        job_id = lab.post("/v1/jobs", files=one, data={"close": "false"}).json()["job_id"]
+        refused = lab.post("/v1/jobs", files=one)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+        assert "1 unfinished jobs" in refused.json()["detail"]
+        assert lab.post("/predict", files={"file": ("a.png", png_bytes())}).status_code == 429
+        more = [("files", ("b.png", png_bytes(1)))]
+        assert lab.post(f"/v1/jobs/{job_id}/items", files=more).status_code == 202
+        assert other.post("/v1/jobs", files=one).status_code == 202
+        lab.delete(f"/v1/jobs/{job_id}")  # nothing started: the job is finished
+        assert lab.post("/v1/jobs", files=one).status_code == 202
+
+
+def test_a_full_queue_refuses_every_new_image(tmp_path: Path, sqlite_url: str) -> None:
+    settings = limited(tmp_path, sqlite_url, max_queue_depth=2)
+    with api_client(settings, "lab") as lab:
+        files = [("files", (f"{i}.png", png_bytes(i))) for i in range(2)]
+        job_id = lab.post("/v1/jobs", files=files, data={"close": "false"}).json()["job_id"]
+        more = [("files", ("c.png", png_bytes(3)))]
+        for refused in (
+            lab.post("/v1/jobs", files=more),
+            lab.post(f"/v1/jobs/{job_id}/items", files=more),
+            lab.post("/predict", files={"file": ("c.png", png_bytes(3))}),
+        ):
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+            assert "2 images are waiting" in refused.json()["detail"]
+        assert lab.get(f"/v1/jobs/{job_id}").status_code == 200  # reading is never refused
+    assert count_items(settings) == 2

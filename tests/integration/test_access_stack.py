@@ -1,0 +1,95 @@
+"""API keys, tenants and backpressure on the real stack: keys made by `inferq keys`, a uvicorn
+gateway and a Celery worker on PostgreSQL and Redis, with auth on as compose runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cli.stack import Stack, free_port, inferq_command
+from db.migrate import upgrade
+from tests.integration.conftest import stack_environment, tile_bytes, wait_for_job
+
+RATE_LIMIT = 100
+
+
+def keys(env: dict[str, str], *args: str) -> str:
+    """Run `inferq keys ...` and return what it printed on stdout."""
+    done = subprocess.run(
+        inferq_command("keys", *args), env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def guarded_stack(
+    tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
+) -> Iterator[tuple[Stack, dict[str, str]]]:
+    """A stack with keys required, a low rate limit and one unfinished job per tenant."""
+    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
+    env.update(
+        INFERQ_AUTH_ENABLED="true",
+        INFERQ_RATE_LIMIT_PER_MINUTE=str(RATE_LIMIT),
+        INFERQ_MAX_ACTIVE_JOBS_PER_TENANT="1",
+    )
+    upgrade(postgres_url)
+    tenants = {name: keys(env, "create", "--tenant", name).strip() for name in ("lab", "other")}
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
+    stack.start_gateway()
+    stack.start_worker()
+    try:
+        stack.wait_ready()
+        stack.wait_workers_ready()
+        yield stack, tenants
+    finally:
+        stack.stop()
+
+
+def client(stack: Stack, key: str) -> httpx.Client:
+    """Return an HTTP client of the stack that sends a key."""
+    return httpx.Client(base_url=stack.url, timeout=60, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_keys_tenants_and_backpressure(guarded_stack: tuple[Stack, dict[str, str]]) -> None:
+    stack, tenants = guarded_stack
+    listing = keys(stack.env, "list")
+    assert "lab" in listing and "other" in listing
+    assert all(key not in listing and key[:12] in listing for key in tenants.values())
+    files = [("files", (f"tile{i}.png", tile_bytes(i))) for i in range(8)]
+
+    anonymous = httpx.post(f"{stack.url}/v1/jobs", files=files)
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(f"{stack.url}/readyz").status_code == 200  # probes need no key
+
+    with client(stack, tenants["lab"]) as lab, client(stack, tenants["other"]) as other:
+        job_id = lab.post("/v1/jobs", files=files).json()["job_id"]
+        assert wait_for_job(lab, job_id)["counts"]["succeeded"] == 8
+        stranger = other.get(f"/v1/jobs/{job_id}")
+        unknown = other.get(f"/v1/jobs/{(missing := uuid.uuid4())}")
+        assert stranger.status_code == unknown.status_code == 404
+        assert stranger.json()["detail"].replace(job_id, str(missing)) == unknown.json()["detail"]
+        assert other.get("/v1/metrics").json()["items_total"] == 0
+        assert lab.get("/v1/metrics").json()["items_by_status"]["succeeded"] == 8
+
+        opened = other.post("/v1/jobs", files=files[:1], data={"close": "false"})
+        assert opened.status_code == 202
+        busy = other.post("/v1/jobs", files=files[:1])
+        assert busy.status_code == 429 and int(busy.headers["retry-after"]) > 0
+        assert "unfinished jobs" in busy.json()["detail"]
+
+        answers = [other.get("/v1/metrics").status_code for _ in range(RATE_LIMIT)]
+        assert answers[-1] == 429 and 200 in answers
+        limited = other.get("/v1/metrics")
+        assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+        assert lab.get(f"/v1/jobs/{job_id}").status_code == 200  # tenants are limited apart
+
+        keys(stack.env, "revoke", tenants["lab"][:12])
+        revoked = lab.get(f"/v1/jobs/{job_id}")
+        assert revoked.status_code == 401 and revoked.json()["detail"] == (
+            "invalid or revoked API key"
+        )
