@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
 from gateway.access import AccessMiddleware
+from gateway.errors import validation_error
 from gateway.limits import BodyLimitMiddleware
 from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
 from gateway.telemetry import Telemetry
+
+MAX_FIELDS = 16
 
 DESCRIPTION = """
 Asynchronous batch image classification. Submit images to `POST /v1/jobs` and get a job
@@ -31,8 +35,16 @@ the service-wide queue is full. Health probes, `/docs` and `/metrics` need no ke
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app; no I/O happens until the first request."""
     settings = settings or get_settings()
-    app = FastAPI(title="inferq", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="inferq",
+        version="0.1.0",
+        description=DESCRIPTION,
+        # The multipart parser's own limits (400 past them): the file parts and a manifest,
+        # and the few text fields any route takes.
+        form_limits={"max_files": settings.max_files_per_request + 1, "max_fields": MAX_FIELDS},
+    )
     app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = make_celery(settings)
     # Outermost last: the body limit, then telemetry (which counts refusals too), then access.

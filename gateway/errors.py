@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
 from gateway.schemas import ErrorResponse
 
 _MEANINGS = {
@@ -29,3 +33,19 @@ _MEANINGS = {
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Return FastAPI `responses=` entries describing the given error codes."""
     return {code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in codes}
+
+
+def describe_problem(error: dict[str, Any]) -> str:
+    """Return 'where: what' for one validation error (`loc` is like ('query', 'limit'))."""
+    where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer a request FastAPI could not validate with one sentence, like every error."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    problems = "; ".join(describe_problem(error) for error in errors[:10]) or str(exc)
+    return JSONResponse(
+        {"detail": f"invalid request: {problems}"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )

@@ -22,8 +22,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 FilesField = Annotated[
     list[UploadFile],
     File(
+        min_length=1,
         description="One or many image files (PNG, JPEG, TIFF, BMP, WebP, GIF), or .zip, .tar "
-        "or .tar.gz archives of folders of them."
+        "or .tar.gz archives of folders of them.",
     ),
 ]
 ManifestField = Annotated[

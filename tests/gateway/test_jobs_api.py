@@ -67,7 +67,9 @@ def test_an_upload_without_any_image_is_415(client: TestClient, settings: Settin
 
 
 def test_missing_files_field_is_422(client: TestClient) -> None:
-    assert client.post("/v1/jobs", data={"other": "x"}).status_code == 422
+    response = client.post("/v1/jobs", data={"other": "x"})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "invalid request: files: Field required"}
 
 
 def test_body_over_the_limit_is_413_before_parsing(tmp_path: Path, sqlite_url: str) -> None:
