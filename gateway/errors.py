@@ -11,9 +11,15 @@ from fastapi.responses import JSONResponse
 from gateway.schemas import ErrorResponse
 
 _MEANINGS = {
-    400: "The request is malformed: not multipart, a bad cursor, or too many parts.",
-    401: "Missing or wrong API key.",
-    404: "No such job (or it belongs to another tenant).",
+    400: (
+        "The request is malformed: not multipart, too many file parts or fields, a part "
+        "header too long, a bad cursor, or an unusable manifest."
+    ),
+    401: (
+        "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
+        "(make one with `inferq keys create --tenant NAME`)."
+    ),
+    404: "No such job; another tenant's job gets the same answer.",
     409: "The job is closed or cancelled: no more files may be added to it.",
     413: (
         "The body, or one file in it, is larger than the configured limit, or an archive "
@@ -25,8 +31,12 @@ _MEANINGS = {
         "or device; an Idempotency-Key was reused for another request; or (for /predict) "
         "the image could not be classified."
     ),
-    429: "Too many requests or too deep a queue; retry after the Retry-After seconds.",
-    503: "A dependency (database or broker) is unreachable; retry later.",
+    429: (
+        "Backpressure: the tenant's requests a minute, its unfinished jobs, or the "
+        "service-wide queue is at its limit. Nothing was read or stored; retry after the "
+        "Retry-After seconds."
+    ),
+    503: "The database (or, for /readyz, the broker) is unreachable; retry after Retry-After.",
 }
 
 

@@ -8,6 +8,7 @@ of a batch in flight is tests/integration/test_shutdown.py's.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +21,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from cli.stack import free_port
+from db.api_keys import create_key
 from db.migrate import alembic_config
+from db.session import get_session
 from tests.deploy.conftest import ROOT, local_command, local_environment, spawn
 
 SIGTERM_BUDGET_SECONDS = 10.0  # Cloud Run's grace period before SIGKILL
@@ -130,11 +133,16 @@ def test_gateway_and_worker_serve_the_smoke_test_and_stop_on_sigterm(
         poll(f"{gateway_url}/readyz", gateway, gateway_log, timeout=60)
         checks = httpx.get(f"{gateway_url}/readyz").json()["checks"]
         assert checks == {"database": "ok", "broker": "ok"}
+        # Compose and Cloud Run keep keys required; CD's smoke test sends SMOKE_API_KEY.
+        assert httpx.get(f"{gateway_url}/v1/model").status_code == 401
+        with get_session(postgres_url) as session:
+            key = create_key("smoke", session=session).plaintext
         smoke = subprocess.run(
             [sys.executable, str(ROOT / "deploy" / "smoke.py"), gateway_url],
             capture_output=True,
             text=True,
             timeout=120,
+            env={**os.environ, "INFERQ_API_KEY": key},
         )
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr  # /predict via the worker
         assert terminate(worker, worker_log) < SIGTERM_BUDGET_SECONDS
