@@ -104,13 +104,21 @@ def wait_until_done(client: httpx.Client, job_ids: list[str], timeout: float = 1
 
 
 def measure_e2e(env: dict[str, str], images: list[bytes], per_request: int, log_dir: Path) -> float:
-    """Return images per second from first upload to last result, one worker."""
+    """Return images per second from first upload to last result, one worker.
+
+    The gateway runs as deployed, keys required: each request pays for its key check.
+    """
+    from db.api_keys import create_key
+    from db.session import get_session
+
+    with get_session(env["INFERQ_DATABASE_URL"]) as session:
+        headers = {"Authorization": f"Bearer {create_key('bench', session=session).plaintext}"}
     stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=log_dir)
     stack.start_gateway()
     stack.start_worker()
     try:
         stack.wait_ready()
-        with httpx.Client(base_url=stack.url, timeout=600) as client:
+        with httpx.Client(base_url=stack.url, timeout=600, headers=headers) as client:
             warm_up = upload_all(client, images[:per_request], per_request)
             wait_until_done(client, warm_up)
             started = time.perf_counter()

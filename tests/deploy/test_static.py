@@ -241,3 +241,18 @@ def test_actions_are_pinned_and_permissions_are_least() -> None:
         for line in text.splitlines():
             if re.search(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}", line):
                 assert re.search(r"# v\d+\.\d+\.\d+$", line), f"{path.name}: no version: {line}"
+
+
+def test_compose_images_and_cloud_run_never_turn_keys_off() -> None:
+    """Only the demo may set INFERQ_AUTH_ENABLED=false; the deployed stacks keep the default."""
+    found = {f"compose {name}": compose_environment(name) for name in compose()["services"]}
+    for path in DOCKERFILES:
+        found[path.name] = {
+            k: v for stage in dockerfile_stages(path) for k, v in stage_env(stage).items()
+        }
+    for path in MANIFESTS.values():
+        found[path.name] = {
+            e["name"]: e.get("value") for c in manifest_containers(path) for e in c["env"]
+        }
+    assert {where for where, env in found.items() if "INFERQ_AUTH_ENABLED" in env} == set()
+    assert Settings(_env_file=None).auth_enabled  # type: ignore[call-arg]
