@@ -89,10 +89,12 @@ def get_job(
 
     `for_update` locks the row until commit, so requests adding to one job take turns.
     """
-    job = session.get(Job, job_id, with_for_update=for_update, populate_existing=for_update)
-    if job is None or (tenant is not None and job.tenant != tenant):
-        return None
-    return job
+    statement = select(Job).where(Job.id == job_id)
+    if tenant is not None:  # filtered in SQL, so another tenant's row is never locked
+        statement = statement.where(Job.tenant == tenant)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(statement).first()
 
 
 def derive_status(job: Job, counts: dict[str, int]) -> str:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,14 +53,13 @@ def count_request(tenant: str, *, session: Session, now: datetime | None = None)
 
 def count_active_jobs(tenant: str, *, session: Session) -> int:
     """Return how many of a tenant's jobs are unfinished: open, or with items still to run."""
-    active = select(Item.job_id).where(Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING]))
+    pending = exists().where(
+        Item.job_id == Job.id, Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING])
+    )  # correlated, so it probes ix_items_job_status per job of this tenant only
     statement = (
         select(func.count())
         .select_from(Job)
-        .where(
-            Job.tenant == tenant,
-            or_(Job.closed_at.is_(None), Job.id.in_(active)),
-        )
+        .where(Job.tenant == tenant, or_(Job.closed_at.is_(None), pending))
     )
     return int(session.scalar(statement) or 0)
 

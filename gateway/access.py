@@ -38,9 +38,25 @@ class Refusal:
         return JSONResponse({"detail": self.detail}, self.status_code, headers=self.headers)
 
 
+# Everything else needs a key, so a route added later is closed until it is listed here.
+OPEN_PATHS = frozenset(
+    {"/healthz", "/health", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    | {"/openapi.json"}
+)
+
+
+def route_path(scope: Scope) -> str:
+    """Return the request path without the app's mount prefix (uvicorn's --root-path)."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
 def is_protected(path: str) -> bool:
-    """Return whether a path needs an API key (the API; not health, docs or Prometheus)."""
-    return path.startswith("/v1/") or path == "/predict"
+    """Return whether a path needs an API key: all but health, docs and Prometheus."""
+    return path.rstrip("/") not in OPEN_PATHS
 
 
 def creates_job(method: str, path: str) -> bool:
@@ -122,9 +138,9 @@ class Admission:
             tenant = self.authenticate(authorization, session)
             if isinstance(tenant, Refusal):
                 return tenant
-            refusal = self.limit_rate(tenant, session) or self.limit_work(
-                method, path, tenant, session
-            )
+            refusal = self.limit_rate(tenant, session)
+            session.commit()  # release the tenant's rate row before the slower counts
+            refusal = refusal or self.limit_work(method, path, tenant, session)
         if refusal is not None:
             logger.info("request refused", extra={"tenant": tenant, "status": refusal.status_code})
             return refusal
@@ -139,13 +155,14 @@ class AccessMiddleware:
         self.admission = Admission(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_protected(scope["path"]):
+        path = route_path(scope) if scope["type"] == "http" else ""
+        if scope["type"] != "http" or not is_protected(path):
             await self.app(scope, receive, send)
             return
         authorization = Headers(scope=scope).get("authorization")
         try:
             verdict = await anyio.to_thread.run_sync(
-                self.admission.admit, scope["method"], scope["path"], authorization
+                self.admission.admit, scope["method"], path, authorization
             )
         except SQLAlchemyError as exc:
             logger.warning("admission could not reach the database: %s", type(exc).__name__)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,9 @@ def get_tenant(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
     """Return the tenant the access middleware admitted this request as."""
-    tenant: str = request.state.tenant
+    tenant: str | None = getattr(request.state, "tenant", None)
+    if tenant is None:  # a path the middleware let through: fail closed
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this route needs an API key")
     return tenant
 
 

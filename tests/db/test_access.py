@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db.api_keys import create_key, find_tenant, hash_key, list_keys, revoke_key
 from db.jobs import NewItem, cancel_job, close_job, create_job
-from db.models import ApiKey, RateWindow
+from db.models import ApiKey, Item, ItemStatus, RateWindow
 from db.quotas import count_active_jobs, count_queued, count_request
 from db.session import get_session
 
@@ -60,3 +60,7 @@ def test_active_jobs_and_queue_depth(database_url: str) -> None:
         session.flush()
         assert count_active_jobs("lab", session=session) == 0
         assert count_queued(session=session) == 1
+        running, (item_id,) = create_job([image], session=session, tenant="lab")
+        session.execute(update(Item).where(Item.id == item_id).values(status=ItemStatus.RUNNING))
+        assert running.closed_at is not None
+        assert count_active_jobs("lab", session=session) == 1  # closed, but still running

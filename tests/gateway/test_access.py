@@ -6,6 +6,7 @@ import re
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from core.settings import Settings
 from db.models import Job
 from db.session import get_session
-from gateway.access import is_protected
+from gateway.access import AccessMiddleware
 from gateway.app import create_app
 from tests.gateway.conftest import api_client, new_key, png_bytes
 
@@ -27,7 +28,7 @@ def protected_routes(settings: Settings) -> list[tuple[str, str]]:
     """
     routes = []
     for path, operations in create_app(settings).openapi()["paths"].items():
-        if not is_protected(path):
+        if path in OPEN_PATHS:
             continue
         for method, operation in operations.items():
             assert {"401", "429"} <= set(operation["responses"]), (method, path)
@@ -56,6 +57,30 @@ def test_every_api_route_needs_a_valid_key(settings: Settings) -> None:
             assert basic.status_code == 401
         for path in OPEN_PATHS - {"/readyz"}:
             assert anonymous.get(path).status_code == 200, path
+        for path in ["/", "/v1", "/v2/jobs", "/predict/", "/anything"]:  # closed by default
+            assert anonymous.get(path).status_code == 401, path
+
+
+@pytest.mark.parametrize("authorization", [b"", b"Bearer iq_unknown"])
+def test_a_refusal_never_reads_the_body(settings: Settings, authorization: bytes) -> None:
+    """The check runs before the route: an unauthenticated upload is not even received."""
+    sent: list[dict[str, object]] = []
+
+    async def route(scope: dict[str, object], receive: object, send: object) -> None:
+        raise AssertionError("the route ran")
+
+    async def receive() -> dict[str, object]:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"multipart/form-data; boundary=x")]
+    if authorization:
+        headers.append((b"authorization", authorization))
+    scope = {"type": "http", "method": "POST", "path": "/v1/jobs", "headers": headers}
+    anyio.run(AccessMiddleware(route, settings), scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 401
 
 
 def test_a_refused_upload_stores_nothing(settings: Settings) -> None:
