@@ -9,14 +9,14 @@ from pathlib import Path
 import anyio
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.settings import Settings
 from db.models import Job
 from db.session import get_session
 from gateway.access import AccessMiddleware
 from gateway.app import create_app
-from tests.gateway.conftest import api_client, new_key, png_bytes
+from tests.gateway.conftest import api_client, count_rows, new_key, png_bytes
 
 OPEN_PATHS = {"/healthz", "/health", "/readyz", "/metrics", "/docs", "/openapi.json"}
 
@@ -35,11 +35,6 @@ def protected_routes(settings: Settings) -> list[tuple[str, str]]:
             assert operation["security"] == [{"ApiKey": []}], (method, path)
             routes.append((method.upper(), re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
     return routes
-
-
-def count_jobs(settings: Settings) -> int:
-    with get_session(settings.resolved_database_url) as session:
-        return session.scalar(select(func.count()).select_from(Job)) or 0
 
 
 def test_every_api_route_needs_a_valid_key(settings: Settings) -> None:
@@ -87,7 +82,7 @@ def test_a_refused_upload_stores_nothing(settings: Settings) -> None:
     with TestClient(create_app(settings)) as anonymous:
         response = anonymous.post("/v1/jobs", files=[("files", ("a.png", png_bytes()))])
     assert response.status_code == 401
-    assert count_jobs(settings) == 0
+    assert count_rows(settings, Job) == 0
     assert not any((settings.data_dir / "blobs").rglob("*.*"))
 
 
@@ -125,7 +120,7 @@ def test_idempotency_keys_belong_to_their_tenant(settings: Settings) -> None:
         again = lab.post("/v1/jobs", files=files, headers=headers).json()["job_id"]
         theirs = other.post("/v1/jobs", files=files, headers=headers).json()["job_id"]
     assert first == again != theirs
-    assert count_jobs(settings) == 2
+    assert count_rows(settings, Job) == 2
 
 
 def test_a_revoked_key_is_refused_from_then_on(settings: Settings) -> None:

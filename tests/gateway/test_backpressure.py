@@ -6,21 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
-from core.settings import Settings
 from db.models import Item
-from db.session import get_session
-from tests.gateway.conftest import api_client, png_bytes
-
-
-def limited(tmp_path: Path, sqlite_url: str, **limits: int) -> Settings:
-    return Settings(data_dir=tmp_path / "d", database_url=sqlite_url, _env_file=None, **limits)  # type: ignore[call-arg]
-
-
-def count_items(settings: Settings) -> int:
-    with get_session(settings.resolved_database_url) as session:
-        return session.scalar(select(func.count()).select_from(Item)) or 0
+from tests.gateway.conftest import api_client, count_rows, limited_settings, png_bytes
 
 
 def test_a_tenant_past_its_rate_gets_429_and_others_do_not(
@@ -28,7 +16,7 @@ def test_a_tenant_past_its_rate_gets_429_and_others_do_not(
 ) -> None:
     moment = datetime(2026, 12, 1, 12, 0, 15, tzinfo=UTC)  # one window for the whole test
     monkeypatch.setattr("db.quotas.utc_now", lambda: moment)
-    settings = limited(tmp_path, sqlite_url, rate_limit_per_minute=3)
+    settings = limited_settings(tmp_path, sqlite_url, rate_limit_per_minute=3)
     with api_client(settings, "lab") as lab, api_client(settings, "other") as other:
         answers = [lab.get("/v1/metrics").status_code for _ in range(4)]
         assert answers == [200, 200, 200, 429]
@@ -38,13 +26,13 @@ def test_a_tenant_past_its_rate_gets_429_and_others_do_not(
         assert "requests a minute" in refused.json()["detail"]
         assert other.get("/v1/metrics").status_code == 200
         assert lab.get("/healthz").status_code == 200  # probes are never limited
-    assert count_items(settings) == 0
+    assert count_rows(settings, Item) == 0
 
 
 def test_too_many_unfinished_jobs_refuses_new_jobs_not_additions(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    settings = limited(tmp_path, sqlite_url, max_active_jobs_per_tenant=1)
+    settings = limited_settings(tmp_path, sqlite_url, max_active_jobs_per_tenant=1)
     one = [("files", ("a.png", png_bytes()))]
     with api_client(settings, "lab") as lab, api_client(settings, "other") as other:
         job_id = lab.post("/v1/jobs", files=one, data={"close": "false"}).json()["job_id"]
@@ -60,7 +48,7 @@ def test_too_many_unfinished_jobs_refuses_new_jobs_not_additions(
 
 
 def test_a_full_queue_refuses_every_new_image(tmp_path: Path, sqlite_url: str) -> None:
-    settings = limited(tmp_path, sqlite_url, max_queue_depth=2)
+    settings = limited_settings(tmp_path, sqlite_url, max_queue_depth=2)
     with api_client(settings, "lab") as lab:
         files = [("files", (f"{i}.png", png_bytes(i))) for i in range(2)]
         job_id = lab.post("/v1/jobs", files=files, data={"close": "false"}).json()["job_id"]
@@ -73,4 +61,4 @@ def test_a_full_queue_refuses_every_new_image(tmp_path: Path, sqlite_url: str) -
             assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
             assert "2 images are waiting" in refused.json()["detail"]
         assert lab.get(f"/v1/jobs/{job_id}").status_code == 200  # reading is never refused
-    assert count_items(settings) == 2
+    assert count_rows(settings, Item) == 2

@@ -9,25 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.settings import Settings
 from db.models import Item
 from db.session import get_session
-from tests.gateway.conftest import api_client, png_bytes
-
-
-def limited(tmp_path: Path, sqlite_url: str, **limits: int) -> Settings:
-    return Settings(data_dir=tmp_path / "d", database_url=sqlite_url, _env_file=None, **limits)  # type: ignore[call-arg]
-
-
-def stored_blobs(settings: Settings) -> int:
-    return sum(1 for path in (settings.data_dir / "blobs").rglob("*") if path.is_file())
-
-
-def count_items(settings: Settings) -> int:
-    with get_session(settings.resolved_database_url) as session:
-        return session.scalar(select(func.count()).select_from(Item)) or 0
+from tests.gateway.conftest import api_client, count_rows, limited_settings, png_bytes, stored_blobs
 
 
 def image_bytes(format: str, size: tuple[int, int] = (8, 8)) -> bytes:
@@ -40,21 +27,21 @@ def image_bytes(format: str, size: tuple[int, int] = (8, 8)) -> bytes:
 def test_too_many_file_parts_are_400_and_store_nothing(
     tmp_path: Path, sqlite_url: str, n_files: int
 ) -> None:
-    settings = limited(tmp_path, sqlite_url, max_files_per_request=3)
+    settings = limited_settings(tmp_path, sqlite_url, max_files_per_request=3)
     with api_client(settings) as client:
         files = [("files", (f"{i}.png", png_bytes(i))) for i in range(n_files)]
         response = client.post("/v1/jobs", files=files)
         assert response.status_code == 400
         assert "files" in response.json()["detail"].lower()
         assert client.get("/healthz").status_code == 200
-    assert stored_blobs(settings) == 0 and count_items(settings) == 0
+    assert stored_blobs(settings) == 0 and count_rows(settings, Item) == 0
 
 
 def test_too_many_text_fields_are_400(client: TestClient, settings: Settings) -> None:
     fields = {f"field{i}": "x" for i in range(40)}
     response = client.post("/v1/jobs", files=[("files", ("a.png", png_bytes()))], data=fields)
     assert response.status_code == 400 and "Too many fields" in response.json()["detail"]
-    assert count_items(settings) == 0
+    assert count_rows(settings, Item) == 0
 
 
 @pytest.mark.parametrize(
@@ -99,7 +86,7 @@ def test_an_image_under_a_false_name_is_accepted(client: TestClient) -> None:
 
 
 def test_a_decompression_bomb_is_refused_from_its_header(tmp_path: Path, sqlite_url: str) -> None:
-    settings = limited(tmp_path, sqlite_url, max_image_pixels=10_000)
+    settings = limited_settings(tmp_path, sqlite_url, max_image_pixels=10_000)
     bomb = image_bytes("PNG", size=(4000, 4000))  # 16 Mpx of one colour: a few kB
     with api_client(settings) as client:
         files = [("files", ("bomb.png", bomb)), ("files", ("ok.png", png_bytes()))]
