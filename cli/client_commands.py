@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from client.api import ApiError, InferqClient
@@ -36,7 +37,8 @@ def api_errors() -> Iterator[None]:
     try:
         yield
     except ApiError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        hint = " (set INFERQ_API_KEY or pass --api-key)" if exc.status_code == 401 else ""
+        errors.print(f"[red]error:[/red] {escape(str(exc))}{hint}", highlight=False)
         raise typer.Exit(1) from exc
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from core.settings import get_settings
 from db.api_keys import TenantNameError, create_key, list_keys, revoke_key
@@ -13,10 +18,24 @@ from db.session import get_session
 keys_app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 
 
+@contextmanager
+def key_store() -> Iterator[Session]:
+    """Open the database the gateway checks keys against; one clear line if it cannot."""
+    url = get_settings().resolved_database_url
+    try:
+        with get_session(url) as session:
+            yield session
+    except DBAPIError as exc:
+        typer.echo(
+            f"error: cannot use the database ({exc.orig}); has `inferq db upgrade` run?", err=True
+        )
+        raise typer.Exit(1) from exc
+
+
 @keys_app.command("create")
 def create(tenant: str = typer.Option(..., help="Tenant the key acts for (its jobs).")) -> None:
     """Create a key and print it once; only its hash and prefix are kept."""
-    with get_session(get_settings().resolved_database_url) as session:
+    with key_store() as session:
         try:
             key = create_key(tenant, session=session)
         except TenantNameError as exc:
@@ -31,7 +50,7 @@ def create(tenant: str = typer.Option(..., help="Tenant the key acts for (its jo
 @keys_app.command("list")
 def list_command(tenant: str | None = typer.Option(None, help="Only this tenant's keys.")) -> None:
     """List keys by prefix, tenant, creation and revocation time."""
-    with get_session(get_settings().resolved_database_url) as session:
+    with key_store() as session:
         keys = list_keys(session=session, tenant=tenant)
     table = Table("prefix", "tenant", "created", "revoked")
     for key in keys:
@@ -45,7 +64,7 @@ def revoke(
     prefix: str = typer.Argument(..., help="The key's prefix, as `keys list` shows."),
 ) -> None:
     """Revoke a key: requests carrying it get 401 from now on."""
-    with get_session(get_settings().resolved_database_url) as session:
+    with key_store() as session:
         revoked = revoke_key(prefix, session=session)
     if not revoked:
         typer.echo(f"no live key with prefix {prefix!r}", err=True)
