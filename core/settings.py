@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 
     auth_enabled: bool = Field(
         True,
-        description="Require an API key on /v1 and /predict; false only for the embedded demo.",
+        description="Require an API key on every route but probes, docs and /metrics; demo: false.",
     )
     rate_limit_per_minute: int = Field(
         1200, ge=0, description="Requests a tenant may make a minute; 0 means no limit."

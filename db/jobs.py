@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Item, ItemStatus, Job, Result, utc_now
+from db.models import DEFAULT_TENANT, Item, ItemStatus, Job, Result, utc_now
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class JobState:
 
 
 def create_job(
-    items: list[NewItem], *, session: Session, tenant: str = "default", closed: bool = True
+    items: list[NewItem], *, session: Session, tenant: str = DEFAULT_TENANT, closed: bool = True
 ) -> tuple[Job, list[uuid.UUID]]:
     """Insert a job and its queued items; the caller commits before publishing."""
     now = utc_now()

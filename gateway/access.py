@@ -15,12 +15,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.settings import Settings
 from db.api_keys import find_tenant
+from db.models import DEFAULT_TENANT
 from db.quotas import count_active_jobs, count_queued, count_request
 from db.session import get_session
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TENANT = "default"  # every request's tenant when auth is turned off
 BUSY_RETRY_SECONDS = 30  # what a 429 for unfinished jobs or a full queue asks clients to wait
 DATABASE_RETRY_SECONDS = 5
 
@@ -40,8 +40,16 @@ class Refusal:
 
 # Everything else needs a key, so a route added later is closed until it is listed here.
 OPEN_PATHS = frozenset(
-    {"/healthz", "/health", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc"}
-    | {"/openapi.json"}
+    {
+        "/healthz",
+        "/health",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
 )
 
 

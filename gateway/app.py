@@ -24,11 +24,12 @@ arrive as archives or over several requests into one open job (`close=false`, th
 `POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
 `{"detail": "..."}` saying what went wrong.
 
-Every `/v1` route and `/predict` need an API key (`Authorization: Bearer <key>`, made by
-`inferq keys create --tenant NAME`): 401 without a valid one. A tenant sees only its own
+Every route but the health probes, the docs and `/metrics` needs an API key
+(`Authorization: Bearer <key>`, made by `inferq keys create --tenant NAME`): 401 without
+a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
 `Retry-After`: past the tenant's requests a minute, with too many unfinished jobs, or when
-the service-wide queue is full. Health probes, `/docs` and `/metrics` need no key.
+the service-wide queue is full.
 """
 
 
