@@ -36,7 +36,16 @@ class Settings(BaseSettings):
         description="MLflow tracking and registry store; default a SQLite file in the repo.",
     )
 
-    max_batch_size: int = Field(64, ge=1, le=1024, description="Items per task and per batch.")
+    max_batch_size: int = Field(64, ge=1, le=1024, description="Most items a model batch holds.")
+    max_batch_wait_ms: float = Field(
+        5.0, ge=0, le=1000, description="How long an idle worker waits for a batch to fill."
+    )
+    max_drain_seconds: float = Field(
+        30.0, gt=0, description="How long one wake-up keeps claiming batches while work waits."
+    )
+    decode_threads: int = Field(
+        0, ge=0, description="Threads decoding the next batch; 0 means half the usable CPUs."
+    )
     lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
     sweep_interval_seconds: int = Field(30, ge=1, description="How often the sweeper runs.")
     stale_queued_seconds: int = Field(
@@ -79,10 +88,19 @@ class Settings(BaseSettings):
         description="Require an API key on every route but probes, docs and /metrics; demo: false.",
     )
     rate_limit_per_minute: int = Field(
-        1200, ge=0, description="Requests a tenant may make a minute; 0 means no limit."
+        6000, ge=0, description="Requests a tenant may make a minute; 0 means no limit."
     )
-    max_active_jobs_per_tenant: int = Field(
-        100, ge=0, description="Unfinished jobs a tenant may have at once; 0 means no limit."
+    admission_refresh_seconds: float = Field(
+        1.0, gt=0, le=60, description="How stale the gateway's request and work counts may be."
+    )
+    key_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a gateway trusts a key it looked up (revocation)."
+    )
+    max_predict_waiters: int = Field(
+        256, ge=1, description="POST /predict calls waiting at once per gateway; more get 429."
+    )
+    max_unfinished_items_per_tenant: int = Field(
+        50_000, ge=0, description="Queued or running images a tenant may have; 0: no limit."
     )
     max_queue_depth: int = Field(
         100_000, ge=0, description="Queued items service-wide before submissions get 429."

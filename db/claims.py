@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,16 @@ class Outcome:
     inference_ms: float
 
 
+def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
+    return [
+        ClaimedItem(row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now)
+        for row in rows
+    ]
+
+
+_RETURNED = (Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
+
+
 def claim_items(
     item_ids: list[uuid.UUID],
     *,
@@ -49,7 +59,9 @@ def claim_items(
     lease_seconds: int,
     max_attempts: int,
 ) -> list[ClaimedItem]:
-    """Take queued (or lease-expired) items for this worker and return those it got."""
+    """Take these queued (or lease-expired) items for this worker and return those it got."""
+    if not item_ids:
+        return []
     now = utc_now()
     ours = and_(Item.status == ItemStatus.RUNNING, Item.worker_id == worker_id)
     claimable = or_(
@@ -67,13 +79,89 @@ def claim_items(
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             started_at=now,
         )
-        .returning(Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
+        .returning(*_RETURNED)
         .execution_options(synchronize_session=False)
     )
-    return [
-        ClaimedItem(row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now)
-        for row in session.execute(statement)
-    ]
+    return _claimed(session.execute(statement), now)
+
+
+# PostgreSQL: visit each tenant with queued items through the partial index (a skip scan,
+# so the cost grows with tenants, not with queued items), let the `limit` longest-waiting
+# tenants offer their oldest items, and deal them out in turns: every tenant's first item,
+# then every second item, ... Rows another worker is claiming are skipped, not waited for.
+_FAIR_CANDIDATES_PG = text(
+    """
+WITH RECURSIVE tenants(tenant) AS (
+    (SELECT tenant FROM items WHERE status = 'queued' ORDER BY tenant LIMIT 1)
+  UNION ALL
+    SELECT (SELECT i.tenant FROM items i
+            WHERE i.status = 'queued' AND i.tenant > t.tenant ORDER BY i.tenant LIMIT 1)
+    FROM tenants t WHERE t.tenant IS NOT NULL
+),
+waiting AS (
+    SELECT t.tenant,
+           (SELECT min(i.created_at) FROM items i
+            WHERE i.status = 'queued' AND i.tenant = t.tenant) AS since
+    FROM tenants t WHERE t.tenant IS NOT NULL
+    ORDER BY since LIMIT :limit
+),
+candidates AS (
+    SELECT c.id, c.created_at,
+           row_number() OVER (PARTITION BY w.tenant ORDER BY c.created_at) AS turn
+    FROM waiting w CROSS JOIN LATERAL (
+        SELECT i.id, i.created_at FROM items i
+        WHERE i.status = 'queued' AND i.tenant = w.tenant
+        ORDER BY i.created_at LIMIT :limit
+    ) c
+)
+SELECT i.id FROM items i JOIN candidates c ON c.id = i.id
+WHERE i.status = 'queued'
+ORDER BY c.turn, c.created_at
+LIMIT :limit
+FOR UPDATE OF i SKIP LOCKED
+"""
+).bindparams(bindparam("limit", type_=Integer))
+
+
+def _fair_candidates(session: Session, limit: int) -> list[uuid.UUID]:
+    """Return up to `limit` queued item IDs, oldest first, in turns between tenants."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [row[0] for row in session.execute(_FAIR_CANDIDATES_PG, {"limit": limit})]
+    # SQLite serves one worker on one machine: a window over the queued items is enough.
+    turn = func.row_number().over(partition_by=Item.tenant, order_by=Item.created_at)
+    ranked = (
+        select(Item.id, Item.created_at, turn.label("turn"))
+        .where(Item.status == ItemStatus.QUEUED)
+        .subquery()
+    )
+    statement = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.created_at).limit(limit)
+    return list(session.scalars(statement))
+
+
+def claim_queued(
+    limit: int, *, session: Session, worker_id: str, lease_seconds: int
+) -> list[ClaimedItem]:
+    """Take up to `limit` queued items of any job for this worker, fair between tenants."""
+    if limit <= 0:
+        return []
+    candidates = _fair_candidates(session, limit)
+    if not candidates:
+        return []
+    now = utc_now()
+    statement = (
+        update(Item)
+        .where(Item.id.in_(candidates), Item.status == ItemStatus.QUEUED)
+        .values(
+            status=ItemStatus.RUNNING,
+            attempts=Item.attempts + 1,
+            worker_id=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            started_at=now,
+        )
+        .returning(*_RETURNED)
+        .execution_options(synchronize_session=False)
+    )
+    return _claimed(session.execute(statement), now)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:

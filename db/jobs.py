@@ -40,11 +40,18 @@ class JobState:
 
 
 def create_job(
-    items: list[NewItem], *, session: Session, tenant: str = DEFAULT_TENANT, closed: bool = True
+    items: list[NewItem],
+    *,
+    session: Session,
+    tenant: str = DEFAULT_TENANT,
+    closed: bool = True,
+    job_id: uuid.UUID | None = None,
 ) -> tuple[Job, list[uuid.UUID]]:
     """Insert a job and its queued items; the caller commits before publishing."""
     now = utc_now()
-    job = Job(id=uuid.uuid4(), tenant=tenant, created_at=now, closed_at=now if closed else None)
+    job = Job(
+        id=job_id or uuid.uuid4(), tenant=tenant, created_at=now, closed_at=now if closed else None
+    )
     session.add(job)
     session.flush()
     item_ids = add_items(job, items, session=session)
@@ -60,6 +67,7 @@ def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.
         {
             "id": item_id,
             "job_id": job.id,
+            "tenant": job.tenant,
             "position": start + index,
             "filename": new.filename,
             "content_hash": new.content_hash,

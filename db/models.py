@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -85,10 +86,19 @@ class Item(Base):
         Index("ix_items_job_status", "job_id", "status"),
         Index("ix_items_status_lease", "status", "lease_expires_at"),
         Index("ix_items_job_hash", "job_id", "content_hash"),
+        # The batch claim walks each tenant's queued items oldest first (db.claims).
+        Index(
+            "ix_items_queued_tenant",
+            "tenant",
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)  # the job's, copied
     position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(1024))
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -1,7 +1,8 @@
 """The worker's Celery app: the shared configuration plus process start-up and shutdown hooks.
 
 The model is loaded when a pool process starts (`worker_process_init`, sent by the solo
-pool and by each prefork child), so a prefork parent never imports TensorFlow.
+pool and by each prefork child), so a prefork parent never imports TensorFlow. What the
+process holds lives on the inference task's base class (worker.tasks.InferenceTask).
 """
 
 from __future__ import annotations
@@ -14,37 +15,32 @@ from celery import signals
 from core.logging import configure_logging
 from core.queue import make_celery
 from core.settings import get_settings
-from core.storage import BlobStore
+from core.tasks import INFER_ITEMS
 from db.session import dispose_engines
 from worker.broker import tolerate_lost_redis_client
 from worker.health import HealthState, serve_health
-from worker.inference import Runtime
-from worker.model_holder import load_model
 from worker.sweeper import SweeperThread
 
 logger = logging.getLogger(__name__)
 
-settings = get_settings()
-tolerate_lost_redis_client()
-app = make_celery(settings)
+app = make_celery(get_settings())
 app.conf.imports = ["worker.tasks"]
 
-_runtime: Runtime | None = None
-_sweeper: SweeperThread | None = None
-_health = HealthState()
+
+class WorkerProcess:
+    """What the worker's signal handlers share: health, the sweeper, the inference task."""
+
+    def __init__(self) -> None:
+        self.health = HealthState()
+        self.sweeper: SweeperThread | None = None
+
+    @staticmethod
+    def inference_task() -> Any:
+        """Return the registered inference task (its base holds the engine)."""
+        return app.tasks[INFER_ITEMS]
 
 
-def get_runtime() -> Runtime:
-    """Return this process's runtime, loading the model on first use."""
-    global _runtime
-    if _runtime is None:
-        current = get_settings()
-        model = load_model(
-            current.model_uri, max_batch_size=current.max_batch_size, threads=current.tf_threads
-        )
-        store = BlobStore(current.resolved_storage_url)
-        _runtime = Runtime(current, model, store, current.resolved_worker_id)
-    return _runtime
+process = WorkerProcess()
 
 
 @signals.setup_logging.connect
@@ -56,32 +52,40 @@ def _setup_logging(**_: Any) -> None:
 @signals.worker_process_init.connect
 def _load_in_child(**_: Any) -> None:
     dispose_engines()
-    get_runtime()
+    engine = process.inference_task().engine
+    process.health.counters = engine.runtime.counters
+    card = engine.runtime.model.card
+    process.health.details.update(model_name=card.name, model_version=card.version)
 
 
 @signals.worker_init.connect
-def _start_health(**_: Any) -> None:
+def _start(**_: Any) -> None:
+    tolerate_lost_redis_client()
     port = get_settings().health_port
     if port is not None:
-        serve_health(port, _health)
+        serve_health(port, process.health)
 
 
 @signals.worker_ready.connect
 def _on_ready(**_: Any) -> None:
-    global _sweeper
     current = get_settings()
     if current.embedded_sweeper:
-        _sweeper = SweeperThread(current, app)
-        _sweeper.start()
-    if _runtime is not None:
-        card = _runtime.model.card
-        _health.details.update(model_name=card.name, model_version=card.version)
-    _health.ready = True
-    logger.info("worker ready", extra={"worker_id": get_settings().resolved_worker_id})
+        process.sweeper = SweeperThread(current, app)
+        process.sweeper.start()
+    process.health.ready = True
+    logger.info("worker ready", extra={"worker_id": current.resolved_worker_id})
+
+
+@signals.worker_shutting_down.connect
+def _stop_draining(**_: Any) -> None:
+    # Sent as the warm shutdown begins: the running batch finishes, prefetched ones go back.
+    engine = process.inference_task()._engine
+    if engine is not None:
+        engine.runtime.stopping.set()
 
 
 @signals.worker_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
-    _health.ready = False
-    if _sweeper is not None:
-        _sweeper.stop()
+    process.health.ready = False
+    if process.sweeper is not None:
+        process.sweeper.stop()

@@ -1,4 +1,8 @@
-"""A tiny HTTP health endpoint, so Cloud Run can run a worker as an always-on service."""
+"""A tiny HTTP endpoint, so Cloud Run can run a worker as an always-on service.
+
+`/` (any path) answers the health probe as JSON; `/metrics` answers Prometheus text with
+the batches and images this process ran, whose ratio is the mean batch size.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,52 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
 
+class Counters(Protocol):
+    """What the endpoint reads of the engine's batch counters."""
+
+    batches: int
+    items: int
+
+
 class HealthState:
-    """What the endpoint reports: whether the worker consumes, and its model."""
+    """What the endpoint reports: whether the worker consumes, its model and its batches."""
 
     def __init__(self) -> None:
         self.ready = False
         self.details: dict[str, Any] = {}
+        self.counters: Counters | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the health body."""
+        batches = self.counters.batches if self.counters else 0
+        items = self.counters.items if self.counters else 0
+        return {
+            "status": "ok" if self.ready else "starting",
+            **self.details,
+            "batches": batches,
+            "items": items,
+            "mean_batch_size": round(items / batches, 2) if batches else None,
+        }
+
+    def prometheus(self) -> str:
+        """Return the counters as Prometheus text."""
+        body = self.snapshot()
+        return (
+            "# HELP inferq_worker_batches_total Model batches this worker process ran.\n"
+            "# TYPE inferq_worker_batches_total counter\n"
+            f"inferq_worker_batches_total {body['batches']}\n"
+            "# HELP inferq_worker_images_total Images this worker process ran the model on.\n"
+            "# TYPE inferq_worker_images_total counter\n"
+            f"inferq_worker_images_total {body['items']}\n"
+            "# HELP inferq_worker_ready Whether the worker consumes tasks.\n"
+            "# TYPE inferq_worker_ready gauge\n"
+            f"inferq_worker_ready {int(self.ready)}\n"
+        )
 
 
 def make_handler(state: HealthState) -> type[BaseHTTPRequestHandler]:
@@ -24,10 +63,15 @@ def make_handler(state: HealthState) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/metrics":
+                self._answer(200, "text/plain; version=0.0.4", state.prometheus())
+                return
             code = 200 if state.ready else 503
-            body = json.dumps({"status": "ok" if state.ready else "starting", **state.details})
+            self._answer(code, "application/json", json.dumps(state.snapshot()))
+
+        def _answer(self, code: int, content_type: str, body: str) -> None:
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.end_headers()
             self.wfile.write(body.encode())
 

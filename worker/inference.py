@@ -1,4 +1,4 @@
-"""The batched inference step: claim items, decode their blobs, run the model, persist."""
+"""The steps of one batch: claim items, decode their blobs, label model outputs, persist."""
 
 from __future__ import annotations
 
@@ -7,57 +7,133 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.preprocessing import ImageError, decode_image
-from core.settings import Settings
-from core.storage import BlobStore
-from db.claims import ClaimedItem, Outcome, claim_items, fail_items, record_results, release_items
+from db.claims import (
+    ClaimedItem,
+    Outcome,
+    claim_items,
+    claim_queued,
+    fail_items,
+    record_results,
+    release_items,
+)
 from db.session import get_session
-from worker.model_holder import LoadedModel
+from worker.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Runtime:
-    """What one worker process holds: settings, the model and the blob store."""
+class StageTimer:
+    """Milliseconds spent in each named stage of a batch, for the batch log line."""
 
-    settings: Settings
-    model: LoadedModel
-    store: BlobStore
-    worker_id: str
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
 
-
-def decode_claimed(
-    items: list[ClaimedItem], runtime: Runtime
-) -> tuple[list[ClaimedItem], np.ndarray, dict[uuid.UUID, str]]:
-    """Decode each item's image; an unreadable one becomes an error, not a batch failure."""
-    card = runtime.model.card
-    decoded: list[ClaimedItem] = []
-    arrays: list[np.ndarray] = []
-    errors: dict[uuid.UUID, str] = {}
-    for item in items:
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
         try:
-            data = runtime.store.get(item.content_hash)
-            arrays.append(
-                decode_image(
-                    data,
-                    card.input_size,
-                    resample=card.preprocessing.resample,
-                    max_pixels=runtime.settings.max_image_pixels,
-                )
-            )
-            decoded.append(item)
-        except ImageError as exc:
-            errors[item.id] = f"invalid image: {exc}"
-        except FileNotFoundError:
-            errors[item.id] = "image blob missing from storage"
-    height, width = card.input_size
-    batch = np.stack(arrays) if arrays else np.zeros((0, height, width, 3), np.uint8)
-    return decoded, batch, errors
+            yield
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000.0
+            self.stages[name] = round(self.stages.get(name, 0.0) + elapsed, 2)
+
+
+@dataclass
+class Batch:
+    """Claimed items, the images decoded from them, and the items that could not be read."""
+
+    claimed: list[ClaimedItem]
+    decoded: list[ClaimedItem] = field(default_factory=list)
+    images: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
+    errors: dict[uuid.UUID, str] = field(default_factory=dict)
+    timer: StageTimer = field(default_factory=StageTimer)
+
+    @property
+    def suspect(self) -> bool:
+        """Whether an item was lost with a worker before: it may be what killed it."""
+        return any(item.attempts > 1 for item in self.claimed)
+
+
+def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem]:
+    """Claim these items, then queued items of any job up to a full batch.
+
+    An item that was lost with a worker before is claimed alone: if it is what kills
+    workers, it takes nothing else down with it.
+    """
+    settings = runtime.settings
+    limit = settings.max_batch_size
+    with get_session(settings.resolved_database_url) as session:
+        claimed = claim_items(
+            item_ids,
+            session=session,
+            worker_id=runtime.worker_id,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        if item_ids and not claimed:
+            return []  # another batch took them: this wake-up has nothing to do
+        if any(item.attempts > 1 for item in claimed):
+            return claimed
+        claimed += claim_queued(
+            limit - len(claimed),
+            session=session,
+            worker_id=runtime.worker_id,
+            lease_seconds=settings.lease_seconds,
+        )
+    return claimed
+
+
+def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
+    """Wait up to the batch wait once for more queued items when a batch is not full."""
+    settings = runtime.settings
+    missing = settings.max_batch_size - len(claimed)
+    if missing <= 0 or settings.max_batch_wait_ms <= 0 or any(i.attempts > 1 for i in claimed):
+        return claimed
+    time.sleep(settings.max_batch_wait_ms / 1000.0)
+    with get_session(settings.resolved_database_url) as session:
+        return claimed + claim_queued(
+            missing,
+            session=session,
+            worker_id=runtime.worker_id,
+            lease_seconds=settings.lease_seconds,
+        )
+
+
+def decode_one(item: ClaimedItem, runtime: Runtime) -> np.ndarray | str:
+    """Return an item's preprocessed image, or why it cannot be read."""
+    card = runtime.model.card
+    try:
+        return decode_image(
+            runtime.store.get(item.content_hash),
+            card.input_size,
+            resample=card.preprocessing.resample,
+            max_pixels=runtime.settings.max_image_pixels,
+        )
+    except ImageError as exc:
+        return f"invalid image: {exc}"
+    except FileNotFoundError:
+        return "image blob missing from storage"
+
+
+def decode_batch(batch: Batch, runtime: Runtime) -> Batch:
+    """Decode a batch's images on the decode threads; unreadable ones become errors."""
+    arrays: list[np.ndarray] = []
+    with batch.timer("decode"):
+        decoded = runtime.decoders.map(lambda item: decode_one(item, runtime), batch.claimed)
+        for item, image in zip(batch.claimed, decoded, strict=True):
+            if isinstance(image, str):
+                batch.errors[item.id] = image
+            else:
+                batch.decoded.append(item)
+                arrays.append(image)
+    height, width = runtime.model.card.input_size
+    batch.images = np.stack(arrays) if arrays else np.zeros((0, height, width, 3), np.uint8)
+    return batch
 
 
 def to_outcomes(
@@ -79,34 +155,6 @@ def to_outcomes(
     return outcomes
 
 
-class StageTimer:
-    """Milliseconds spent in each named stage of a batch, for the batch log line."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = round((time.perf_counter() - started) * 1000.0, 2)
-
-
-def claim(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem]:
-    """Claim whichever of the items this worker may take now."""
-    settings = runtime.settings
-    with get_session(settings.resolved_database_url) as session:
-        return claim_items(
-            item_ids,
-            session=session,
-            worker_id=runtime.worker_id,
-            lease_seconds=settings.lease_seconds,
-            max_attempts=settings.max_attempts,
-        )
-
-
 def persist(outcomes: list[Outcome], errors: dict[uuid.UUID, str], runtime: Runtime) -> int:
     """Write results and failures in one transaction; return how many items succeeded."""
     card = runtime.model.card
@@ -122,35 +170,10 @@ def persist(outcomes: list[Outcome], errors: dict[uuid.UUID, str], runtime: Runt
     return written
 
 
-def process_items(item_ids: list[uuid.UUID], runtime: Runtime) -> int:
-    """Classify the given items if this worker can claim them; return how many succeeded."""
-    timer = StageTimer()
-    with timer("claim"):
-        claimed = claim(item_ids, runtime)
-    if not claimed:
-        return 0
-    try:
-        with timer("decode"):
-            decoded, batch, errors = decode_claimed(claimed, runtime)
-        with timer("model"):
-            probabilities, model_ms = runtime.model.predict(batch) if len(batch) else (batch, 0.0)
-        outcomes = to_outcomes(decoded, probabilities, model_ms, runtime.model.card.class_names)
-        with timer("write"):
-            written = persist(outcomes, errors, runtime)
-    except BaseException:
-        hand_back(claimed, runtime)
-        raise
-    logger.info(
-        "batch done: %d succeeded, %d failed",
-        written,
-        len(errors),
-        extra={"stages_ms": timer.stages, "job_ids": sorted({str(i.job_id) for i in claimed})},
-    )
-    return written
-
-
 def hand_back(items: list[ClaimedItem], runtime: Runtime) -> None:
     """Return unfinished items to the queue; best effort when the database is down."""
+    if not items:
+        return
     try:
         with get_session(runtime.settings.resolved_database_url) as session:
             release_items([item.id for item in items], session=session, worker_id=runtime.worker_id)

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
-from core.storage import BlobStore
 from db.jobs import NewItem, create_job
 from db.session import get_session
-from worker.inference import Runtime, process_items
+from worker.engine import BatchEngine
+from worker.runtime import build_runtime
 from worker.model_holder import load_model
 
 BATCH, WARM_UP, BATCHES = 8, 50, 1000
@@ -35,12 +35,12 @@ def tile(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def run_batch(runtime: Runtime, hashes: list[str]) -> None:
+def run_batch(engine: BatchEngine, hashes: list[str]) -> None:
     """Queue one job of BATCH items and classify it as a task would."""
     items = [NewItem(f"{i}.png", digest, 1) for i, digest in enumerate(hashes)]
-    with get_session(runtime.settings.resolved_database_url) as session:
+    with get_session(engine.runtime.settings.resolved_database_url) as session:
         _, ids = create_job(items, session=session)
-    assert process_items(ids, runtime) == BATCH
+    assert engine.serve(ids) == BATCH
 
 
 @pytest.mark.soak
@@ -48,17 +48,21 @@ def test_worker_rss_stays_flat_over_1000_batches(
     tmp_path: Path, sqlite_url: str, model_dir: Path
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path, database_url=sqlite_url, max_batch_size=BATCH, _env_file=None
-    )  # type: ignore[call-arg]
-    model = load_model(str(model_dir), max_batch_size=BATCH)
-    runtime = Runtime(settings, model, BlobStore(settings.resolved_storage_url), "soak")
+        data_dir=tmp_path,
+        database_url=sqlite_url,
+        max_batch_size=BATCH,
+        worker_id="soak",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    runtime = build_runtime(settings, load_model(str(model_dir), max_batch_size=BATCH))
+    engine = BatchEngine(runtime)
     hashes = [runtime.store.put(tile(seed)) for seed in range(BATCH * 4)]
     for n in range(WARM_UP):
-        run_batch(runtime, hashes[(n % 4) * BATCH : (n % 4 + 1) * BATCH])
+        run_batch(engine, hashes[(n % 4) * BATCH : (n % 4 + 1) * BATCH])
     before = rss_kib()
     samples = []
     for n in range(BATCHES):
-        run_batch(runtime, hashes[(n % 4) * BATCH : (n % 4 + 1) * BATCH])
+        run_batch(engine, hashes[(n % 4) * BATCH : (n % 4 + 1) * BATCH])
         if n % 100 == 99:
             samples.append(rss_kib())
     growth = 100.0 * (samples[-1] - before) / before

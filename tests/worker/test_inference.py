@@ -14,11 +14,11 @@ from sqlalchemy import select
 from core.model_card import ModelCard
 from core.preprocessing import decode_image
 from core.settings import Settings
-from core.storage import BlobStore
 from db.jobs import NewItem, create_job
 from db.models import Item, Result
 from db.session import get_session
-from worker.inference import Runtime, process_items
+from worker.engine import BatchEngine
+from worker.runtime import Runtime, build_runtime
 from worker.model_holder import bucket_sizes, load_model
 
 
@@ -37,9 +37,13 @@ def loaded(model_dir: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def runtime(tmp_path: Path, database_url: str, loaded) -> Runtime:  # type: ignore[no-untyped-def]
     settings = Settings(
-        data_dir=tmp_path, database_url=database_url, max_batch_size=8, _env_file=None
-    )  # type: ignore[call-arg]
-    return Runtime(settings, loaded, BlobStore(settings.resolved_storage_url), "test-worker")
+        data_dir=tmp_path,
+        database_url=database_url,
+        max_batch_size=8,
+        worker_id="test-worker",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    return build_runtime(settings, loaded)
 
 
 def submit(runtime: Runtime, blobs: list[bytes]) -> list[uuid.UUID]:
@@ -69,7 +73,7 @@ def test_batched_graph_matches_the_keras_model(loaded, model_dir: Path) -> None:
 def test_a_batch_is_classified_and_a_corrupt_image_fails_alone(runtime: Runtime) -> None:
     truncated = tile(99)[:300]
     ids = submit(runtime, [tile(1), tile(2), truncated, tile(3)])
-    assert process_items(ids, runtime) == 3
+    assert BatchEngine(runtime).serve(ids) == 3
     with get_session(runtime.settings.resolved_database_url) as session:
         items = {i.id: i for i in session.scalars(select(Item))}
         results = {r.item_id: r for r in session.scalars(select(Result))}
@@ -87,8 +91,8 @@ def test_a_batch_is_classified_and_a_corrupt_image_fails_alone(runtime: Runtime)
 
 def test_a_redelivered_task_changes_nothing(runtime: Runtime) -> None:
     ids = submit(runtime, [tile(5), tile(6)])
-    assert process_items(ids, runtime) == 2
-    assert process_items(ids, runtime) == 0
+    assert BatchEngine(runtime).serve(ids) == 2
+    assert BatchEngine(runtime).serve(ids) == 0
     with get_session(runtime.settings.resolved_database_url) as session:
         assert len(session.scalars(select(Result)).all()) == 2
 
@@ -97,7 +101,7 @@ def test_a_missing_blob_fails_its_item(runtime: Runtime) -> None:
     ids = submit(runtime, [tile(7)])
     with get_session(runtime.settings.resolved_database_url) as session:
         _, more = create_job([NewItem("gone.png", "f" * 64, 1)], session=session)
-    process_items(ids + more, runtime)
+    BatchEngine(runtime).serve(ids + more)
     with get_session(runtime.settings.resolved_database_url) as session:
         gone = session.get(Item, more[0])
     assert gone is not None and gone.status == "failed"
@@ -107,3 +111,52 @@ def test_a_missing_blob_fails_its_item(runtime: Runtime) -> None:
 def test_a_missing_model_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="inferq train --quick"):
         load_model(str(tmp_path), max_batch_size=4)
+
+
+def submit_singles(runtime: Runtime, blobs: list[bytes], tenant: str = "default") -> list:  # type: ignore[type-arg]
+    """Queue each blob as its own one-image job, as one-image clients do."""
+    ids = []
+    for i, blob in enumerate(blobs):
+        item = NewItem(f"{i}.png", runtime.store.put(blob), len(blob))
+        with get_session(runtime.settings.resolved_database_url) as session:
+            ids.append(create_job([item], session=session, tenant=tenant)[1])
+    return ids
+
+
+def test_one_image_jobs_share_a_batch_and_later_wake_ups_do_nothing(runtime: Runtime) -> None:
+    tasks = submit_singles(runtime, [tile(20 + i) for i in range(6)])
+    engine = BatchEngine(runtime)
+    assert engine.serve(tasks[0]) == 6  # the first wake-up fills its batch across jobs
+    assert (runtime.counters.batches, runtime.counters.items) == (1, 6)
+    assert all(engine.serve(ids) == 0 for ids in tasks[1:])  # their items are done
+    with get_session(runtime.settings.resolved_database_url) as session:
+        results = session.scalars(select(Result)).all()
+        statuses = {item.status for item in session.scalars(select(Item))}
+    assert len(results) == 6 and len({r.job_id for r in results}) == 6
+    assert statuses == {"succeeded"}
+
+
+def test_a_wake_up_drains_the_queue_in_full_batches(runtime: Runtime) -> None:
+    tasks = submit_singles(runtime, [tile(40 + i) for i in range(20)])
+    assert BatchEngine(runtime).serve(tasks[0]) == 20
+    assert (runtime.counters.batches, runtime.counters.items) == (3, 20)  # 8 + 8 + 4
+
+
+def test_a_lost_item_runs_alone(runtime: Runtime) -> None:
+    suspect, *others = submit_singles(runtime, [tile(60 + i) for i in range(4)])
+    with get_session(runtime.settings.resolved_database_url) as session:
+        item = session.get(Item, suspect[0])
+        assert item is not None
+        item.attempts = 1  # claimed once by a worker that never came back
+    assert BatchEngine(runtime).serve(suspect) == 1
+    assert (runtime.counters.batches, runtime.counters.items) == (1, 1)
+
+
+def test_a_stopping_worker_hands_back_what_it_prefetched(runtime: Runtime) -> None:
+    tasks = submit_singles(runtime, [tile(80 + i) for i in range(20)])
+    runtime.stopping.set()
+    assert BatchEngine(runtime).serve(tasks[0]) == 8
+    with get_session(runtime.settings.resolved_database_url) as session:
+        items = session.scalars(select(Item)).all()
+    assert sorted(i.status for i in items).count("queued") == 12
+    assert all(i.attempts == 0 for i in items if i.status == "queued")

@@ -1,0 +1,132 @@
+"""The batch engine: one wake-up keeps the model busy for as long as work is queued.
+
+A task is only a wake-up. The engine claims the task's items and fills the batch with
+queued items of any job (fair between tenants, db.claims), so one-image requests are
+batched like bulk ones. While the model runs on one batch, a prefetch thread claims and
+decodes the next, so the model never waits for decoding. It stops claiming when the queue
+is empty, after `max_drain_seconds`, or when the worker is shutting down, and hands back
+whatever it claimed but did not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from worker.inference import (
+    Batch,
+    claim_batch,
+    decode_batch,
+    fill_batch,
+    hand_back,
+    persist,
+    to_outcomes,
+)
+from worker.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def first_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> Batch | None:
+    """Claim the wake-up's items and fill the batch, waiting briefly if it is not full."""
+    batch = Batch([])
+    with batch.timer("claim"):
+        claimed = claim_batch(item_ids, runtime)
+        if claimed:
+            claimed = fill_batch(claimed, runtime)
+    if not claimed:
+        return None
+    batch.claimed = claimed
+    try:
+        return decode_batch(batch, runtime)
+    except BaseException:
+        hand_back(batch.claimed, runtime)
+        raise
+
+
+def next_batch(runtime: Runtime) -> Batch | None:
+    """Claim and decode the next batch of queued items, or None when nothing waits."""
+    batch = Batch([])
+    with batch.timer("claim"):
+        batch.claimed = claim_batch([], runtime)
+    if not batch.claimed:
+        return None
+    try:
+        return decode_batch(batch, runtime)
+    except BaseException:
+        hand_back(batch.claimed, runtime)
+        raise
+
+
+def run_batch(batch: Batch, runtime: Runtime) -> int:
+    """Run the model on a decoded batch, persist, signal; return how many items succeeded."""
+    model = runtime.model
+    with batch.timer("model"):
+        if len(batch.images):
+            probabilities, model_ms = model.predict(batch.images)
+        else:
+            probabilities, model_ms = batch.images, 0.0
+    outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card.class_names)
+    with batch.timer("write"):
+        written = persist(outcomes, batch.errors, runtime)
+    runtime.announcer.announce(item.job_id for item in batch.claimed)
+    runtime.counters.add(len(batch.images))
+    logger.info(
+        "batch done: %d succeeded, %d failed",
+        written,
+        len(batch.errors),
+        extra={
+            "batch_size": len(batch.claimed),
+            "stages_ms": batch.timer.stages,
+            "job_ids": sorted({str(item.job_id) for item in batch.claimed}),
+        },
+    )
+    return written
+
+
+def settle(pending: Future[Batch | None] | None, runtime: Runtime) -> None:
+    """Wait for a prefetch that is no longer wanted and hand its items back."""
+    if pending is None:
+        return
+    try:
+        batch = pending.result()
+    except Exception:
+        return  # it handed back its own items
+    if batch is not None:
+        hand_back(batch.claimed, runtime)
+
+
+class BatchEngine:
+    """Runs batches for wake-ups, prefetching the next batch while the model runs."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.prefetcher = ThreadPoolExecutor(1, "inferq-prefetch")
+
+    def serve(self, item_ids: list[uuid.UUID]) -> int:
+        """Serve one wake-up; return how many items succeeded (0 if its items were taken)."""
+        runtime = self.runtime
+        batch = first_batch(item_ids, runtime)
+        deadline = time.monotonic() + runtime.settings.max_drain_seconds
+        succeeded = 0
+        while batch is not None:
+            pending = None
+            if not batch.suspect and time.monotonic() < deadline:
+                pending = self.prefetcher.submit(next_batch, runtime)
+            try:
+                succeeded += run_batch(batch, runtime)
+            except BaseException:
+                hand_back(batch.claimed, runtime)
+                settle(pending, runtime)
+                raise
+            if runtime.stopping.is_set():
+                settle(pending, runtime)
+                break
+            batch = pending.result() if pending is not None else None
+        return succeeded
+
+    def close(self) -> None:
+        """Stop the prefetch thread."""
+        self.prefetcher.shutdown(wait=True)

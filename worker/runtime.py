@@ -1,0 +1,68 @@
+"""What one worker process holds once it has started: the model, the blob store, the pools.
+
+It is built in `worker_process_init` (worker.celery_app), after any fork, so TensorFlow,
+database engines and threads all belong to the process that uses them.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from core.completion import CompletionAnnouncer, signal_url
+from core.settings import Settings
+from core.storage import BlobStore
+from worker.model_holder import LoadedModel, load_model, usable_cpus
+
+
+@dataclass
+class BatchCounters:
+    """Batches and items this process ran, for the health endpoint and benchmarks."""
+
+    batches: int = 0
+    items: int = 0
+
+    def add(self, size: int) -> None:
+        """Count one model batch of `size` images."""
+        self.batches += 1
+        self.items += size
+
+
+@dataclass
+class Runtime:
+    """A worker process's model, storage, decode threads and completion signal."""
+
+    settings: Settings
+    model: LoadedModel
+    store: BlobStore
+    worker_id: str
+    decoders: ThreadPoolExecutor
+    announcer: CompletionAnnouncer
+    stopping: threading.Event = field(default_factory=threading.Event)
+    counters: BatchCounters = field(default_factory=BatchCounters)
+
+    def close(self) -> None:
+        """Stop the decode threads."""
+        self.decoders.shutdown(wait=False, cancel_futures=True)
+
+
+def decode_thread_count(settings: Settings) -> int:
+    """Return the decode threads: half the CPUs by default, so the model keeps the rest."""
+    return settings.decode_threads or max(1, usable_cpus() // 2)
+
+
+def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runtime:
+    """Load the model (unless given) and make the process's pools, once it has started."""
+    if model is None:
+        model = load_model(
+            settings.model_uri, max_batch_size=settings.max_batch_size, threads=settings.tf_threads
+        )
+    return Runtime(
+        settings=settings,
+        model=model,
+        store=BlobStore(settings.resolved_storage_url),
+        worker_id=settings.resolved_worker_id,
+        decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),
+        announcer=CompletionAnnouncer(signal_url(settings)),
+    )
