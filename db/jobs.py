@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from db.models import DEFAULT_TENANT, Item, ItemStatus, Job, Result, utc_now
@@ -120,28 +120,64 @@ def derive_status(job: Job, counts: dict[str, int]) -> str:
     return "failed" if counts[ItemStatus.SUCCEEDED] == 0 else "partially_failed"
 
 
+def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
+    """Count the items of many jobs by status in two queries; derive each job's status."""
+    ids = [job.id for job in jobs]
+    counts = {job_id: {status.value: 0 for status in ItemStatus} for job_id in ids}
+    finished: dict[uuid.UUID, list[datetime]] = {job_id: [] for job_id in ids}
+    models: dict[uuid.UUID, list[str]] = {job_id: [] for job_id in ids}
+    if ids:
+        rows = session.execute(
+            select(Item.job_id, Item.status, func.count(), func.max(Item.finished_at))
+            .where(Item.job_id.in_(ids))
+            .group_by(Item.job_id, Item.status)
+        ).all()
+        for job_id, status, count, last in rows:
+            counts[job_id][status] = count
+            if last is not None:
+                finished[job_id].append(last)
+        served = session.execute(
+            select(Result.job_id, Result.model_name + ":" + Result.model_version)
+            .where(Result.job_id.in_(ids))
+            .distinct()
+        ).all()
+        for job_id, model in served:
+            models[job_id].append(model)
+    states = []
+    for job in jobs:
+        job_counts = counts[job.id]
+        job_counts["total"] = sum(job_counts[status.value] for status in ItemStatus)
+        status = derive_status(job, job_counts)
+        done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
+        last = max(finished[job.id]) if done and finished[job.id] else None
+        states.append(JobState(job, job_counts, status, last, sorted(models[job.id])))
+    return states
+
+
 def read_job_state(job: Job, *, session: Session) -> JobState:
     """Count a job's items by status and derive its status."""
-    counts = {status.value: 0 for status in ItemStatus}
-    rows = session.execute(
-        select(Item.status, func.count(), func.max(Item.finished_at))
-        .where(Item.job_id == job.id)
-        .group_by(Item.status)
-    ).all()
-    finished: list[datetime] = []
-    for status, count, last in rows:
-        counts[status] = count
-        if last is not None:
-            finished.append(last)
-    counts["total"] = sum(counts[status.value] for status in ItemStatus)
-    status = derive_status(job, counts)
-    models = session.scalars(
-        select(Result.model_name + ":" + Result.model_version)
-        .where(Result.job_id == job.id)
-        .distinct()
-    ).all()
-    done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
-    return JobState(job, counts, status, max(finished) if done and finished else None, list(models))
+    return read_job_states([job], session=session)[0]
+
+
+def list_jobs(
+    *,
+    session: Session,
+    tenant: str,
+    ids: list[uuid.UUID] | None = None,
+    limit: int = 100,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Job]:
+    """Return the tenant's jobs with these IDs, or its latest jobs, newest first.
+
+    `before` is the (created_at, id) of the last job of the previous page.
+    """
+    statement = select(Job).where(Job.tenant == tenant)
+    if ids is not None:
+        statement = statement.where(Job.id.in_(ids))
+    if before is not None:
+        statement = statement.where(tuple_(Job.created_at, Job.id) < tuple_(*before))
+    statement = statement.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list(session.scalars(statement))
 
 
 def close_job(job: Job) -> None:

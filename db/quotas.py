@@ -1,70 +1,63 @@
-"""What backpressure reads and counts: a tenant's requests a minute, its unfinished jobs,
-and the service-wide queue."""
+"""What admission reads and counts: requests a tenant made this minute, unfinished work.
+
+Both are read in bulk, at most once a second per gateway process (gateway.usage): one
+upsert adds the requests the process admitted since its last flush, one grouped count reads
+the unfinished items of every tenant. Neither holds a row lock past its own statement,
+so a tenant's concurrent requests never queue behind each other.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from db.models import Item, ItemStatus, Job, RateWindow, utc_now
+from db.models import Item, ItemStatus, RateWindow
 
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class RequestCount:
-    """How many requests a tenant has made in the current minute, and when it ends."""
+def add_requests(deltas: dict[str, int], window: int, *, session: Session) -> dict[str, int]:
+    """Add requests to tenants' counts of a one-minute window; return the new totals.
 
-    requests: int
-    seconds_left: int
-
-
-def count_request(tenant: str, *, session: Session, now: datetime | None = None) -> RequestCount:
-    """Count one request of a tenant in its current one-minute window.
-
-    One atomic upsert per request, so every gateway instance shares the count.
+    `window` is minutes since the epoch. The first flush of a window clears older ones.
     """
-    epoch = (now or utc_now()).timestamp()
-    window = int(epoch // WINDOW_SECONDS)
+    if not deltas:
+        return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"tenant": t, "window": window, "requests": n} for t, n in sorted(deltas.items())]
+    values = insert(RateWindow).values(rows)
+    statement = values.on_conflict_do_update(
+        index_elements=["tenant", "window"],
+        set_={"requests": RateWindow.requests + values.excluded.requests},
+    ).returning(RateWindow.tenant, RateWindow.requests)
+    totals = {tenant: int(requests) for tenant, requests in session.execute(statement)}
+    session.execute(delete(RateWindow).where(RateWindow.window < window - 1))
+    return totals
+
+
+@dataclass(frozen=True)
+class UnfinishedWork:
+    """Items still to run: per tenant (queued or running), and queued service-wide."""
+
+    per_tenant: dict[str, int] = field(default_factory=dict)
+    queued: int = 0
+
+
+def count_unfinished(*, session: Session) -> UnfinishedWork:
+    """Count queued and running items of every tenant in one grouped query."""
     statement = (
-        insert(RateWindow)
-        .values(tenant=tenant, window=window, requests=1)
-        .on_conflict_do_update(
-            index_elements=["tenant", "window"],
-            set_={"requests": RateWindow.requests + 1},
-        )
-        .returning(RateWindow.requests)
+        select(Item.tenant, Item.status, func.count())
+        .where(Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING]))
+        .group_by(Item.tenant, Item.status)
     )
-    requests = int(session.execute(statement).scalar_one())
-    if requests == 1:  # the first request of a window clears the tenant's older windows
-        session.execute(
-            delete(RateWindow).where(RateWindow.tenant == tenant, RateWindow.window < window)
-        )
-    seconds_left = math.ceil((window + 1) * WINDOW_SECONDS - epoch)
-    return RequestCount(requests, max(1, seconds_left))
-
-
-def count_active_jobs(tenant: str, *, session: Session) -> int:
-    """Return how many of a tenant's jobs are unfinished: open, or with items still to run."""
-    pending = exists().where(
-        Item.job_id == Job.id, Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING])
-    )  # correlated, so it probes ix_items_job_status per job of this tenant only
-    statement = (
-        select(func.count())
-        .select_from(Job)
-        .where(Job.tenant == tenant, or_(Job.closed_at.is_(None), pending))
-    )
-    return int(session.scalar(statement) or 0)
-
-
-def count_queued(*, session: Session) -> int:
-    """Return how many items wait for a worker, service-wide."""
-    statement = select(func.count()).select_from(Item).where(Item.status == ItemStatus.QUEUED)
-    return int(session.scalar(statement) or 0)
+    per_tenant: dict[str, int] = {}
+    queued = 0
+    for tenant, status, count in session.execute(statement):
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + int(count)
+        if status == ItemStatus.QUEUED:
+            queued += int(count)
+    return UnfinishedWork(per_tenant, queued)

@@ -32,7 +32,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping: it costs a round trip per request. A connection a restart dropped fails
+    # once, invalidates the pool, and the caller retries (503 with Retry-After, task retry).
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
 
 
 @lru_cache(maxsize=4)

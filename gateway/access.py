@@ -1,27 +1,34 @@
 """Admission before the body is read: who the caller is (API key), and whether it may send
-more now (rate, unfinished jobs, queue depth). Refusals cost the gateway no upload parsing."""
+more now (rate, unfinished items, queue depth). Refusals cost the gateway no upload parsing.
+
+The common case touches no database: the key's tenant comes from the key cache and the
+counts from the usage ledger (gateway.usage). A cache miss costs one key lookup; a stale
+ledger costs one refresh a second, which the request that finds it stale runs while
+others go on with the last counts.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
-import anyio
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.settings import Settings
-from db.api_keys import find_tenant
+from db.api_keys import find_tenant, hash_key
 from db.models import DEFAULT_TENANT
-from db.quotas import count_active_jobs, count_queued, count_request
+from db.quotas import add_requests, count_unfinished
 from db.session import get_session
+from gateway.pools import Pools
+from gateway.usage import KeyCache, UsageLedger
 
 logger = logging.getLogger(__name__)
 
-BUSY_RETRY_SECONDS = 30  # what a 429 for unfinished jobs or a full queue asks clients to wait
+BUSY_RETRY_SECONDS = 30  # what a 429 for unfinished work or a full queue asks clients to wait
 DATABASE_RETRY_SECONDS = 5
 
 
@@ -37,6 +44,10 @@ class Refusal:
         """Return the JSON error response."""
         return JSONResponse({"detail": self.detail}, self.status_code, headers=self.headers)
 
+
+DATABASE_DOWN = Refusal(
+    503, "the database is unreachable; retry later", {"Retry-After": str(DATABASE_RETRY_SECONDS)}
+)
 
 # Everything else needs a key, so a route added later is closed until it is listed here.
 OPEN_PATHS = frozenset(
@@ -67,14 +78,12 @@ def is_protected(path: str) -> bool:
     return path.rstrip("/") not in OPEN_PATHS
 
 
-def creates_job(method: str, path: str) -> bool:
-    """Return whether a request creates a job."""
-    return method == "POST" and path.rstrip("/") in {"/v1/jobs", "/predict"}
-
-
 def adds_items(method: str, path: str) -> bool:
-    """Return whether a request queues images (a new job, or more files for an open one)."""
-    return creates_job(method, path) or (method == "POST" and path.endswith("/items"))
+    """Return whether a request queues images (a new job, more files, or /predict)."""
+    if method != "POST":
+        return False
+    path = path.rstrip("/")
+    return path in {"/v1/jobs", "/predict"} or path.endswith("/items")
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -96,59 +105,97 @@ def too_many(detail: str, retry_after: int) -> Refusal:
 class Admission:
     """The checks, in order; each returns a refusal or None."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pools: Pools) -> None:
         self.settings = settings
+        self.pools = pools
+        self.keys = KeyCache(settings.key_cache_seconds)
+        self.ledger = UsageLedger(settings.admission_refresh_seconds)
 
-    def authenticate(self, authorization: str | None, session: Session) -> str | Refusal:
+    def lookup_key(self, token: str) -> str | None:
+        """Return the tenant of a key from the database, and remember it."""
+        key_hash = hash_key(token)
+        with get_session(self.settings.resolved_database_url) as session:
+            tenant = find_tenant(token, session=session)
+        self.keys.put(key_hash, tenant)
+        return tenant
+
+    async def authenticate(self, authorization: str | None) -> str | Refusal:
         """Return the caller's tenant, or a 401."""
         if not self.settings.auth_enabled:
             return DEFAULT_TENANT
         token = bearer_token(authorization)
         if token is None:
             return unauthorized("missing API key: send it as 'Authorization: Bearer <key>'")
-        tenant = find_tenant(token, session=session)
-        return tenant if tenant is not None else unauthorized("invalid or revoked API key")
+        tenant = self.keys.get(hash_key(token))
+        if tenant is KeyCache.MISSING:
+            tenant = await self.pools.run(self.pools.admission, self.lookup_key, token)
+        if isinstance(tenant, str):
+            return tenant
+        return unauthorized("invalid or revoked API key")
 
-    def limit_rate(self, tenant: str, session: Session) -> Refusal | None:
+    def refresh(self) -> None:
+        """Flush this process's request counts and read everyone's totals and work."""
+        if not self.ledger.refreshing.acquire(blocking=False):
+            return  # another request is refreshing: go on with the last counts
+        try:
+            window, deltas = self.ledger.take_unflushed(time.time())
+            try:
+                with get_session(self.settings.resolved_database_url) as session:
+                    totals = add_requests(deltas, window, session=session)
+                    work = count_unfinished(session=session)
+            except BaseException:
+                self.ledger.give_back(deltas, window)
+                raise
+            self.ledger.apply(window, totals, work)
+        finally:
+            self.ledger.refreshing.release()
+
+    def limit_rate(self, tenant: str) -> Refusal | None:
         """Count the request; refuse it past the tenant's requests a minute."""
         limit = self.settings.rate_limit_per_minute
         if not limit:
             return None
-        count = count_request(tenant, session=session)
-        if count.requests <= limit:
+        requests, seconds_left = self.ledger.requests(tenant, time.time())
+        if requests <= limit:
             return None
-        return too_many(f"more than {limit} requests a minute for this tenant", count.seconds_left)
+        return too_many(f"more than {limit} requests a minute for this tenant", seconds_left)
 
-    def limit_work(self, method: str, path: str, tenant: str, session: Session) -> Refusal | None:
-        """Refuse new images while the tenant has too many unfinished jobs or the queue is full."""
+    def limit_work(self, method: str, path: str, tenant: str) -> Refusal | None:
+        """Refuse new images while the tenant has too much unfinished or the queue is full."""
         settings = self.settings
-        if settings.max_active_jobs_per_tenant and creates_job(method, path):
-            active = count_active_jobs(tenant, session=session)
-            if active >= settings.max_active_jobs_per_tenant:
-                return too_many(
-                    f"this tenant has {active} unfinished jobs, the limit is "
-                    f"{settings.max_active_jobs_per_tenant}: wait for some to finish",
-                    BUSY_RETRY_SECONDS,
-                )
-        if settings.max_queue_depth and adds_items(method, path):
-            queued = count_queued(session=session)
-            if queued >= settings.max_queue_depth:
-                return too_many(
-                    f"{queued} images are waiting for a worker, the limit is "
-                    f"{settings.max_queue_depth}: the service is busy",
-                    BUSY_RETRY_SECONDS,
-                )
+        if not adds_items(method, path):
+            return None
+        limit = settings.max_unfinished_items_per_tenant
+        if limit and (unfinished := self.ledger.unfinished(tenant)) >= limit:
+            return too_many(
+                f"this tenant has {unfinished} images queued or running, the limit is "
+                f"{limit}: wait for some to finish",
+                BUSY_RETRY_SECONDS,
+            )
+        depth = settings.max_queue_depth
+        if depth and (queued := self.ledger.queued()) >= depth:
+            return too_many(
+                f"{queued} images are waiting for a worker, the limit is {depth}: "
+                "the service is busy",
+                BUSY_RETRY_SECONDS,
+            )
+        self.ledger.note_added(tenant)
         return None
 
-    def admit(self, method: str, path: str, authorization: str | None) -> str | Refusal:
+    async def admit(self, method: str, path: str, authorization: str | None) -> str | Refusal:
         """Return the request's tenant, or the refusal to answer instead."""
-        with get_session(self.settings.resolved_database_url) as session:
-            tenant = self.authenticate(authorization, session)
+        try:
+            tenant = await self.authenticate(authorization)
             if isinstance(tenant, Refusal):
                 return tenant
-            refusal = self.limit_rate(tenant, session)
-            session.commit()  # release the tenant's rate row before the slower counts
-            refusal = refusal or self.limit_work(method, path, tenant, session)
+            if self.settings.rate_limit_per_minute:
+                self.ledger.count_request(tenant, time.time())  # before a refresh flushes it
+            if self.ledger.stale():
+                await self.pools.run(self.pools.admission, self.refresh)
+        except SQLAlchemyError as exc:
+            logger.warning("admission could not reach the database: %s", type(exc).__name__)
+            return DATABASE_DOWN
+        refusal = self.limit_rate(tenant) or self.limit_work(method, path, tenant)
         if refusal is not None:
             logger.info("request refused", extra={"tenant": tenant, "status": refusal.status_code})
             return refusal
@@ -158,9 +205,9 @@ class Admission:
 class AccessMiddleware:
     """Admit API requests before their body is read; pass the tenant on in the scope state."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
-        self.admission = Admission(settings)
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope) if scope["type"] == "http" else ""
@@ -168,17 +215,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         authorization = Headers(scope=scope).get("authorization")
-        try:
-            verdict = await anyio.to_thread.run_sync(
-                self.admission.admit, scope["method"], path, authorization
-            )
-        except SQLAlchemyError as exc:
-            logger.warning("admission could not reach the database: %s", type(exc).__name__)
-            verdict = Refusal(
-                503,
-                "the database is unreachable; retry later",
-                {"Retry-After": str(DATABASE_RETRY_SECONDS)},
-            )
+        verdict = await self.admission.admit(scope["method"], path, authorization)
         if isinstance(verdict, Refusal):
             await verdict.response()(scope, receive, send)
             return

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from core.completion import signal_url
 from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
-from gateway.access import AccessMiddleware
-from gateway.errors import validation_error
+from gateway.access import AccessMiddleware, Admission
+from gateway.errors import database_unreachable, validation_error
 from gateway.limits import BodyLimitMiddleware
+from gateway.pools import Pools
 from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
 from gateway.telemetry import Telemetry
+from gateway.waiters import CompletionWaiters
 
 MAX_FIELDS = 16
 
@@ -28,15 +36,23 @@ Every route but the health probes, the docs and `/metrics` needs an API key
 (`Authorization: Bearer <key>`, made by `inferq keys create --tenant NAME`): 401 without
 a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
-`Retry-After`: past the tenant's requests a minute, with too many unfinished jobs, or when
-the service-wide queue is full.
+`Retry-After`: past the tenant's requests a minute, with too many images queued or running,
+when the service-wide queue is full, or when too many `/predict` calls already wait.
 """
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Stop the completion listener on shutdown (it starts with the first /predict)."""
+    yield
+    await app.state.waiters.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app; no I/O happens until the first request."""
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=lifespan,
         title="inferq",
         version="0.1.0",
         description=DESCRIPTION,
@@ -46,10 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
+    for outage in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(outage, database_unreachable)
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = make_celery(settings)
+    app.state.pools = Pools()
+    app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
     # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
-    app.add_middleware(AccessMiddleware, settings=settings)
+    app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
     telemetry = Telemetry(settings.resolved_database_url)
     app.state.registry = telemetry.registry
     app.middleware("http")(telemetry.middleware)

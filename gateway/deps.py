@@ -1,4 +1,8 @@
-"""Dependencies wired once: settings, tenant, database session, blob store, task publisher."""
+"""Dependencies wired once: settings, tenant, database session, blob store, task publisher.
+
+The trivial ones are `async`, so FastAPI runs them on the event loop rather than taking a
+thread for each.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from core.storage import BlobStore
 from db.session import get_session
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """Return the settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -28,7 +32,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_tenant(
+async def get_tenant(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> str:
@@ -45,13 +49,13 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_store(request: Request) -> BlobStore:
+async def get_store(request: Request) -> BlobStore:
     """Return the blob store."""
     store: BlobStore = request.app.state.store
     return store
 
 
-def get_publisher(request: Request) -> Celery:
+async def get_publisher(request: Request) -> Celery:
     """Return the Celery app used to publish tasks by name."""
     publisher: Celery = request.app.state.publisher
     return publisher

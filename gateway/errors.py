@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request, status
@@ -9,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gateway.schemas import ErrorResponse
+
+logger = logging.getLogger(__name__)
 
 _MEANINGS = {
     400: (
@@ -32,9 +35,9 @@ _MEANINGS = {
         "the image could not be classified."
     ),
     429: (
-        "Backpressure: the tenant's requests a minute, its unfinished jobs, or the "
-        "service-wide queue is at its limit. Nothing was read or stored; retry after the "
-        "Retry-After seconds."
+        "Backpressure: the tenant's requests a minute, its images queued or running, the "
+        "service-wide queue, or (for /predict) this gateway's waiting calls are at their "
+        "limit. Nothing was read or stored; retry after the Retry-After seconds."
     ),
     503: "The database (or, for /readyz, the broker) is unreachable; retry after Retry-After.",
 }
@@ -58,4 +61,14 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": f"invalid request: {problems}"},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def database_unreachable(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer a request whose database call failed for an outage with 503, not 500."""
+    logger.warning("database unreachable during a request: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "the database is unreachable; retry later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
     )

@@ -105,6 +105,13 @@ class JobPublic(BaseModel):
     links: JobLinks
 
 
+class JobList(BaseModel):
+    """A page of jobs, newest first."""
+
+    jobs: list[JobPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
 class JobClosed(JobPublic):
     """A sealed job, with the manifest rows that never matched an item."""
 
@@ -157,6 +164,15 @@ class Prediction(BaseModel):
     latency_ms: float = Field(description="From upload to result, as measured by the gateway.")
     model_name: str
     model_version: str
+
+
+class PredictionPending(BaseModel):
+    """Answer of POST /predict (202) when the result was not ready within the timeout."""
+
+    job_id: uuid.UUID
+    status: Literal["queued", "running"]
+    detail: str = Field(description="What to do next: poll the job's links.")
+    links: JobLinks
 
 
 class Health(BaseModel):

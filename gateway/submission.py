@@ -181,7 +181,9 @@ def commit_and_publish(
     return accepted
 
 
-def submit_job(upload: Upload, services: Services, *, close: bool = True) -> JobAccepted:
+def submit_job(
+    upload: Upload, services: Services, *, close: bool = True, job_id: uuid.UUID | None = None
+) -> JobAccepted:
     """Create a job from a request's files (open when `close` is false) and queue them."""
     replayed = replay(upload.idempotency_key, "create", services.session, services.tenant)
     if replayed is not None:
@@ -189,7 +191,9 @@ def submit_job(upload: Upload, services: Services, *, close: bool = True) -> Job
     if not upload.files:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
     intake, manifest = gather(upload, services)
-    job, _ = create_job([], session=services.session, tenant=services.tenant, closed=close)
+    job, _ = create_job(
+        [], session=services.session, tenant=services.tenant, closed=close, job_id=job_id
+    )
     item_ids, accepted = add_to_job(job, intake, manifest, services.session)
     return commit_and_publish(upload.idempotency_key, "create", item_ids, accepted, services)
 
@@ -220,8 +224,3 @@ def add_to_open_job(job_id: uuid.UUID, upload: Upload, services: Services) -> Jo
         return replayed
     item_ids, accepted = add_to_job(job, intake, manifest, services.session)
     return commit_and_publish(upload.idempotency_key, scope, item_ids, accepted, services)
-
-
-def submit_files(files: list[UploadFile], services: Services) -> uuid.UUID:
-    """Create a closed job from files and return its ID (used by POST /predict)."""
-    return submit_job(Upload(files), services).job_id

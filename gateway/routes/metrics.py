@@ -27,7 +27,8 @@ def read_metrics(tenant: TenantDep, session: SessionDep) -> MetricsPublic:
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
-def prometheus_metrics(request: Request) -> Response:
+async def prometheus_metrics(request: Request) -> Response:
     """Return Prometheus text exposition of gateway and database-wide metrics."""
-    body = generate_latest(request.app.state.registry)
+    state = request.app.state
+    body = await state.pools.run(state.pools.metrics, generate_latest, state.registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

@@ -1,62 +1,115 @@
-"""POST /predict: one image, answered like a synchronous classifier when it is fast enough."""
+"""POST /predict: one image, answered like a synchronous classifier when it is fast enough.
+
+The route is asynchronous: it stores and queues the image in a worker thread, then waits
+on the completion signal (gateway.waiters) without holding a thread, and reads the result
+once. Past `predict_timeout_seconds` it answers 202 with the job to poll.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
+import anyio
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
+from fastapi.responses import JSONResponse
 
 from db.models import ItemStatus, Result
 from db.results import list_results
 from db.session import get_session
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
+from gateway.deps import TenantDep
 from gateway.errors import responses
 from gateway.links import job_links
-from gateway.schemas import JobAccepted, Prediction
-from gateway.submission import Services, submit_files
+from gateway.schemas import Prediction, PredictionPending
+from gateway.submission import Services, Upload, submit_job
+from gateway.waiters import FALLBACK_POLL_SECONDS, CompletionWaiters
 
 router = APIRouter(tags=["predict"])
 
-POLL_SECONDS = 0.02
+WAITERS_RETRY_SECONDS = 1
+FINISHED = {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED}
 
 
-def wait_for_result(
-    job_id: uuid.UUID, database_url: str, deadline: float
-) -> tuple[str, Result | None]:
-    """Poll the job's only item until it finishes or the deadline passes."""
-    while True:
-        with get_session(database_url) as session:
-            rows = list_results(job_id, session=session, limit=1).rows
-        item, result = rows[0]
-        if item.status in {ItemStatus.SUCCEEDED, ItemStatus.FAILED} or time.monotonic() > deadline:
-            return item.error or item.status, result
-        time.sleep(POLL_SECONDS)
+def submit_one(request: Request, tenant: str, file: UploadFile, job_id: uuid.UUID) -> None:
+    """Store the image and commit its one-item job, then publish it (in a worker thread)."""
+    state = request.app.state
+    with get_session(state.settings.resolved_database_url) as session:
+        services = Services(state.settings, state.store, state.publisher, session, tenant)
+        submit_job(Upload([file]), services, job_id=job_id)
+
+
+def read_outcome(database_url: str, job_id: uuid.UUID) -> tuple[str, str | None, Result | None]:
+    """Return the job's only item's status, error and result."""
+    with get_session(database_url) as session:
+        item, result = list_results(job_id, session=session, limit=1).rows[0]
+        return item.status, item.error, result
+
+
+async def wait_for_outcome(
+    waiters: CompletionWaiters,
+    done: asyncio.Event,
+    job_id: uuid.UUID,
+    database_url: str,
+    deadline: float,
+) -> tuple[str, str | None, Result | None]:
+    """Wait for the signal naming the job (or poll without one), then read its item."""
+    while (remaining := deadline - time.monotonic()) > 0:
+        wait = remaining if waiters.signalled else min(remaining, FALLBACK_POLL_SECONDS)
+        with anyio.move_on_after(wait):
+            await done.wait()
+        woken = done.is_set()
+        done.clear()
+        if woken or not waiters.signalled:
+            outcome = await anyio.to_thread.run_sync(read_outcome, database_url, job_id)
+            if outcome[0] in FINISHED:
+                return outcome
+    return await anyio.to_thread.run_sync(read_outcome, database_url, job_id)
 
 
 @router.post(
     "/predict",
     response_model=Prediction,
     responses={
-        202: {"model": JobAccepted, "description": "Not done within the timeout; poll the job."},
+        202: {
+            "model": PredictionPending,
+            "description": "Not done within the timeout: the job to poll.",
+        },
         **responses(400, 401, 413, 415, 422, 429, 503),
     },
 )
-def predict_route(
+async def predict_route(
     file: Annotated[UploadFile, File(description="One image.")],
     tenant: TenantDep,
-    settings: SettingsDep,
-    store: StoreDep,
-    publisher: PublisherDep,
-    session: SessionDep,
-    response: Response,
-) -> Prediction | JobAccepted:
-    """Classify one image, waiting up to the configured timeout for the result."""
+    request: Request,
+) -> Prediction | JSONResponse:
+    """Classify one image, waiting up to the configured timeout for the result.
+
+    Answers 200 with the label, 202 with the job to poll when the timeout passes first,
+    422 when the image could not be classified, and 429 when this gateway already holds
+    `INFERQ_MAX_PREDICT_WAITERS` waiting calls.
+    """
+    state = request.app.state
+    waiters: CompletionWaiters = state.waiters
+    settings = state.settings
     started = time.monotonic()
-    job_id = submit_files([file], Services(settings, store, publisher, session, tenant))
-    deadline = started + settings.predict_timeout_seconds
-    outcome, result = wait_for_result(job_id, settings.resolved_database_url, deadline)
+    with waiters.slot() as admitted:
+        if not admitted:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"{waiters.limit} /predict calls are already waiting here; retry shortly "
+                "or submit to /v1/jobs",
+                headers={"Retry-After": str(WAITERS_RETRY_SECONDS)},
+            )
+        await waiters.start()
+        job_id = uuid.uuid4()
+        with waiters.expect(str(job_id)) as done:  # before publishing: it may finish at once
+            await anyio.to_thread.run_sync(submit_one, request, tenant, file, job_id)
+            deadline = started + settings.predict_timeout_seconds
+            item_status, error, result = await wait_for_outcome(
+                waiters, done, job_id, settings.resolved_database_url, deadline
+            )
     if result is not None:
         return Prediction(
             job_id=job_id,
@@ -67,7 +120,12 @@ def predict_route(
             model_name=result.model_name,
             model_version=result.model_version,
         )
-    if outcome not in {ItemStatus.QUEUED, ItemStatus.RUNNING}:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, outcome)
-    response.status_code = status.HTTP_202_ACCEPTED
-    return JobAccepted(job_id=job_id, status="queued", n_items=1, links=job_links(job_id))
+    if item_status in FINISHED:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error or item_status)
+    pending = PredictionPending(
+        job_id=job_id,
+        status="running" if item_status == ItemStatus.RUNNING else "queued",
+        detail="not classified within the timeout: poll links.self",
+        links=job_links(job_id),
+    )
+    return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

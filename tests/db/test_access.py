@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
 from db.api_keys import create_key, find_tenant, hash_key, list_keys, revoke_key
-from db.jobs import NewItem, cancel_job, close_job, create_job
+from db.jobs import NewItem, cancel_job, create_job
 from db.models import ApiKey, Item, ItemStatus, RateWindow
-from db.quotas import count_active_jobs, count_queued, count_request
+from db.quotas import UnfinishedWork, add_requests, count_unfinished
 from db.session import get_session
 
 
@@ -34,33 +34,33 @@ def test_keys_are_random_stored_hashed_and_revocable(database_url: str) -> None:
         assert find_tenant(second.plaintext, session=session) == "lab"
 
 
-def test_requests_are_counted_per_tenant_and_minute(database_url: str) -> None:
-    start = datetime(2026, 12, 1, 12, 0, 50, tzinfo=UTC)
+def test_request_counts_are_added_per_tenant_and_minute(database_url: str) -> None:
+    window = int(datetime(2026, 12, 1, 12, 0, 50, tzinfo=UTC).timestamp() // 60)
     with get_session(database_url) as session:
-        counts = [count_request("lab", session=session, now=start) for _ in range(3)]
-        assert [c.requests for c in counts] == [1, 2, 3] and counts[0].seconds_left == 10
-        assert count_request("other", session=session, now=start).requests == 1
-        later = count_request("lab", session=session, now=start + timedelta(seconds=15))
-        assert later.requests == 1 and later.seconds_left == 55
+        assert add_requests({"lab": 3, "other": 1}, window, session=session) == {
+            "lab": 3,
+            "other": 1,
+        }
+        assert add_requests({"lab": 2, "other": 0}, window, session=session) == {
+            "lab": 5,  # another gateway's flush adds to the same row
+            "other": 1,
+        }
+        assert add_requests({"lab": 1}, window + 2, session=session) == {"lab": 1}
         windows = session.scalars(select(RateWindow.window).where(RateWindow.tenant == "lab"))
-        assert len(list(windows)) == 1  # the old window is gone
+        assert list(windows) == [window + 2]  # windows before the last one are gone
 
 
-def test_active_jobs_and_queue_depth(database_url: str) -> None:
+def test_unfinished_items_per_tenant_and_queue_depth(database_url: str) -> None:
     image = NewItem("a.png", "a" * 64, 1)
     with get_session(database_url) as session:
         queued, _ = create_job([image, image], session=session, tenant="lab")
-        opened, _ = create_job([], session=session, tenant="lab", closed=False)
+        create_job([], session=session, tenant="lab", closed=False)
         create_job([NewItem("b.png", "", 1, error="not an image")], session=session, tenant="lab")
         create_job([image], session=session, tenant="other")
-        assert count_active_jobs("lab", session=session) == 2
-        assert count_queued(session=session) == 3
-        close_job(opened)
+        assert count_unfinished(session=session) == UnfinishedWork({"lab": 2, "other": 1}, 3)
         cancel_job(queued, session=session)
         session.flush()
-        assert count_active_jobs("lab", session=session) == 0
-        assert count_queued(session=session) == 1
-        running, (item_id,) = create_job([image], session=session, tenant="lab")
+        assert count_unfinished(session=session) == UnfinishedWork({"other": 1}, 1)
+        _, (item_id,) = create_job([image], session=session, tenant="lab")
         session.execute(update(Item).where(Item.id == item_id).values(status=ItemStatus.RUNNING))
-        assert running.closed_at is not None
-        assert count_active_jobs("lab", session=session) == 1  # closed, but still running
+        assert count_unfinished(session=session) == UnfinishedWork({"lab": 1, "other": 1}, 1)

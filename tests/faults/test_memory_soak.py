@@ -13,8 +13,8 @@ from core.settings import Settings
 from db.jobs import NewItem, create_job
 from db.session import get_session
 from worker.engine import BatchEngine
-from worker.runtime import build_runtime
 from worker.model_holder import load_model
+from worker.runtime import build_runtime
 
 BATCH, WARM_UP, BATCHES = 8, 50, 1000
 

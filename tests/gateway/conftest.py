@@ -45,7 +45,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def limited_settings(tmp_path: Path, database_url: str, **limits: int) -> Settings:
+def limited_settings(tmp_path: Path, database_url: str, **limits: float) -> Settings:
     """Return settings on temporary folders with some limits changed."""
     return Settings(data_dir=tmp_path / "d", database_url=database_url, _env_file=None, **limits)  # type: ignore[call-arg]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from sqlalchemy import select
 from core.settings import Settings
 from db.models import Job
 from db.session import get_session
-from gateway.access import AccessMiddleware
+from gateway.access import AccessMiddleware, Admission
 from gateway.app import create_app
+from gateway.pools import Pools
 from tests.gateway.conftest import api_client, count_rows, new_key, png_bytes
 
 OPEN_PATHS = {"/healthz", "/health", "/readyz", "/metrics", "/docs", "/openapi.json"}
@@ -74,7 +76,8 @@ def test_a_refusal_never_reads_the_body(settings: Settings, authorization: bytes
     if authorization:
         headers.append((b"authorization", authorization))
     scope = {"type": "http", "method": "POST", "path": "/v1/jobs", "headers": headers}
-    anyio.run(AccessMiddleware(route, settings), scope, receive, send)  # type: ignore[arg-type]
+    middleware = AccessMiddleware(route, Admission(settings, Pools()))
+    anyio.run(middleware, scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 401
 
 
@@ -123,15 +126,18 @@ def test_idempotency_keys_belong_to_their_tenant(settings: Settings) -> None:
     assert count_rows(settings, Job) == 2
 
 
-def test_a_revoked_key_is_refused_from_then_on(settings: Settings) -> None:
+def test_a_revoked_key_is_refused_once_the_key_cache_expires(settings: Settings) -> None:
     from db.api_keys import revoke_key
 
+    settings = settings.model_copy(update={"key_cache_seconds": 0.5})
     key = new_key(settings, "lab")
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(settings), headers=headers) as client:
         assert client.get("/v1/metrics").status_code == 200
         with get_session(settings.resolved_database_url) as session:
             assert revoke_key(key[:12], session=session)
+        assert client.get("/v1/metrics").status_code == 200  # trusted for key_cache_seconds
+        time.sleep(0.6)
         assert client.get("/v1/metrics").status_code == 401
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,29 @@ def test_openapi_documents_every_error(client: TestClient) -> None:
     for path in schema["paths"].values():
         for operation in path.values():
             assert operation.get("description") or operation.get("summary")
+
+
+def test_many_jobs_are_read_in_one_call(client: TestClient, settings: Settings) -> None:
+    ids = [
+        client.post("/v1/jobs", files=[("files", (f"{i}.png", png_bytes(i)))]).json()["job_id"]
+        for i in range(5)
+    ]
+    with api_client(settings, "other") as other:
+        theirs = other.post("/v1/jobs", files=[("files", ("x.png", png_bytes(9)))]).json()
+    wanted = [*ids[:3], theirs["job_id"], str(uuid.uuid4())]
+    listed = client.get("/v1/jobs", params={"ids": ",".join(wanted)}).json()
+    assert sorted(job["job_id"] for job in listed["jobs"]) == sorted(ids[:3])
+    assert all(job["status"] == "queued" and job["counts"]["queued"] == 1 for job in listed["jobs"])
+    repeated = client.get("/v1/jobs", params=[("ids", ids[3]), ("ids", ids[4])]).json()
+    assert sorted(job["job_id"] for job in repeated["jobs"]) == sorted(ids[3:])
+
+    first = client.get("/v1/jobs", params={"limit": 3}).json()
+    second = client.get("/v1/jobs", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    assert [job["job_id"] for job in first["jobs"] + second["jobs"]] == ids[::-1]
+    assert second["next_cursor"] is None
+
+    too_many = client.get("/v1/jobs", params={"ids": ",".join(ids * 21)})
+    assert too_many.status_code == 400 and "at most 100" in too_many.json()["detail"]
+    assert client.get("/v1/jobs", params={"ids": "nope"}).status_code == 400
+    assert client.get("/v1/jobs", params={"cursor": "nope"}).status_code == 400
+    assert client.get("/v1/jobs", params={"id": ids[0]}).status_code == 400  # a typo

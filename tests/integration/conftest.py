@@ -50,7 +50,7 @@ def stack_environment(
         **os.environ,
         "INFERQ_AUTH_ENABLED": "false",
         "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
-        "INFERQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
+        "INFERQ_MAX_UNFINISHED_ITEMS_PER_TENANT": "0",
         "INFERQ_DATA_DIR": str(tmp_path / "data"),
         "INFERQ_DATABASE_URL": database_url,
         "INFERQ_BROKER_URL": broker_url,

@@ -18,8 +18,8 @@ from db.jobs import NewItem, create_job
 from db.models import Item, Result
 from db.session import get_session
 from worker.engine import BatchEngine
-from worker.runtime import Runtime, build_runtime
 from worker.model_holder import bucket_sizes, load_model
+from worker.runtime import Runtime, build_runtime
 
 
 def tile(seed: int) -> bytes:
@@ -143,7 +143,7 @@ def test_a_wake_up_drains_the_queue_in_full_batches(runtime: Runtime) -> None:
 
 
 def test_a_lost_item_runs_alone(runtime: Runtime) -> None:
-    suspect, *others = submit_singles(runtime, [tile(60 + i) for i in range(4)])
+    suspect, *_ = submit_singles(runtime, [tile(60 + i) for i in range(4)])
     with get_session(runtime.settings.resolved_database_url) as session:
         item = session.get(Item, suspect[0])
         assert item is not None
