@@ -1,8 +1,16 @@
-"""`inferq bench`: raw batched model throughput against end-to-end throughput, in one run.
+"""`inferq bench`: the raw batched model against the whole stack, in one run per model.
 
-Raw: the worker's own traced batch graph on preprocessed arrays, in this process.
-End to end: N images uploaded over HTTP to a real gateway, until every result is in the
-database, with one worker process. Both use the same random-weight model and batch size.
+Raw: the worker's own traced batch graph on preprocessed arrays, in this process. End to
+end, with one gateway and one worker on real PostgreSQL and Redis, keys required:
+- bulk: 100 images a request from 4 clients, until every result is in;
+- single: 32 clients each submitting one image and waiting for it, polling through
+  `GET /v1/jobs?ids=`;
+- predict: 64 connections calling `POST /predict` (wrk when installed).
+Each mode reports images a second, its ratio to raw, p50/p95/p99 latency, answers by
+status, and the mean batch size the worker actually ran (from its /metrics counters).
+Gateway cold start (spawn to the first 200 from /readyz) and worker ready (spawn to its
+health 200) are measured too. The rate limit is off for the run: one tenant plays many
+clients here; everything else of admission runs as deployed.
 """
 
 from __future__ import annotations
@@ -11,37 +19,49 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import httpx
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.stack import Stack, free_port
+from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
+from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
 
 console = Console()
 
-#: (architecture, input size, batch size, images end to end, upload request size)
+
+@dataclass(frozen=True)
+class Case:
+    """One model's sizes: input, batch, bulk images and seconds per load phase."""
+
+    size: tuple[int, int]
+    batch_size: int
+    bulk_images: int
+    seconds: float
+
+
 CASES = {
-    "small_cnn": ((96, 96), 64, 4000, 200),
-    "resnet50v2": ((224, 224), 8, 240, 40),
+    "small_cnn": Case((96, 96), 64, 4000, 15.0),
+    "resnet50v2": Case((224, 224), 32, 400, 20.0),
 }
 
 
 @dataclass
-class BenchResult:
-    """Figures of one model, measured in the same run."""
+class ModelResult:
+    """Every figure of one model, measured in the same run."""
 
     architecture: str
     input_size: tuple[int, int]
     batch_size: int
-    images: int
     raw_images_per_second: float
-    e2e_images_per_second: float
-    ratio: float
+    gateway_cold_start_s: float
+    worker_ready_s: float
+    modes: dict[str, ModeResult] = field(default_factory=dict)
+    results_exactly_once: bool = True
 
 
 def export_random_model(architecture: str, size: tuple[int, int], out_dir: Path) -> None:
@@ -81,82 +101,97 @@ def measure_raw(model_dir: Path, images: list[bytes], batch_size: int, seconds: 
     return done / (time.perf_counter() - started)
 
 
-def upload_all(client: httpx.Client, images: list[bytes], per_request: int) -> list[str]:
-    """Upload images into jobs of `per_request` files; return the job IDs."""
-    job_ids = []
-    for start in range(0, len(images), per_request):
-        chunk = images[start : start + per_request]
-        files = [("files", (f"{start + i}.png", data)) for i, data in enumerate(chunk)]
-        response = client.post("/v1/jobs", files=files)
-        response.raise_for_status()
-        job_ids.append(response.json()["job_id"])
-    return job_ids
-
-
-def wait_until_done(client: httpx.Client, job_ids: list[str], timeout: float = 1800) -> None:
-    """Wait until every job succeeded, polling lightly so as not to steal the worker's CPU."""
-    deadline = time.monotonic() + timeout
-    for job_id in job_ids:
-        while client.get(f"/v1/jobs/{job_id}").json()["status"] != "succeeded":
-            if time.monotonic() > deadline:
-                raise TimeoutError("benchmark did not finish")
-            time.sleep(0.1)
-
-
-def measure_e2e(env: dict[str, str], images: list[bytes], per_request: int, log_dir: Path) -> float:
-    """Return images per second from first upload to last result, one worker.
-
-    The gateway runs as deployed, keys required: each request pays for its key check.
-    """
+def bench_model(
+    architecture: str, env: dict[str, str], work_dir: Path, raw_seconds: float
+) -> ModelResult:
+    """Measure one model raw, then every end-to-end mode on one stack."""
     from db.api_keys import create_key
     from db.session import get_session
 
+    case = CASES[architecture]
+    model_dir = work_dir / architecture
+    export_random_model(architecture, case.size, model_dir)
+    images = tile_images(max(case.bulk_images, 400), case.size, work_dir / f"{architecture}-data")
+    raw = measure_raw(model_dir, images, case.batch_size, raw_seconds)
+    console.print(f"{architecture}: raw {raw:.1f} img/s")
+    env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(case.batch_size)}
     with get_session(env["INFERQ_DATABASE_URL"]) as session:
-        headers = {"Authorization": f"Bearer {create_key('bench', session=session).plaintext}"}
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=log_dir)
-    stack.start_gateway()
-    stack.start_worker()
+        target_key = create_key("bench", session=session).plaintext
+    stack, cold_start, worker_ready = start_stack(env, work_dir)
+    result = ModelResult(
+        architecture,
+        case.size,
+        case.batch_size,
+        round(raw, 1),
+        round(cold_start, 2),
+        round(worker_ready, 2),
+    )
     try:
-        stack.wait_ready()
-        with httpx.Client(base_url=stack.url, timeout=600, headers=headers) as client:
-            warm_up = upload_all(client, images[:per_request], per_request)
-            wait_until_done(client, warm_up)
-            started = time.perf_counter()
-            wait_until_done(client, upload_all(client, images, per_request))
-            return len(images) / (time.perf_counter() - started)
+        target = Target(stack.url, target_key)
+        counters = WorkerCounters(stack.worker_health[0])
+        run_bulk(target, images[:200])  # warm-up: the gateway's and worker's first requests
+        modes: dict[str, Callable[[], LoadResult]] = {
+            "bulk": lambda: run_bulk(target, images[: case.bulk_images]),
+            "single": lambda: run_clients("single", target, images, 32, case.seconds),
+            "predict": lambda: (
+                run_wrk_predict(target, images[0], 64, case.seconds)
+                if wrk_available()
+                else run_clients("predict", target, images, 64, case.seconds)
+            ),
+        }
+        for name, run in modes.items():
+            result.modes[name] = measure_mode(name, stack, counters, raw, run)
+            time.sleep(2)  # let stragglers finish before the next mode's counters
+        result.results_exactly_once = exactly_once(env["INFERQ_DATABASE_URL"])
     finally:
         stack.stop()
+    return result
 
 
-def bench_case(
-    architecture: str, env: dict[str, str], work_dir: Path, seconds: float
-) -> BenchResult:
-    """Measure one model raw and end to end."""
-    size, batch_size, n_images, per_request = CASES[architecture]
-    model_dir = work_dir / architecture
-    export_random_model(architecture, size, model_dir)
-    images = tile_images(n_images, size, work_dir / f"{architecture}-data")
-    raw = measure_raw(model_dir, images, batch_size, seconds)
-    case_env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(batch_size)}
-    e2e = measure_e2e(case_env, images, per_request, work_dir)
-    console.print(f"{architecture}: raw {raw:.1f} img/s, end to end {e2e:.1f} img/s")
-    return BenchResult(architecture, size, batch_size, n_images, raw, e2e, e2e / raw)
-
-
-def print_table(results: list[BenchResult]) -> None:
-    """Print the figures as a table."""
-    table = Table("model", "input", "batch", "images", "raw img/s", "e2e img/s", "e2e / raw")
+def print_table(results: list[ModelResult]) -> None:
+    """Print every mode of every model as one table."""
+    table = Table(
+        "model",
+        "mode",
+        "img/s",
+        "x raw",
+        "mean batch",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "answers",
+        "healthz max ms",
+    )
     for r in results:
         table.add_row(
             r.architecture,
-            f"{r.input_size[0]}x{r.input_size[1]}",
-            str(r.batch_size),
-            str(r.images),
+            "raw",
             f"{r.raw_images_per_second:.1f}",
-            f"{r.e2e_images_per_second:.1f}",
-            f"{r.ratio:.2f}",
+            "1.000",
+            str(r.batch_size),
+            "",
+            "",
+            "",
+            "",
+            "",
         )
+        for name, m in r.modes.items():
+            table.add_row(
+                r.architecture,
+                name,
+                f"{m.images_per_second:.1f}",
+                f"{m.ratio_to_raw:.3f}",
+                str(m.mean_batch_size),
+                *(str(m.latency_ms.get(p, "")) for p in ("p50", "p95", "p99")),
+                " ".join(f"{k}:{v}" for k, v in sorted(m.statuses.items())),
+                str(m.healthz_max_ms),
+            )
     console.print(table)
+    for r in results:
+        console.print(
+            f"{r.architecture}: gateway cold start {r.gateway_cold_start_s:.2f} s, worker ready "
+            f"{r.worker_ready_s:.2f} s, every item exactly one result: {r.results_exactly_once}"
+        )
 
 
 def bench(
@@ -169,9 +204,11 @@ def bench(
     raw_seconds: float = typer.Option(10.0, help="How long to run the raw measurement."),
     out: Path = typer.Option(Path("reports/bench/bench.json"), help="Where to write JSON."),
 ) -> None:
-    """Measure raw vs end-to-end throughput on real PostgreSQL and Redis."""
+    """Measure raw vs end-to-end throughput and latency on real PostgreSQL and Redis."""
     from db.scratch import scratch_database
 
+    if not wrk_available():
+        console.print("wrk is not installed (apt-get install wrk): /predict uses client processes")
     results = []
     with tempfile.TemporaryDirectory(prefix="inferq-bench-") as tmp:
         for architecture in models:
@@ -183,8 +220,9 @@ def bench(
                     "INFERQ_DATABASE_URL": database_url,
                     "INFERQ_BROKER_URL": redis_url,
                     "INFERQ_LOG_LEVEL": "WARNING",
+                    "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
                 }
-                results.append(bench_case(architecture, env, work_dir, raw_seconds))
+                results.append(bench_model(architecture, env, work_dir, raw_seconds))
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

@@ -89,10 +89,20 @@ def summary_table(summary: JobSummary) -> Table:
     return table
 
 
-def status(job_id: str, api: str | None = ApiOption, api_key: str | None = ApiKeyOption) -> None:
-    """Show a job's status and progress counts."""
+def status(
+    job_ids: list[str] = typer.Argument(..., help="One or more job IDs."),
+    api: str | None = ApiOption,
+    api_key: str | None = ApiKeyOption,
+) -> None:
+    """Show jobs' status and progress counts (many jobs in one request per 100)."""
     with api_errors(), make_client(api, api_key) as client:
-        console.print(job_line(client.get_job(job_id)))
+        if len(job_ids) == 1:
+            console.print(job_line(client.get_job(job_ids[0])))
+            return
+        found = client.get_jobs(job_ids)
+        for job_id in job_ids:
+            job = found.get(job_id)
+            console.print(job_line(job) if job else f"{job_id}: not found")
 
 
 def results(

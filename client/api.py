@@ -11,9 +11,19 @@ from typing import Any
 import httpx
 
 from client.files import UploadPart
-from client.models import JobAccepted, JobPublic, JobSummary, Prediction, ResultItem
+from client.models import (
+    JobAccepted,
+    JobList,
+    JobPublic,
+    JobSummary,
+    Prediction,
+    PredictionPending,
+    ResultItem,
+)
 from client.retry import RETRY_STATUSES, RetryableStatusError, retrying
 from core.model_card import ModelCard
+
+JOBS_PER_LISTING = 100  # the most IDs GET /v1/jobs takes in one request
 
 FilesFactory = Callable[[ExitStack], list[tuple[str, Any]]]
 
@@ -145,6 +155,20 @@ class InferqClient:
         """Return a job's status and counts."""
         return JobPublic.model_validate(self.request("GET", f"/v1/jobs/{job_id}").json())
 
+    def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobPublic]:
+        """Return many jobs' status and counts, asking for up to 100 a request.
+
+        Jobs the gateway does not know (or another tenant's) are left out.
+        """
+        found: dict[str, JobPublic] = {}
+        for start in range(0, len(job_ids), JOBS_PER_LISTING):
+            chunk = ",".join(job_ids[start : start + JOBS_PER_LISTING])
+            page = JobList.model_validate(
+                self.request("GET", "/v1/jobs", params={"ids": chunk}).json()
+            )
+            found.update((job.job_id, job) for job in page.jobs)
+        return found
+
     def cancel_job(self, job_id: str) -> JobPublic:
         """Cancel a job's images that have not started."""
         return JobPublic.model_validate(self.request("DELETE", f"/v1/jobs/{job_id}").json())
@@ -193,7 +217,7 @@ class InferqClient:
                 return None
             raise
 
-    def predict(self, part: UploadPart) -> Prediction | JobAccepted:
+    def predict(self, part: UploadPart) -> Prediction | PredictionPending:
         """Classify one image, waiting up to the server's timeout (else a job to poll)."""
 
         def build(stack: ExitStack) -> list[tuple[str, Any]]:
@@ -201,7 +225,7 @@ class InferqClient:
 
         response = self.request("POST", "/predict", files=build)
         if response.status_code == 202:
-            return JobAccepted.model_validate(response.json())
+            return PredictionPending.model_validate(response.json())
         return Prediction.model_validate(response.json())
 
     def wait_for_job(
@@ -222,4 +246,26 @@ class InferqClient:
                 return job
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} not finished after {timeout} s: {job.status}")
+            time.sleep(poll_seconds)
+
+    def wait_for_jobs(
+        self, job_ids: Sequence[str], *, poll_seconds: float = 0.5, timeout: float | None = None
+    ) -> dict[str, JobPublic]:
+        """Poll many jobs, 100 a request, until every one is final (TimeoutError after
+        `timeout` s); a job the gateway does not know raises ApiError 404."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done: dict[str, JobPublic] = {}
+        while True:
+            pending = [job_id for job_id in job_ids if job_id not in done]
+            found = self.get_jobs(pending)
+            missing = [job_id for job_id in pending if job_id not in found]
+            if missing:
+                raise ApiError(404, f"job {missing[0]} not found")
+            done.update((job_id, job) for job_id, job in found.items() if job.done)
+            if len(done) == len(job_ids):
+                return done
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(job_ids) - len(done)} jobs not finished after {timeout} s"
+                )
             time.sleep(poll_seconds)

@@ -167,3 +167,18 @@ class Prediction(ApiModel):
     latency_ms: float
     model_name: str
     model_version: str
+
+
+class PredictionPending(ApiModel):
+    """Answer of POST /predict (202) when the timeout passed first: poll the job."""
+
+    job_id: str
+    status: str
+    detail: str = ""
+
+
+class JobList(ApiModel):
+    """A page of jobs, newest first."""
+
+    jobs: list[JobPublic]
+    next_cursor: str | None = None

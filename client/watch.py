@@ -134,10 +134,13 @@ class Watcher:
 
     def collect(self) -> None:
         """Write the results of every sent batch whose job is finished."""
-        for batch in self.ledger.batches("sent"):
-            if batch.job_id is None or not self.client.get_job(batch.job_id).done:
+        sent = [batch for batch in self.ledger.batches("sent") if batch.job_id is not None]
+        jobs = self.client.get_jobs([str(batch.job_id) for batch in sent]) if sent else {}
+        for batch in sent:
+            job = jobs.get(str(batch.job_id))
+            if job is None or not job.done:
                 continue
-            items = {item.filename: item for item in self.client.iter_results(batch.job_id)}
+            items = {item.filename: item for item in self.client.iter_results(job.job_id)}
             results: dict[str, dict[str, Any]] = {}
             for name in batch.paths:
                 item = items.get(name)

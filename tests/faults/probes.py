@@ -46,6 +46,20 @@ class Probe:
             rows = connection.execute(query, {"j": job_id}).all()
         return [ItemRow(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
+    def all_items(self) -> list[tuple[str, ItemRow]]:
+        """Return every item of the database with its job ID."""
+        query = text("SELECT job_id, id, filename, status, attempts, worker_id, error FROM items")
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [(str(r[0]), ItemRow(str(r[1]), r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+    def total_results(self) -> tuple[int, int]:
+        """Return the database's result rows and the distinct items they are for."""
+        query = text("SELECT count(*), count(DISTINCT item_id) FROM results")
+        with self.engine.connect() as connection:
+            rows, distinct = connection.execute(query).one()
+        return int(rows), int(distinct)
+
     def result_counts(self, job_id: str) -> tuple[int, int]:
         """Return the job's result rows and the distinct items they are for."""
         query = text("SELECT count(*), count(DISTINCT item_id) FROM results WHERE job_id = :j")

@@ -21,9 +21,8 @@ RATE_LIMIT = 100
 
 def keys(env: dict[str, str], *args: str) -> str:
     """Run `inferq keys ...` and return what it printed on stdout."""
-    done = subprocess.run(
-        inferq_command("keys", *args), env=env, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run(inferq_command("keys", *args), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 

@@ -1,0 +1,116 @@
+"""The stack side of `inferq bench`: start it, watch it during a load, check its results."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from cli.load import LoadResult
+from cli.stack import Stack, free_port
+
+console = Console()
+
+
+@dataclass
+class ModeResult:
+    """One end-to-end mode of one model."""
+
+    images_per_second: float
+    ratio_to_raw: float
+    mean_batch_size: float | None
+    latency_ms: dict[str, float]
+    statuses: dict[str, int]
+    healthz_max_ms: float | None = None
+
+
+class WorkerCounters:
+    """Reads the worker's batch counters, so a phase's mean batch size can be computed."""
+
+    def __init__(self, health_url: str) -> None:
+        self.url = health_url.rstrip("/") + "/metrics"
+
+    def read(self) -> tuple[int, int]:
+        """Return (batches, images) so far."""
+        text = httpx.get(self.url, timeout=10).text
+        batches = re.search(r"inferq_worker_batches_total (\d+)", text)
+        images = re.search(r"inferq_worker_images_total (\d+)", text)
+        return int(batches.group(1)) if batches else 0, int(images.group(1)) if images else 0
+
+
+class HealthzWatch(threading.Thread):
+    """Times GET /healthz every 100 ms while a load runs; keeps the slowest answer."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url + "/healthz"
+        self.slowest_ms = 0.0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self.stopped.wait(0.1):
+                started = time.perf_counter()
+                client.get(self.url)
+                self.slowest_ms = max(self.slowest_ms, (time.perf_counter() - started) * 1000)
+
+
+def measure_mode(
+    name: str, stack: Stack, counters: WorkerCounters, raw: float, run: Callable[[], LoadResult]
+) -> ModeResult:
+    """Run one load with /healthz timed alongside; turn it into a mode's figures."""
+    watch = HealthzWatch(stack.url)
+    batches_before, images_before = counters.read()
+    watch.start()
+    try:
+        load = run()
+    finally:
+        watch.stopped.set()
+        watch.join()
+    batches, images = counters.read()
+    ran = batches - batches_before
+    rate = load.done / load.seconds
+    console.print(f"  {name}: {rate:.1f} img/s ({rate / raw:.3f} x raw), {load.percentiles_ms}")
+    return ModeResult(
+        images_per_second=round(rate, 1),
+        ratio_to_raw=round(rate / raw, 3),
+        mean_batch_size=round((images - images_before) / ran, 1) if ran else None,
+        latency_ms=load.percentiles_ms,
+        statuses=load.statuses,
+        healthz_max_ms=round(watch.slowest_ms, 1),
+    )
+
+
+def start_stack(env: dict[str, str], log_dir: Path) -> tuple[Stack, float, float]:
+    """Start gateway and worker; return the stack, gateway cold start and worker ready (s)."""
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=log_dir)
+    started = time.monotonic()
+    stack.start_gateway()
+    stack.wait_ready()
+    cold_start = time.monotonic() - started
+    started = time.monotonic()
+    stack.start_worker()
+    stack.wait_workers_ready()
+    return stack, cold_start, time.monotonic() - started
+
+
+def exactly_once(database_url: str) -> bool:
+    """Return whether every item that finished has exactly one result, and none is left."""
+    from sqlalchemy import func, select
+
+    from db.models import Item, ItemStatus, Result
+    from db.session import get_session
+
+    with get_session(database_url) as session:
+        succeeded = session.scalar(select(func.count()).where(Item.status == ItemStatus.SUCCEEDED))
+        unfinished = session.scalar(
+            select(func.count()).where(Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING]))
+        )
+        results = session.scalar(select(func.count()).select_from(Result))
+    return succeeded == results and unfinished == 0

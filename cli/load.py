@@ -1,0 +1,258 @@
+"""Load generators for `inferq bench`, cheap enough not to be the bottleneck.
+
+`/predict` is driven by `wrk` (Debian's package) when it is installed, else by client
+processes; single-image jobs by client processes running asyncio httpx clients, each
+process polling its clients' jobs through `GET /v1/jobs?ids=` as a fleet of scripts
+would. Every generator stops by itself after `seconds` and sends to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+POLL_SECONDS = 0.05
+FINAL = {"succeeded", "partially_failed", "failed", "cancelled"}
+
+
+@dataclass
+class LoadResult:
+    """What one load phase achieved: answers by status, images done, latencies in ms."""
+
+    seconds: float
+    done: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    percentiles_ms: dict[str, float] = field(default_factory=dict)
+
+    def summarize(self) -> None:
+        """Fill the percentiles from the latencies."""
+        if self.latencies_ms and not self.percentiles_ms:
+            ordered = sorted(self.latencies_ms)
+            for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+                self.percentiles_ms[name] = round(ordered[int(q * (len(ordered) - 1))], 1)
+        self.latencies_ms = []  # the JSON report keeps the percentiles only
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a load goes: gateway URL and the API key to send."""
+
+    url: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Return the request headers."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def _single_image_clients(
+    target: Target, images: list[bytes], clients: int, seconds: float
+) -> tuple[int, dict[str, int], list[float]]:
+    """Closed loop: each client submits one image and waits for its job, then the next."""
+    pending: dict[str, asyncio.Future[str]] = {}
+    statuses: dict[str, int] = {}
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients + 2)
+    async with httpx.AsyncClient(
+        base_url=target.url, headers=target.headers, timeout=60, limits=limits
+    ) as http:
+
+        async def client(index: int) -> None:
+            n = index
+            while time.monotonic() < deadline:
+                data = images[n % len(images)]
+                n += clients
+                started = time.monotonic()
+                answer = await http.post("/v1/jobs", files=[("files", (f"{n}.png", data))])
+                statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
+                if answer.status_code != 202:
+                    await asyncio.sleep(0.1)
+                    continue
+                done = pending[answer.json()["job_id"]] = asyncio.get_running_loop().create_future()
+                if await done == "succeeded":
+                    latencies.append((time.monotonic() - started) * 1000.0)
+
+        async def poller() -> None:
+            while time.monotonic() < deadline + 30 and (pending or time.monotonic() < deadline):
+                await asyncio.sleep(POLL_SECONDS)
+                for start in range(0, len(pending), 100):
+                    ids = list(pending)[start : start + 100]
+                    answer = await http.get("/v1/jobs", params={"ids": ",".join(ids)})
+                    if answer.status_code != 200:
+                        continue
+                    for job in answer.json()["jobs"]:
+                        if job["status"] in FINAL:
+                            pending.pop(job["job_id"]).set_result(job["status"])
+
+        await asyncio.gather(poller(), *(client(i) for i in range(clients)))
+    return len(latencies), statuses, latencies
+
+
+async def _predict_clients(
+    target: Target, images: list[bytes], clients: int, seconds: float
+) -> tuple[int, dict[str, int], list[float]]:
+    """Closed loop of /predict calls (used when wrk is not installed)."""
+    statuses: dict[str, int] = {}
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=target.url, headers=target.headers, timeout=60) as http:
+
+        async def client(index: int) -> None:
+            n = index
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                answer = await http.post(
+                    "/predict", files={"file": ("t.png", images[n % len(images)])}
+                )
+                n += clients
+                statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
+                if answer.status_code == 200:
+                    latencies.append((time.monotonic() - started) * 1000.0)
+
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    return len(latencies), statuses, latencies
+
+
+def _run_process(
+    args: tuple[str, Target, list[bytes], int, float],
+) -> tuple[int, dict[str, int], list[float]]:
+    mode, target, images, clients, seconds = args
+    driver = _single_image_clients if mode == "single" else _predict_clients
+    return asyncio.run(driver(target, images, clients, seconds))
+
+
+def run_clients(
+    mode: str, target: Target, images: list[bytes], clients: int, seconds: float, processes: int = 2
+) -> LoadResult:
+    """Run `clients` closed-loop clients split over processes for `seconds`."""
+    share = [clients // processes + (i < clients % processes) for i in range(processes)]
+    jobs = [(mode, target, images[i::processes], n, seconds) for i, n in enumerate(share) if n]
+    started = time.monotonic()
+    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+        parts = pool.map(_run_process, jobs)
+    result = LoadResult(seconds=time.monotonic() - started, done=0)
+    for done, statuses, latencies in parts:
+        result.done += done
+        result.latencies_ms += latencies
+        for code, count in statuses.items():
+            result.statuses[code] = result.statuses.get(code, 0) + count
+    result.summarize()
+    return result
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer {key}"
+wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*all")
+f:close()
+local threads = {{}}
+setup = function(thread) table.insert(threads, thread) end
+counts = {{}}
+response = function(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("counts")) do
+      io.write(string.format("status %d %d\\n", status, n))
+    end
+  end
+  for _, p in pairs({{50, 95, 99}}) do
+    io.write(string.format("percentile %d %.3f\\n", p, latency:percentile(p) / 1000.0))
+  end
+end
+"""
+
+
+def run_wrk_predict(target: Target, image: bytes, connections: int, seconds: float) -> LoadResult:
+    """Drive POST /predict with wrk; 200 answers count as done (202 is a timeout)."""
+    boundary = "inferqbench"
+    with tempfile.TemporaryDirectory(prefix="inferq-wrk-") as scratch:
+        body = Path(scratch) / "body"
+        body.write_bytes(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + image
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        script = Path(scratch) / "predict.lua"
+        script.write_text(WRK_SCRIPT.format(key=target.key, boundary=boundary, body=body))
+        command = [
+            "wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s",
+            "--timeout", "30s", "-s", str(script), f"{target.url}/predict",
+        ]  # fmt: skip
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output, seconds)
+
+
+def parse_wrk(output: str, seconds: float) -> LoadResult:
+    """Read answers by status, socket errors and percentiles from the script's output."""
+    statuses: dict[str, int] = {}
+    for code, count in re.findall(r"status (\d+) (\d+)", output):
+        statuses[code] = statuses.get(code, 0) + int(count)
+    errors = re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if errors:
+        statuses["socket_errors"] = sum(int(group) for group in errors.groups())
+    result = LoadResult(seconds=seconds, done=statuses.get("200", 0), statuses=statuses)
+    for percentile, value in re.findall(r"percentile (\d+) ([\d.]+)", output):
+        result.percentiles_ms[f"p{percentile}"] = round(float(value), 1)
+    return result
+
+
+def wrk_available() -> bool:
+    """Return whether wrk is installed."""
+    return shutil.which("wrk") is not None
+
+
+def wait_final(client: httpx.Client, job_id: str, timeout: float = 600) -> None:
+    """Poll one job through the listing route until it is final."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = client.get("/v1/jobs", params={"ids": job_id}).json()["jobs"]
+        if jobs and jobs[0]["status"] in {"succeeded", "partially_failed", "failed"}:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"job {job_id} not finished")
+
+
+def run_bulk(target: Target, images: list[bytes]) -> LoadResult:
+    """Upload images 100 a request from 4 clients, each waiting for its job; time it all."""
+    chunks = [images[i : i + 100] for i in range(0, len(images), 100)]
+    latencies: list[float] = []
+
+    def upload(share: list[list[bytes]]) -> None:
+        with httpx.Client(base_url=target.url, headers=target.headers, timeout=120) as client:
+            for chunk in share:
+                files = [("files", (f"{n}.png", data)) for n, data in enumerate(chunk)]
+                sent = time.monotonic()
+                answer = client.post("/v1/jobs", files=files)
+                answer.raise_for_status()
+                wait_final(client, answer.json()["job_id"])
+                latencies.append((time.monotonic() - sent) * 1000.0)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=upload, args=(chunks[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = LoadResult(seconds=time.monotonic() - started, done=len(images))
+    result.latencies_ms = latencies
+    result.statuses = {"202": len(chunks)}
+    result.summarize()
+    return result
