@@ -82,22 +82,29 @@ async def _single_image_clients(
                     await asyncio.sleep(0.1)
                     continue
                 done = pending[answer.json()["job_id"]] = asyncio.get_running_loop().create_future()
-                if await done == "succeeded":
+                if await asyncio.wait_for(done, 120) == "succeeded":
                     latencies.append((time.monotonic() - started) * 1000.0)
 
-        async def poller() -> None:
-            while time.monotonic() < deadline + 30 and (pending or time.monotonic() < deadline):
+        async def poller(stop: asyncio.Event) -> None:
+            while not stop.is_set():
                 await asyncio.sleep(POLL_SECONDS)
-                for start in range(0, len(pending), 100):
-                    ids = list(pending)[start : start + 100]
-                    answer = await http.get("/v1/jobs", params={"ids": ",".join(ids)})
+                waiting = list(pending)
+                for start in range(0, len(waiting), 100):
+                    ids = ",".join(waiting[start : start + 100])
+                    answer = await http.get("/v1/jobs", params={"ids": ids})
                     if answer.status_code != 200:
                         continue
                     for job in answer.json()["jobs"]:
-                        if job["status"] in FINAL:
+                        if job["status"] in FINAL and job["job_id"] in pending:
                             pending.pop(job["job_id"]).set_result(job["status"])
 
-        await asyncio.gather(poller(), *(client(i) for i in range(clients)))
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poller(stop))
+        try:
+            await asyncio.gather(*(client(i) for i in range(clients)))
+        finally:
+            stop.set()
+            await polling
     return len(latencies), statuses, latencies
 
 

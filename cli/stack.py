@@ -47,10 +47,12 @@ class Stack:
             inferq_command(*args), env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
         )
 
-    def start_gateway(self) -> None:
-        """Start the gateway on the stack's port."""
+    def start_gateway(self, workers: int = 1) -> None:
+        """Start the gateway on the stack's port, with `workers` uvicorn processes."""
         port = self.url.rsplit(":", 1)[1]
-        self.gateway = self.spawn("gateway", "gateway", "--host", "127.0.0.1", "--port", port)
+        self.gateway = self.spawn(
+            "gateway", "gateway", "--host", "127.0.0.1", "--port", port, "--workers", str(workers)
+        )
 
     def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
         """Start one more worker process, with its health endpoint on a free port."""

@@ -54,13 +54,19 @@ def create_job(
     )
     session.add(job)
     session.flush()
-    item_ids = add_items(job, items, session=session)
+    item_ids = add_items(job, items, session=session, start=0)
     return job, item_ids
 
 
-def add_items(job: Job, items: list[NewItem], *, session: Session) -> list[uuid.UUID]:
-    """Append items to a job and return the IDs of those queued for inference."""
-    start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
+def add_items(
+    job: Job, items: list[NewItem], *, session: Session, start: int | None = None
+) -> list[uuid.UUID]:
+    """Append items to a job and return the IDs of those queued for inference.
+
+    `start` is the job's item count when the caller knows it (0 for a new job).
+    """
+    if start is None:
+        start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
     now = utc_now()  # also the publish time: the caller publishes right after commit
     ids = [uuid.uuid4() for _ in items]
     rows = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -19,7 +20,7 @@ from gateway.errors import database_unreachable, validation_error
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
 from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
-from gateway.telemetry import Telemetry
+from gateway.telemetry import Telemetry, TelemetryMiddleware
 from gateway.waiters import CompletionWaiters
 
 MAX_FIELDS = 16
@@ -41,9 +42,13 @@ when the service-wide queue is full, or when too many `/predict` calls already w
 """
 
 
+SYNC_ROUTE_THREADS = 16  # more only contend for the GIL and the 15 pooled connections
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Stop the completion listener on shutdown (it starts with the first /predict)."""
+    """Size the sync routes' thread pool; stop the completion listener on shutdown."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = SYNC_ROUTE_THREADS
     yield
     await app.state.waiters.stop()
 
@@ -72,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
     telemetry = Telemetry(settings.resolved_database_url)
     app.state.registry = telemetry.registry
-    app.middleware("http")(telemetry.middleware)
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     for module in (jobs, open_jobs, results, summary, predict, metrics, model, health):
         app.include_router(module.router)

@@ -99,10 +99,17 @@ def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest |
 
 
 def drop_duplicates(
-    job_id: uuid.UUID, items: list[NewItem], session: Session
+    job_id: uuid.UUID, items: list[NewItem], session: Session, *, known: set[str] | None = None
 ) -> tuple[list[NewItem], list[NewItem]]:
-    """Split items into new ones and those whose content the job (or request) already has."""
-    seen = existing_hashes(job_id, (item.content_hash for item in items), session=session)
+    """Split items into new ones and those whose content the job (or request) already has.
+
+    `known` is the job's hashes when the caller knows them (an empty set for a new job).
+    """
+    seen = (
+        known
+        if known is not None
+        else existing_hashes(job_id, (item.content_hash for item in items), session=session)
+    )
     fresh, duplicates = [], []
     for item in items:
         if item.content_hash and item.content_hash in seen:
@@ -130,13 +137,25 @@ def manifest_report(
 
 
 def add_to_job(
-    job: Job, intake: Intake, manifest: ParsedManifest | None, session: Session
+    job: Job,
+    intake: Intake,
+    manifest: ParsedManifest | None,
+    session: Session,
+    *,
+    new: bool = False,
 ) -> tuple[list[uuid.UUID], JobAccepted]:
-    """Insert a request's items and manifest rows into a job and describe what was added."""
+    """Insert a request's items and manifest rows into a job and describe what was added.
+
+    A job created by this request (`new`) holds nothing yet: with no manifest either, its
+    items go in with one INSERT and no lookups, the one-image request's fast path.
+    """
     if manifest is not None:
         store_entries(job.id, manifest.rows, session=session)
-    fresh, duplicates = drop_duplicates(job.id, intake.items, session)
-    item_ids = add_items(job, attach_metadata(job.id, fresh, session=session), session=session)
+    bare = new and manifest is None
+    fresh, duplicates = drop_duplicates(job.id, intake.items, session, known=set() if new else None)
+    if not bare:
+        fresh = attach_metadata(job.id, fresh, session=session)
+    item_ids = add_items(job, fresh, session=session, start=0 if new else None)
     if manifest is not None:
         apply_to_existing(job.id, {row.filename for row in manifest.rows}, session=session)
     refused = [item for item in fresh if item.error is not None]
@@ -152,7 +171,7 @@ def add_to_job(
         ],
         n_skipped=len(intake.skipped),
         skipped=intake.skipped,
-        manifest=manifest_report(job.id, manifest, session),
+        manifest=None if bare else manifest_report(job.id, manifest, session),
         links=job_links(job.id),
     )
     return item_ids, accepted
@@ -194,7 +213,7 @@ def submit_job(
     job, _ = create_job(
         [], session=services.session, tenant=services.tenant, closed=close, job_id=job_id
     )
-    item_ids, accepted = add_to_job(job, intake, manifest, services.session)
+    item_ids, accepted = add_to_job(job, intake, manifest, services.session, new=True)
     return commit_and_publish(upload.idempotency_key, "create", item_ids, accepted, services)
 
 

@@ -108,6 +108,8 @@ class BatchEngine:
     def serve(self, item_ids: list[uuid.UUID]) -> int:
         """Serve one wake-up; return how many items succeeded (0 if its items were taken)."""
         runtime = self.runtime
+        if runtime.recent.covers(item_ids):
+            return 0  # a batch of this process already took them: nothing to ask
         batch = first_batch(item_ids, runtime)
         deadline = time.monotonic() + runtime.settings.max_drain_seconds
         succeeded = 0

@@ -77,14 +77,14 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
         )
         if item_ids and not claimed:
             return []  # another batch took them: this wake-up has nothing to do
-        if any(item.attempts > 1 for item in claimed):
-            return claimed
-        claimed += claim_queued(
-            limit - len(claimed),
-            session=session,
-            worker_id=runtime.worker_id,
-            lease_seconds=settings.lease_seconds,
-        )
+        if not any(item.attempts > 1 for item in claimed):
+            claimed += claim_queued(
+                limit - len(claimed),
+                session=session,
+                worker_id=runtime.worker_id,
+                lease_seconds=settings.lease_seconds,
+            )
+    runtime.recent.add(item.id for item in claimed)
     return claimed
 
 
@@ -96,12 +96,14 @@ def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem
         return claimed
     time.sleep(settings.max_batch_wait_ms / 1000.0)
     with get_session(settings.resolved_database_url) as session:
-        return claimed + claim_queued(
+        more = claim_queued(
             missing,
             session=session,
             worker_id=runtime.worker_id,
             lease_seconds=settings.lease_seconds,
         )
+    runtime.recent.add(item.id for item in more)
+    return claimed + more
 
 
 def decode_one(item: ClaimedItem, runtime: Runtime) -> np.ndarray | str:
@@ -174,6 +176,7 @@ def hand_back(items: list[ClaimedItem], runtime: Runtime) -> None:
     """Return unfinished items to the queue; best effort when the database is down."""
     if not items:
         return
+    runtime.recent.discard(item.id for item in items)
     try:
         with get_session(runtime.settings.resolved_database_url) as session:
             release_items([item.id for item in items], session=session, worker_id=runtime.worker_id)

@@ -46,56 +46,50 @@ def configure_tensorflow(threads: int) -> None:
         logger.info("TensorFlow already initialised; thread pools left as they are")
 
 
-def bucket_sizes(max_batch_size: int) -> list[int]:
-    """Return the fixed batch shapes the model is traced for: powers of two up to the max."""
-    sizes = [1]
-    while sizes[-1] * 2 < max_batch_size:
-        sizes.append(sizes[-1] * 2)
-    if sizes[-1] != max_batch_size:
-        sizes.append(max_batch_size)
-    return sizes
-
-
 @dataclass
 class LoadedModel:
-    """A Keras model with its card and one traced graph per batch bucket."""
+    """A Keras model with its card and one traced graph for any batch size.
+
+    The graph takes uint8 images and casts them inside, so no float copy is made in numpy,
+    and its batch dimension is free: measured here, a free batch dimension runs as fast as
+    a fixed one, and a batch of 11 no longer pays for the 16 a power-of-two shape needs.
+    """
 
     card: ModelCard
     model: Any
-    buckets: list[int]
-    _graphs: dict[int, Any]
+    max_batch_size: int
+    _graph: Any = None
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, float]:
         """Return class probabilities for a uint8 batch and the model time in ms."""
         outputs = []
         started = time.perf_counter()
-        for start in range(0, len(images), self.buckets[-1]):
-            outputs.append(self._run_bucket(images[start : start + self.buckets[-1]]))
+        for start in range(0, len(images), self.max_batch_size):
+            chunk = np.ascontiguousarray(images[start : start + self.max_batch_size])
+            outputs.append(np.asarray(self.graph(chunk)))
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         return np.concatenate(outputs), elapsed_ms
 
-    def _run_bucket(self, images: np.ndarray) -> np.ndarray:
-        size = next(b for b in self.buckets if b >= len(images))
-        padded = np.zeros((size, *images.shape[1:]), dtype=np.float32)
-        padded[: len(images)] = images
-        result = self._graph(size)(padded)
-        return np.asarray(result)[: len(images)]
-
-    def _graph(self, size: int) -> Any:
-        if size not in self._graphs:
+    @property
+    def graph(self) -> Any:
+        """Return the traced graph, tracing it on first use."""
+        if self._graph is None:
             import tensorflow as tf
 
             height, width = self.card.input_size
-            signature = [tf.TensorSpec((size, height, width, 3), tf.float32)]
-            function = tf.function(lambda x: self.model(x, training=False), jit_compile=False)
-            self._graphs[size] = function.get_concrete_function(*signature)
-        return self._graphs[size]
+            signature = tf.TensorSpec((None, height, width, 3), tf.uint8)
+
+            def infer(images: Any) -> Any:
+                return self.model(tf.cast(images, tf.float32), training=False)
+
+            self._graph = tf.function(infer, jit_compile=False).get_concrete_function(signature)
+        return self._graph
 
     def warm_up(self) -> None:
-        """Trace and run every bucket once so no request pays for tracing."""
+        """Trace the graph and run a full and a single-image batch, so no request pays."""
         height, width = self.card.input_size
-        for size in self.buckets:
-            self._run_bucket(np.zeros((size, height, width, 3), dtype=np.uint8))
+        for size in (self.max_batch_size, 1):
+            self.predict(np.zeros((size, height, width, 3), dtype=np.uint8))
 
 
 MODELS_SCHEME = "models:/"
@@ -164,7 +158,7 @@ def load_model(uri: str, *, max_batch_size: int, threads: int = 0) -> LoadedMode
     directory = resolve_model_dir(uri)
     card = ModelCard.read(directory)
     model = keras.models.load_model(directory / KERAS_FILE, compile=False)
-    loaded = LoadedModel(card, model, bucket_sizes(max_batch_size), {})
+    loaded = LoadedModel(card, model, max_batch_size)
     started = time.perf_counter()
     loaded.warm_up()
     logger.info(

@@ -7,6 +7,9 @@ database engines and threads all belong to the process that uses them.
 from __future__ import annotations
 
 import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,6 +32,35 @@ class BatchCounters:
         self.items += size
 
 
+class RecentClaims:
+    """Item IDs this process claimed lately, so the wake-ups that carry them cost no query.
+
+    A wake-up whose items another batch of this process already took is the common case
+    under one-image load (one task per request, one batch for many). Items handed back
+    are forgotten, so their redelivered tasks claim them again.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._ids: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, item_ids: Iterable[uuid.UUID]) -> None:
+        """Remember items this process claimed."""
+        for item_id in item_ids:
+            self._ids[item_id] = None
+        while len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+    def discard(self, item_ids: Iterable[uuid.UUID]) -> None:
+        """Forget items handed back to the queue."""
+        for item_id in item_ids:
+            self._ids.pop(item_id, None)
+
+    def covers(self, item_ids: list[uuid.UUID]) -> bool:
+        """Whether every one of these items was claimed here already."""
+        return bool(item_ids) and all(item_id in self._ids for item_id in item_ids)
+
+
 @dataclass
 class Runtime:
     """A worker process's model, storage, decode threads and completion signal."""
@@ -41,6 +73,7 @@ class Runtime:
     announcer: CompletionAnnouncer
     stopping: threading.Event = field(default_factory=threading.Event)
     counters: BatchCounters = field(default_factory=BatchCounters)
+    recent: RecentClaims = field(default_factory=RecentClaims)
 
     def close(self) -> None:
         """Stop the decode threads."""
