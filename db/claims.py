@@ -69,14 +69,24 @@ def claim_items(
         and_(Item.status == ItemStatus.RUNNING, Item.lease_expires_at < now),
         ours,  # a retried task re-claims its own items without waiting for the lease
     )
+    attempts = case((ours, Item.attempts), else_=Item.attempts + 1)
+    where = (Item.id.in_(item_ids), claimable, Item.attempts < max_attempts)
+    return _take(session, where, attempts, worker_id, now + timedelta(seconds=lease_seconds))
+
+
+def _take(
+    session: Session, where: tuple[Any, ...], attempts: Any, worker_id: str, lease: datetime
+) -> list[ClaimedItem]:
+    """Mark the items matching `where` running under this worker's lease; return them."""
+    now = utc_now()
     statement = (
         update(Item)
-        .where(Item.id.in_(item_ids), claimable, Item.attempts < max_attempts)
+        .where(*where)
         .values(
             status=ItemStatus.RUNNING,
-            attempts=case((ours, Item.attempts), else_=Item.attempts + 1),
+            attempts=attempts,
             worker_id=worker_id,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_expires_at=lease,
             started_at=now,
         )
         .returning(*_RETURNED)
@@ -147,21 +157,9 @@ def claim_queued(
     candidates = _fair_candidates(session, limit)
     if not candidates:
         return []
-    now = utc_now()
-    statement = (
-        update(Item)
-        .where(Item.id.in_(candidates), Item.status == ItemStatus.QUEUED)
-        .values(
-            status=ItemStatus.RUNNING,
-            attempts=Item.attempts + 1,
-            worker_id=worker_id,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            started_at=now,
-        )
-        .returning(*_RETURNED)
-        .execution_options(synchronize_session=False)
-    )
-    return _claimed(session.execute(statement), now)
+    where = (Item.id.in_(candidates), Item.status == ItemStatus.QUEUED)
+    lease = utc_now() + timedelta(seconds=lease_seconds)
+    return _take(session, where, Item.attempts + 1, worker_id, lease)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:

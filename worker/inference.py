@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from core.preprocessing import ImageError, decode_image
 from db.claims import (
@@ -66,7 +67,6 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
     workers, it takes nothing else down with it.
     """
     settings = runtime.settings
-    limit = settings.max_batch_size
     with get_session(settings.resolved_database_url) as session:
         claimed = claim_items(
             item_ids,
@@ -77,15 +77,22 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
         )
         if item_ids and not claimed:
             return []  # another batch took them: this wake-up has nothing to do
+        runtime.recent.add(item.id for item in claimed)
         if not any(item.attempts > 1 for item in claimed):
-            claimed += claim_queued(
-                limit - len(claimed),
-                session=session,
-                worker_id=runtime.worker_id,
-                lease_seconds=settings.lease_seconds,
-            )
-    runtime.recent.add(item.id for item in claimed)
+            claimed += claim_more(settings.max_batch_size - len(claimed), session, runtime)
     return claimed
+
+
+def claim_more(limit: int, session: Session, runtime: Runtime) -> list[ClaimedItem]:
+    """Claim up to `limit` queued items of any job, and remember them as this process's."""
+    more = claim_queued(
+        limit,
+        session=session,
+        worker_id=runtime.worker_id,
+        lease_seconds=runtime.settings.lease_seconds,
+    )
+    runtime.recent.add(item.id for item in more)
+    return more
 
 
 def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
@@ -96,14 +103,7 @@ def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem
         return claimed
     time.sleep(settings.max_batch_wait_ms / 1000.0)
     with get_session(settings.resolved_database_url) as session:
-        more = claim_queued(
-            missing,
-            session=session,
-            worker_id=runtime.worker_id,
-            lease_seconds=settings.lease_seconds,
-        )
-    runtime.recent.add(item.id for item in more)
-    return claimed + more
+        return claimed + claim_more(missing, session, runtime)
 
 
 def decode_one(item: ClaimedItem, runtime: Runtime) -> np.ndarray | str:
