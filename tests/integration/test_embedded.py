@@ -42,7 +42,11 @@ def test_embedded_defaults_run_end_to_end(tmp_path: Path, model_dir: Path) -> No
         with httpx.Client(base_url=stack.url, timeout=60, headers=headers) as client:
             job_id = client.post("/v1/jobs", files=files).json()["job_id"]
             job = wait_for_job(client, job_id)
+            predicted = client.post("/predict", files={"file": ("one.png", tile_bytes(99))})
         assert job["status"] == "succeeded" and job["counts"]["succeeded"] == 12
+        # No Redis here: the waiter reads the database instead of a completion signal.
+        assert predicted.status_code == 200, predicted.text
+        assert predicted.json()["label"] in {"benign", "malignant"}
         assert (data_dir / "inferq.db").exists()
         assert any((data_dir / "blobs").rglob("*"))
     finally:
