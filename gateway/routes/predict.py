@@ -68,6 +68,30 @@ async def wait_for_outcome(
     return await anyio.to_thread.run_sync(read_outcome, database_url, job_id)
 
 
+def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Prediction:
+    """Build the 200 answer from the item's result."""
+    return Prediction(
+        job_id=job_id,
+        label=result.label,
+        probability=result.probability,
+        scores=result.scores,
+        latency_ms=latency_ms,
+        model_name=result.model_name,
+        model_version=result.model_version,
+    )
+
+
+def still_pending(job_id: uuid.UUID, item_status: str) -> JSONResponse:
+    """Build the 202 answer: the job to poll."""
+    pending = PredictionPending(
+        job_id=job_id,
+        status="running" if item_status == ItemStatus.RUNNING else "queued",
+        detail="not classified within the timeout: poll links.self",
+        links=job_links(job_id),
+    )
+    return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
 @router.post(
     "/predict",
     response_model=Prediction,
@@ -111,21 +135,7 @@ async def predict_route(
                 waiters, done, job_id, settings.resolved_database_url, deadline
             )
     if result is not None:
-        return Prediction(
-            job_id=job_id,
-            label=result.label,
-            probability=result.probability,
-            scores=result.scores,
-            latency_ms=(time.monotonic() - started) * 1000.0,
-            model_name=result.model_name,
-            model_version=result.model_version,
-        )
+        return to_prediction(job_id, result, (time.monotonic() - started) * 1000.0)
     if item_status in FINISHED:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error or item_status)
-    pending = PredictionPending(
-        job_id=job_id,
-        status="running" if item_status == ItemStatus.RUNNING else "queued",
-        detail="not classified within the timeout: poll links.self",
-        links=job_links(job_id),
-    )
-    return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    return still_pending(job_id, item_status)
