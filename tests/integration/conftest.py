@@ -6,6 +6,7 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -64,6 +65,23 @@ def stack_environment(
     }
 
 
+@contextmanager
+def gateway_and_worker(
+    env: dict[str, str], log_dir: Path, *, workers_ready: bool = False
+) -> Iterator[Stack]:
+    """Start a gateway and one worker (waiting for its model if asked); stop them after."""
+    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=log_dir)
+    stack.start_gateway()
+    stack.start_worker()
+    try:
+        stack.wait_ready()
+        if workers_ready:
+            stack.wait_workers_ready()
+        yield stack
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 def real_stack(
     tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
@@ -71,11 +89,5 @@ def real_stack(
     """Gateway and one worker on the real PostgreSQL and Redis."""
     env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
     upgrade(postgres_url)
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
-    stack.start_gateway()
-    stack.start_worker()
-    try:
-        stack.wait_ready()
+    with gateway_and_worker(env, tmp_path) as stack:
         yield stack
-    finally:
-        stack.stop()

@@ -12,9 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.stack import Stack, free_port, inferq_command
+from cli.stack import Stack, inferq_command
 from db.migrate import upgrade
-from tests.integration.conftest import stack_environment, tile_bytes, wait_for_job
+from tests.integration.conftest import (
+    gateway_and_worker,
+    stack_environment,
+    tile_bytes,
+    wait_for_job,
+)
 
 RATE_LIMIT = 100
 
@@ -45,15 +50,8 @@ def guarded_stack(
     )
     upgrade(postgres_url)
     tenants = {name: keys(env, "create", "--tenant", name).strip() for name in ("lab", "other")}
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
-    stack.start_gateway()
-    stack.start_worker()
-    try:
-        stack.wait_ready()
-        stack.wait_workers_ready()
+    with gateway_and_worker(env, tmp_path, workers_ready=True) as stack:
         yield stack, tenants
-    finally:
-        stack.stop()
 
 
 def client(stack: Stack, key: str) -> httpx.Client:

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from cli.stack import Stack, free_port
+from cli.stack import Stack
 from db.migrate import upgrade
-from tests.integration.conftest import stack_environment, tile_bytes
+from tests.integration.conftest import gateway_and_worker, stack_environment, tile_bytes
 
 CALLS, WAITERS = 64, 48
 
@@ -34,15 +34,8 @@ def busy_stack(
         INFERQ_PREDICT_TIMEOUT_SECONDS="3",
     )
     upgrade(postgres_url)
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
-    stack.start_gateway()
-    stack.start_worker()
-    try:
-        stack.wait_ready()
-        stack.wait_workers_ready()
+    with gateway_and_worker(env, tmp_path, workers_ready=True) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 class ProbeTimer(threading.Thread):
