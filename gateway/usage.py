@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from db.quotas import WINDOW_SECONDS, UnfinishedWork
 
-_MISSING = object()
-
 
 class KeyCache:
     """Tenants of recently seen key hashes (None for keys that were not valid)."""
+
+    MISSING = object()  # what `get` answers for a hash it does not know (or no longer trusts)
 
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
@@ -33,7 +33,7 @@ class KeyCache:
         """Return the cached tenant (or None), or KeyCache.MISSING."""
         entry = self._entries.get(key_hash)
         if entry is None or entry[1] < time.monotonic():
-            return _MISSING
+            return KeyCache.MISSING
         return entry[0]
 
     def put(self, key_hash: str, tenant: str | None) -> None:
@@ -43,8 +43,6 @@ class KeyCache:
         if len(self._entries) >= self._max:
             self._entries.clear()  # rare: cheaper than an LRU, and lookups refill it
         self._entries[key_hash] = (tenant, time.monotonic() + self._ttl)
-
-    MISSING = _MISSING
 
 
 @dataclass

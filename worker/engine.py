@@ -128,7 +128,3 @@ class BatchEngine:
                 break
             batch = pending.result() if pending is not None else None
         return succeeded
-
-    def close(self) -> None:
-        """Stop the prefetch thread."""
-        self.prefetcher.shutdown(wait=True)

@@ -57,7 +57,12 @@ class Batch:
     @property
     def suspect(self) -> bool:
         """Whether an item was lost with a worker before: it may be what killed it."""
-        return any(item.attempts > 1 for item in self.claimed)
+        return lost_before(self.claimed)
+
+
+def lost_before(items: list[ClaimedItem]) -> bool:
+    """Whether an item was claimed before by a worker that never finished it."""
+    return any(item.attempts > 1 for item in items)
 
 
 def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem]:
@@ -78,7 +83,7 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
         if item_ids and not claimed:
             return []  # another batch took them: this wake-up has nothing to do
         runtime.recent.add(item.id for item in claimed)
-        if not any(item.attempts > 1 for item in claimed):
+        if not lost_before(claimed):
             claimed += claim_more(settings.max_batch_size - len(claimed), session, runtime)
     return claimed
 
@@ -99,7 +104,7 @@ def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem
     """Wait up to the batch wait once for more queued items when a batch is not full."""
     settings = runtime.settings
     missing = settings.max_batch_size - len(claimed)
-    if missing <= 0 or settings.max_batch_wait_ms <= 0 or any(i.attempts > 1 for i in claimed):
+    if missing <= 0 or settings.max_batch_wait_ms <= 0 or lost_before(claimed):
         return claimed
     time.sleep(settings.max_batch_wait_ms / 1000.0)
     with get_session(settings.resolved_database_url) as session:

@@ -75,10 +75,6 @@ class Runtime:
     counters: BatchCounters = field(default_factory=BatchCounters)
     recent: RecentClaims = field(default_factory=RecentClaims)
 
-    def close(self) -> None:
-        """Stop the decode threads."""
-        self.decoders.shutdown(wait=False, cancel_futures=True)
-
 
 def decode_thread_count(settings: Settings) -> int:
     """Return the decode threads: half the CPUs by default, so the model keeps the rest."""
