@@ -1,0 +1,103 @@
+"""One real gateway (uvicorn on PostgreSQL and Redis, keys required, two tenants) that every
+attack in this package hits; its RSS after the whole suite must stay near its RSS before."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from cli.stack import Stack, free_port
+from db.api_keys import create_key
+from db.scratch import scratch_database
+from db.session import get_session
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, need
+
+RSS_GROWTH_LIMIT = 50 * 2**20
+HEALTHZ_LIMIT_SECONDS = 1.0
+
+
+@dataclass
+class Target:
+    """The gateway under attack: its URL, a key per tenant and what it stores."""
+
+    url: str
+    keys: dict[str, str]
+    database_url: str
+    data_dir: Path
+    pid: int
+
+    def client(self, tenant: str = "lab", **options: object) -> httpx.Client:
+        """Return an HTTP client that sends the tenant's key."""
+        headers = {"Authorization": f"Bearer {self.keys[tenant]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **options)  # type: ignore[arg-type]
+
+    def rss(self) -> int:
+        """Return the gateway's resident memory in bytes."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(kib) * 1024
+
+    def healthz_seconds(self) -> float:
+        """Return how long `/healthz` takes to answer 200."""
+        started = time.perf_counter()
+        response = httpx.get(f"{self.url}/healthz", timeout=30)
+        assert response.status_code == 200, response.text
+        return time.perf_counter() - started
+
+    def blob_count(self) -> int:
+        """Return how many blob files the gateway has stored."""
+        blobs = self.data_dir / "blobs"
+        return sum(1 for path in blobs.rglob("*") if path.is_file()) if blobs.exists() else 0
+
+
+@pytest.fixture(scope="session")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """Start the gateway once for the attack suite; check its RSS and probes afterwards."""
+    need(POSTGRES_ADMIN_URL, "PostgreSQL")
+    need(REDIS_URL, "Redis")
+    tmp = tmp_path_factory.mktemp("attacks")
+    broker_url = f"{REDIS_URL}/{1 + secrets.randbelow(15)}"
+    with scratch_database(POSTGRES_ADMIN_URL, prefix="inferq_attack") as database_url:
+        with get_session(database_url) as session:
+            keys = {t: create_key(t, session=session).plaintext for t in ("lab", "other")}
+        env = {
+            "INFERQ_AUTH_ENABLED": "true",
+            "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
+            "INFERQ_MAX_UNFINISHED_ITEMS_PER_TENANT": "0",
+            "INFERQ_DATA_DIR": str(tmp / "data"),
+            "INFERQ_DATABASE_URL": database_url,
+            "INFERQ_BROKER_URL": broker_url,
+            "INFERQ_MODEL_URI": str(tmp / "no-model"),
+            "INFERQ_LOG_JSON": "true",
+        }
+        stack = Stack(url=f"http://127.0.0.1:{free_port()}", env={**os.environ, **env}, log_dir=tmp)
+        stack.start_gateway()
+        try:
+            stack.wait_ready()
+            assert stack.gateway is not None
+            found = Target(stack.url, keys, database_url, tmp / "data", stack.gateway.pid)
+            warm_up(found)
+            before = found.rss()
+            yield found
+            growth = found.rss() - before
+            assert growth < RSS_GROWTH_LIMIT, f"gateway RSS grew {growth / 2**20:.0f} MiB"
+            assert found.healthz_seconds() < HEALTHZ_LIMIT_SECONDS
+        finally:
+            stack.stop()
+            redis.Redis.from_url(broker_url).flushdb()
+
+
+def warm_up(target: Target) -> None:
+    """Send the requests every later one builds on, so the baseline RSS includes them."""
+    with target.client() as client:
+        for _ in range(3):
+            client.get("/v1/jobs")
+            client.post("/v1/jobs", files=[("files", ("a.png", b"not an image", "image/png"))])
