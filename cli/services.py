@@ -32,6 +32,8 @@ def gateway(
     """Serve the HTTP API."""
     import uvicorn
 
+    from gateway.protocol import PROTOCOL
+
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     # Hand the GIL over every 1 ms, not 5: the event loop (probes, waiting /predict calls)
@@ -45,6 +47,8 @@ def gateway(
         workers=workers,
         log_config=None,
         timeout_graceful_shutdown=8,
+        # httptools with bounded heads and read timeouts (INFERQ_MAX_HEADER_*, *_TIMEOUT_SECONDS)
+        http=PROTOCOL,
     )
 
 

@@ -83,6 +83,17 @@ class Settings(BaseSettings):
         200.0, gt=1, description="Zip-bomb guard: most an archive member may expand, times."
     )
 
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Largest request head (request line and headers); 431."
+    )
+    max_header_count: int = Field(100, ge=8, description="Most headers a request may send; 431.")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send a request's whole head; 408."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between two pieces of a request body; 408."
+    )
+
     auth_enabled: bool = Field(
         True,
         description="Require an API key on every route but probes, docs and /metrics; demo: false.",

@@ -22,6 +22,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, need
 
 RSS_GROWTH_LIMIT = 50 * 2**20
 HEALTHZ_LIMIT_SECONDS = 1.0
+CLIENT_TIMEOUT_SECONDS = 3.0  # the target's header and body read timeouts
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Target:
     database_url: str
     data_dir: Path
     pid: int
+    log_path: Path
 
     def client(self, tenant: str = "lab", **options: object) -> httpx.Client:
         """Return an HTTP client that sends the tenant's key."""
@@ -77,13 +79,18 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             "INFERQ_BROKER_URL": broker_url,
             "INFERQ_MODEL_URI": str(tmp / "no-model"),
             "INFERQ_LOG_JSON": "true",
+            # Short enough for the slow-client attacks to wait them out in seconds.
+            "INFERQ_HEADER_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+            "INFERQ_BODY_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
         }
         stack = Stack(url=f"http://127.0.0.1:{free_port()}", env={**os.environ, **env}, log_dir=tmp)
         stack.start_gateway()
         try:
             stack.wait_ready()
             assert stack.gateway is not None
-            found = Target(stack.url, keys, database_url, tmp / "data", stack.gateway.pid)
+            found = Target(
+                stack.url, keys, database_url, tmp / "data", stack.gateway.pid, tmp / "gateway.log"
+            )
             warm_up(found)
             before = found.rss()
             yield found
