@@ -64,6 +64,9 @@ OPEN_PATHS = frozenset(
 )
 
 
+DOCS_ASSETS = "/docs/static"  # Swagger UI and ReDoc files, open like the pages that load them
+
+
 def route_path(scope: Scope) -> str:
     """Return the request path without the app's mount prefix (uvicorn's --root-path)."""
     path: str = scope["path"]
@@ -75,7 +78,7 @@ def route_path(scope: Scope) -> str:
 
 def is_protected(path: str) -> bool:
     """Return whether a path needs an API key: all but health, docs and Prometheus."""
-    return path.rstrip("/") not in OPEN_PATHS
+    return path.rstrip("/") not in OPEN_PATHS and not path.startswith(DOCS_ASSETS + "/")
 
 
 def adds_items(method: str, path: str) -> bool:

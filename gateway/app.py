@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -15,7 +16,7 @@ from core.completion import signal_url
 from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
-from gateway.access import AccessMiddleware, Admission
+from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
 from gateway.errors import database_unreachable, validation_error
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
@@ -56,7 +57,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app; no I/O happens until the first request."""
     settings = settings or get_settings()
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from the package (a closed network has no
+    # CDN), and never the online validator. A trailing slash is another path (404): no
+    # redirect is built from the Host header.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
+        redirect_slashes=False,
         lifespan=lifespan,
         title="inferq",
         version="0.1.0",
