@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a gateway trusts a key it looked up (revocation)."
     )
+    auth_failures_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Unknown-key lookups a client address may cause a minute; then 429. 0: off.",
+    )
     max_predict_waiters: int = Field(
         256, ge=1, description="POST /predict calls waiting at once per gateway; more get 429."
     )

@@ -24,12 +24,14 @@ from db.models import DEFAULT_TENANT
 from db.quotas import add_requests, count_unfinished
 from db.session import get_session
 from gateway.pools import Pools
+from gateway.throttle import FailureThrottle
 from gateway.usage import KeyCache, UsageLedger
 
 logger = logging.getLogger(__name__)
 
 BUSY_RETRY_SECONDS = 30  # what a 429 for unfinished work or a full queue asks clients to wait
 DATABASE_RETRY_SECONDS = 5
+MAX_KNOWN_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class Admission:
         self.pools = pools
         self.keys = KeyCache(settings.key_cache_seconds)
         self.ledger = UsageLedger(settings.admission_refresh_seconds)
+        self.failures = FailureThrottle(settings.auth_failures_per_minute)
+        self.known_keys: set[str] = set()  # hashes this process found valid: never throttled
 
     def lookup_key(self, token: str) -> str | None:
         """Return the tenant of a key from the database, and remember it."""
@@ -122,19 +126,37 @@ class Admission:
         self.keys.put(key_hash, tenant)
         return tenant
 
-    async def authenticate(self, authorization: str | None) -> str | Refusal:
-        """Return the caller's tenant, or a 401."""
+    async def check_key(self, token: str, client: str) -> str | Refusal | None:
+        """Return the key's tenant (None: no such key), looked up unless the client is
+        throttled for failed lookups and the key was never seen valid here."""
+        key_hash = hash_key(token)
+        tenant = self.keys.get(key_hash)
+        if tenant is not KeyCache.MISSING:
+            return tenant if isinstance(tenant, str) else None
+        if key_hash not in self.known_keys and (wait := self.failures.retry_after(client)):
+            return too_many("too many requests with unknown API keys from this address", wait)
+        found = await self.pools.run(self.pools.admission, self.lookup_key, token)
+        if found is not None:
+            if len(self.known_keys) >= MAX_KNOWN_KEYS:
+                self.known_keys.clear()
+            self.known_keys.add(key_hash)
+            return found
+        self.known_keys.discard(key_hash)
+        if self.failures.spend(client):
+            logger.warning("unknown API keys from %s: lookups throttled", client)
+        return None
+
+    async def authenticate(self, authorization: str | None, client: str) -> str | Refusal:
+        """Return the caller's tenant, or a 401 (a 429 while its address is throttled)."""
         if not self.settings.auth_enabled:
             return DEFAULT_TENANT
         token = bearer_token(authorization)
         if token is None:
             return unauthorized("missing API key: send it as 'Authorization: Bearer <key>'")
-        tenant = self.keys.get(hash_key(token))
-        if tenant is KeyCache.MISSING:
-            tenant = await self.pools.run(self.pools.admission, self.lookup_key, token)
-        if isinstance(tenant, str):
-            return tenant
-        return unauthorized("invalid or revoked API key")
+        tenant = await self.check_key(token, client)
+        if tenant is None:
+            return unauthorized("invalid or revoked API key")
+        return tenant
 
     def refresh(self) -> None:
         """Flush this process's request counts and read everyone's totals and work."""
@@ -185,10 +207,12 @@ class Admission:
         self.ledger.note_added(tenant)
         return None
 
-    async def admit(self, method: str, path: str, authorization: str | None) -> str | Refusal:
+    async def admit(
+        self, method: str, path: str, authorization: str | None, client: str
+    ) -> str | Refusal:
         """Return the request's tenant, or the refusal to answer instead."""
         try:
-            tenant = await self.authenticate(authorization)
+            tenant = await self.authenticate(authorization, client)
             if isinstance(tenant, Refusal):
                 return tenant
             if self.settings.rate_limit_per_minute:
@@ -218,7 +242,8 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         authorization = Headers(scope=scope).get("authorization")
-        verdict = await self.admission.admit(scope["method"], path, authorization)
+        client = scope.get("client") or ("unknown", 0)
+        verdict = await self.admission.admit(scope["method"], path, authorization, client[0])
         if isinstance(verdict, Refusal):
             await verdict.response()(scope, receive, send)
             return
