@@ -156,8 +156,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def body_stalled(self) -> None:
         """Close a connection whose body paused too long; time we stopped reading is free."""
         now = self.loop.time()
-        if self.flow.read_paused:
-            self.last_body_at = now  # the app is behind, not the client
+        if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+            self.last_body_at = now  # the app is behind (or has not asked), not the client
         idle = now - self.last_body_at
         if idle < self.body_timeout:
             self.arm(self.body_timeout - idle, self.body_stalled)
