@@ -39,7 +39,12 @@ Every route but the health probes, the docs and `/metrics` needs an API key
 a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
 `Retry-After`: past the tenant's requests a minute, with too many images queued or running,
-when the service-wide queue is full, or when too many `/predict` calls already wait.
+when the service-wide queue is full, or when too many `/predict` calls already wait; and
+before any key lookup, after too many unknown keys from the caller's address.
+
+Any route: a request line and headers over 32 KiB or more than 100 headers answer 431, a
+head that takes over 10 s or a body that pauses over 30 s answers 408 (the defaults), and
+the connection is closed. A path with a trailing slash is not the same path (404).
 """
 
 
