@@ -173,3 +173,14 @@ def test_a_stalled_body_is_cut_off_and_stores_nothing(target: Target) -> None:
     assert CLIENT_TIMEOUT_SECONDS - 0.5 < elapsed < CLIENT_TIMEOUT_SECONDS + 3
     assert target.blob_count() == blobs
     assert target.healthz_seconds() < HEALTHZ_SECONDS
+
+
+def test_pipelined_and_kept_alive_requests_are_still_served(target: Target) -> None:
+    one = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    with connect(target) as sock:
+        sock.sendall(one * 3 + b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert read_answer(sock).count(b"HTTP/1.1 200 OK") == 4
+    with target.client() as client:
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+            time.sleep(CLIENT_TIMEOUT_SECONDS / 2)  # idle between requests is not a slow head
