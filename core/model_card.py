@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 CARD_FILE = "model.json"
 KERAS_FILE = "model.keras"
+SMOKE_FILE = "smoke.npz"  # a few uint8 tiles and the outputs the model gave them at export
+SMOKE_TOLERANCE = 1e-3  # largest difference in a probability a reloaded model may show
 
 
 class Preprocessing(BaseModel):

@@ -63,6 +63,18 @@ class Settings(BaseSettings):
         description="Worker health endpoint port (Cloud Run sets PORT); none when unset.",
     )
     tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
+    model_poll_seconds: float = Field(
+        30, ge=0, description="How often workers check a models:/ alias; 0 turns it off."
+    )
+    heartbeat_seconds: float = Field(
+        5, gt=0, description="How often a worker records itself in the workers table."
+    )
+    worker_stale_seconds: float = Field(
+        30, gt=0, description="A worker unseen this long is not counted as ready."
+    )
+    operator_tenants: str = Field(
+        "", description="Comma-separated tenants whose keys may see workers (GET /v1/workers)."
+    )
 
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest request body.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest single image.")
@@ -141,6 +153,11 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         """Return the blob storage URL, defaulting to a folder under data_dir."""
         return self.storage_url or str(self.data_dir / "blobs")
+
+    @property
+    def operators(self) -> frozenset[str]:
+        """Return the tenants whose keys may see operator views (workers, hosts)."""
+        return frozenset(name.strip() for name in self.operator_tenants.split(",") if name.strip())
 
     @property
     def resolved_worker_id(self) -> str:

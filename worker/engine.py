@@ -62,7 +62,8 @@ def next_batch(runtime: Runtime) -> Batch | None:
 
 def run_batch(batch: Batch, runtime: Runtime) -> int:
     """Run the model on a decoded batch, persist, signal; return how many items succeeded."""
-    model = runtime.model
+    served = batch.served or runtime.served
+    model = served.model
     with batch.timer("model"):
         if len(batch.images):
             probabilities, model_ms = model.predict(batch.images)
@@ -70,7 +71,7 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
             probabilities, model_ms = batch.images, 0.0
     outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card.class_names)
     with batch.timer("write"):
-        written = persist(outcomes, batch.errors, runtime)
+        written = persist(outcomes, batch.errors, served, runtime)
     runtime.announcer.announce(item.job_id for item in batch.claimed)
     runtime.counters.add(len(batch.images))
     logger.info(

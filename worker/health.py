@@ -12,6 +12,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from db.models import WorkerState
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,19 +25,26 @@ class Counters(Protocol):
 
 
 class HealthState:
-    """What the endpoint reports: whether the worker consumes, its model and its batches."""
+    """What the endpoint and the heartbeat report: state, model and batches of the worker."""
 
     def __init__(self) -> None:
-        self.ready = False
+        self.state = WorkerState.LOADING
+        self.model_id: int | None = None
+        self.error: str | None = None
         self.details: dict[str, Any] = {}
         self.counters: Counters | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the worker has its model and consumes tasks."""
+        return self.state == WorkerState.READY
 
     def snapshot(self) -> dict[str, Any]:
         """Return the health body."""
         batches = self.counters.batches if self.counters else 0
         items = self.counters.items if self.counters else 0
         return {
-            "status": "ok" if self.ready else "starting",
+            "status": "ok" if self.ready else self.state.value,
             **self.details,
             "batches": batches,
             "items": items,

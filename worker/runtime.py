@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from core.completion import CompletionAnnouncer, signal_url
 from core.settings import Settings
 from core.storage import BlobStore
-from worker.model_holder import LoadedModel, load_model, usable_cpus
+from worker.model_holder import LoadedModel, usable_cpus
+from worker.serving import Served, load_served, record_served
+from worker.smoke import smoke_check
 
 
 @dataclass
@@ -63,10 +65,14 @@ class RecentClaims:
 
 @dataclass
 class Runtime:
-    """A worker process's model, storage, decode threads and completion signal."""
+    """A worker process's model, storage, decode threads and completion signal.
+
+    `served` is replaced whole when the worker switches models (worker.model_watch); a
+    batch reads it once, when it is decoded, and keeps that model to the end.
+    """
 
     settings: Settings
-    model: LoadedModel
+    served: Served
     store: BlobStore
     worker_id: str
     decoders: ThreadPoolExecutor
@@ -82,14 +88,19 @@ def decode_thread_count(settings: Settings) -> int:
 
 
 def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runtime:
-    """Load the model (unless given) and make the process's pools, once it has started."""
+    """Load the model (unless given), record it, and make the process's pools.
+
+    Raises when the model cannot be loaded or fails its smoke check: such a worker must
+    never take work.
+    """
     if model is None:
-        model = load_model(
-            settings.model_uri, max_batch_size=settings.max_batch_size, threads=settings.tf_threads
-        )
+        served = load_served(settings.model_uri, settings)
+    else:
+        smoke_check(model)
+        served = record_served(model, settings)
     return Runtime(
         settings=settings,
-        model=model,
+        served=served,
         store=BlobStore(settings.resolved_storage_url),
         worker_id=settings.resolved_worker_id,
         decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),

@@ -87,7 +87,7 @@ def test_a_batch_is_classified_and_a_corrupt_image_fails_alone(runtime: Runtime)
         assert result.label in {"benign", "malignant"}
         assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-4)
         assert result.probability == max(result.scores.values())
-        assert result.model_version == runtime.model.card.version
+        assert result.model_version == runtime.served.model.card.version
         assert result.inference_ms > 0 and result.total_ms >= result.queue_ms >= 0
         assert result.worker_id == "test-worker"
 
