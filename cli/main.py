@@ -12,6 +12,7 @@ from cli.keys import keys_app
 from cli.services import db_app, gateway, sweeper, worker
 from cli.submit import submit
 from cli.watch import watch
+from cli.workers import workers
 from training.cli import data_app, train
 
 app = typer.Typer(help="inferq: asynchronous batch image classification.", no_args_is_help=True)
@@ -24,7 +25,7 @@ app.command()(worker)
 app.command()(sweeper)
 app.command()(demo)
 app.command()(bench)
-for command in (submit, status, results, summary, metrics, watch, evaluate):
+for command in (submit, status, results, summary, metrics, watch, evaluate, workers):
     app.command()(command)
 
 if __name__ == "__main__":

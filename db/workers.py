@@ -43,7 +43,7 @@ def record_heartbeat(beat: Heartbeat, *, started: bool = False, session: Session
         values["started_at"] = now
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Worker).values(id=beat.worker_id, started_at=now, **values)
+    statement = insert(Worker).values(id=beat.worker_id, **{"started_at": now, **values})
     session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=values))
 
 

@@ -43,6 +43,16 @@ async def get_tenant(
     return tenant
 
 
+async def require_operator(request: Request, tenant: Annotated[str, Depends(get_tenant)]) -> str:
+    """Return the tenant if its keys may see operator views, else answer 403."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth_enabled or tenant in settings.operators:
+        return tenant
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN, "only operator tenants (INFERQ_OPERATOR_TENANTS) see this"
+    )
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """Yield a session that commits when the route returns without error."""
     with get_session(request.app.state.settings.resolved_database_url) as session:

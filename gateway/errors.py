@@ -23,6 +23,9 @@ _MEANINGS = {
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
         "(make one with `inferq keys create --tenant NAME`)."
     ),
+    403: (
+        "An operator view (workers, hosts): the key's tenant is not one of INFERQ_OPERATOR_TENANTS."
+    ),
     404: "No such job; another tenant's job gets the same answer.",
     409: "The job is closed or cancelled: no more files may be added to it.",
     413: (

@@ -42,6 +42,7 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
         ),
         model_name=result.model_name if result else None,
         model_version=result.model_version if result else None,
+        model_id=result.model_id if result else None,
         worker_id=result.worker_id if result else None,
         attempts=item.attempts,
         error=item.error,
