@@ -128,6 +128,9 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool = Field(True, description="Log one JSON object a line.")
+    log_predictions: bool = Field(
+        False, description="Workers log one line per prediction (job, item, model, label)."
+    )
 
     @field_validator("data_dir")
     @classmethod

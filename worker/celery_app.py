@@ -47,15 +47,18 @@ class WorkerProcess:
         self.watcher: ModelWatcher | None = None
 
     def set_state(self, state: WorkerState) -> None:
-        """Record a new state now, not at the next beat."""
-        self.health.state = state
+        """Record a new state in the database now, then report it on the health port."""
         if self.heartbeat is not None:
-            self.heartbeat.beat()
+            self.heartbeat.beat(state)
+        self.health.state = state
 
     def serve_model(self, served: Served) -> None:
         """Report the model the process serves (at start and after a switch)."""
         card = served.model.card
         self.health.model_id = served.model_id
+        if self.health.metrics is not None:
+            registered = served.model.source.registered_version
+            self.health.metrics.serve_model(served.model_id, card.name, card.version, registered)
         self.health.details.update(
             model_name=card.name,
             model_version=card.version,
@@ -86,6 +89,7 @@ process = WorkerProcess()
 def _setup_logging(**_: Any) -> None:
     current = get_settings()
     configure_logging(current.log_level, json_lines=current.log_json)
+    logging.captureWarnings(current.log_json)  # with JSON on, warnings are records too
 
 
 @signals.worker_process_init.connect
@@ -99,7 +103,7 @@ def _load_in_child(**_: Any) -> None:
     except Exception as exc:
         process.refuse_to_serve(exc)
         return
-    process.health.counters = runtime.counters
+    process.health.metrics = runtime.metrics
     process.serve_model(runtime.served)
     if runtime.served.model.source.follows_alias and current.model_poll_seconds > 0:
         process.watcher = ModelWatcher(runtime, process.serve_model)

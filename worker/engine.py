@@ -21,6 +21,7 @@ from worker.inference import (
     decode_batch,
     fill_batch,
     hand_back,
+    log_predictions,
     persist,
     to_outcomes,
 )
@@ -73,7 +74,10 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
     with batch.timer("write"):
         written = persist(outcomes, batch.errors, served, runtime)
     runtime.announcer.announce(item.job_id for item in batch.claimed)
-    runtime.counters.add(len(batch.images))
+    waits = [(item.claimed_at - item.created_at).total_seconds() for item in batch.claimed]
+    runtime.metrics.observe_batch(len(batch.images), batch.timer.stages, waits, len(batch.errors))
+    if runtime.settings.log_predictions:
+        log_predictions(outcomes, served)
     logger.info(
         "batch done: %d succeeded, %d failed",
         written,

@@ -11,6 +11,7 @@ import os
 import threading
 
 from core.settings import Settings
+from db.models import WorkerState
 from db.session import get_session
 from db.workers import Heartbeat, record_heartbeat
 from worker.health import HealthState
@@ -27,15 +28,15 @@ class HeartbeatThread(threading.Thread):
         self.health = health
         self._stopped = threading.Event()
 
-    def beat(self, *, started: bool = False) -> None:
-        """Write the worker's row now; a database outage only costs this one beat."""
+    def beat(self, state: WorkerState | None = None, *, started: bool = False) -> None:
+        """Write the worker's row now (in `state`, if given); an outage costs this beat."""
         health = self.health
-        counters = health.counters
+        counters = health.metrics
         heartbeat = Heartbeat(
             worker_id=self.settings.resolved_worker_id,
             host=os.uname().nodename,
             pid=os.getpid(),
-            state=health.state,
+            state=state or health.state,
             model_id=health.model_id,
             batches=counters.batches if counters else 0,
             items=counters.items if counters else 0,

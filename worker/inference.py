@@ -184,6 +184,28 @@ def persist(
     return written
 
 
+def log_predictions(outcomes: list[Outcome], served: Served) -> None:
+    """Log one line per prediction: job, item, model, label and latencies."""
+    card, source = served.model.card, served.model.source
+    for outcome in outcomes:
+        item = outcome.item
+        logger.info(
+            "prediction",
+            extra={
+                "job_id": str(item.job_id),
+                "item_id": str(item.id),
+                "model_id": served.model_id,
+                "model_name": card.name,
+                "model_version": card.version,
+                "registered_version": source.registered_version,
+                "label": outcome.label,
+                "probability": round(outcome.probability, 6),
+                "queue_ms": round((item.claimed_at - item.created_at).total_seconds() * 1e3, 2),
+                "inference_ms": round(outcome.inference_ms, 2),
+            },
+        )
+
+
 def hand_back(items: list[ClaimedItem], runtime: Runtime) -> None:
     """Return unfinished items to the queue; best effort when the database is down."""
     if not items:

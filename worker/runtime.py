@@ -16,22 +16,10 @@ from dataclasses import dataclass, field
 from core.completion import CompletionAnnouncer, signal_url
 from core.settings import Settings
 from core.storage import BlobStore
+from worker.metrics import WorkerMetrics
 from worker.model_holder import LoadedModel, usable_cpus
 from worker.serving import Served, load_served, record_served
 from worker.smoke import smoke_check
-
-
-@dataclass
-class BatchCounters:
-    """Batches and items this process ran, for the health endpoint and benchmarks."""
-
-    batches: int = 0
-    items: int = 0
-
-    def add(self, size: int) -> None:
-        """Count one model batch of `size` images."""
-        self.batches += 1
-        self.items += size
 
 
 class RecentClaims:
@@ -78,7 +66,7 @@ class Runtime:
     decoders: ThreadPoolExecutor
     announcer: CompletionAnnouncer
     stopping: threading.Event = field(default_factory=threading.Event)
-    counters: BatchCounters = field(default_factory=BatchCounters)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     recent: RecentClaims = field(default_factory=RecentClaims)
 
 

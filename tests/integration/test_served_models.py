@@ -4,6 +4,7 @@ registry alias switches a running worker with no item lost or run twice."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -47,7 +48,9 @@ def test_gateway_without_model_files_names_the_workers_model(
     env["INFERQ_MODEL_URI"] = str(tmp_path / "nothing-here")  # only the worker gets the model
     stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
     stack.start_gateway()
-    stack.start_worker(INFERQ_MODEL_URI=str(served))
+    stack.start_worker(
+        INFERQ_MODEL_URI=str(served), INFERQ_LOG_JSON="true", INFERQ_LOG_PREDICTIONS="true"
+    )
     try:
         stack.wait_ready()
         stack.wait_workers_ready()
@@ -70,8 +73,20 @@ def test_gateway_without_model_files_names_the_workers_model(
             assert [m["model_id"] for m in summary["models"]] == [card["id"]]
             results = client.get(f"/v1/jobs/{job['job_id']}/results").json()["items"]
             assert {r["model_id"] for r in results} == {card["id"]}
+        metrics = httpx.get(stack.worker_health[0] + "metrics", timeout=10).text
+        assert 'inferq_worker_batch_size_bucket{le="8.0"}' in metrics
+        assert "inferq_worker_batch_size_sum 7.0" in metrics
+        assert f'model_id="{card["id"]}"' in metrics and 'version="v-positive"' in metrics
     finally:
         stack.stop()
+    lines = [line for line in (tmp_path / "worker-0.log").read_text().splitlines() if line]
+    assert [line for line in lines if not line.startswith("{")] == []  # no banner, no noise
+    records = [json.loads(line) for line in lines]
+    predictions = [r for r in records if r.get("message") == "prediction"]
+    assert sorted(r["item_id"] for r in predictions) == sorted(r["item_id"] for r in results)
+    assert {(r["job_id"], r["model_version"]) for r in predictions} == {
+        (job["job_id"], "v-positive")
+    }
 
 
 def test_worker_with_a_broken_model_never_takes_a_task(
