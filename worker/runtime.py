@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from core.completion import CompletionAnnouncer, signal_url
 from core.settings import Settings
 from core.storage import BlobStore
+from worker.decode_budget import DecodeBudget
 from worker.model_holder import LoadedModel, load_model, usable_cpus
 
 
@@ -63,13 +64,14 @@ class RecentClaims:
 
 @dataclass
 class Runtime:
-    """A worker process's model, storage, decode threads and completion signal."""
+    """A worker process's model, storage, decode threads and budget, completion signal."""
 
     settings: Settings
     model: LoadedModel
     store: BlobStore
     worker_id: str
     decoders: ThreadPoolExecutor
+    decode_budget: DecodeBudget
     announcer: CompletionAnnouncer
     stopping: threading.Event = field(default_factory=threading.Event)
     counters: BatchCounters = field(default_factory=BatchCounters)
@@ -93,5 +95,6 @@ def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runti
         store=BlobStore(settings.resolved_storage_url),
         worker_id=settings.resolved_worker_id,
         decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),
+        decode_budget=DecodeBudget(settings.max_decode_bytes),
         announcer=CompletionAnnouncer(signal_url(settings)),
     )
