@@ -123,13 +123,20 @@ def _pixel_errors() -> Iterator[None]:
         raise ImageError(f"corrupt image data: {exc}") from exc
 
 
+def _may_turn(image: Image.Image) -> bool:
+    """Whether the EXIF orientation may turn the image, as far as is known before decoding."""
+    if image.format == "PNG":
+        return True  # its orientation may follow the pixels, where only decoding finds it
+    return image.getexif().get(_ORIENTATION, 1) != 1
+
+
 def _decode_cost(image: Image.Image, data: bytes) -> int:
     """Return the most bytes decoding this image holds at once: its bytes, pixels, copies."""
     stored = _STORED_BYTES.get(image.mode, 4)
     as_is = image.mode in _RESIZED_AS_IS and "transparency" not in image.info
     # Otherwise an "I" copy, or the RGB image the bands are converted into.
     working = 0 if as_is or image.mode in _NATIVE_WIDE_MODES else 4
-    if image.getexif().get(_ORIENTATION, 1) != 1:
+    if _may_turn(image):
         working += stored  # the turned copy
     band = _BAND_PIXELS * 20  # a band as RGBA, background, composite and RGB at once
     return len(data) + image.width * image.height * (stored + working) + band
