@@ -147,6 +147,7 @@ ORIENTED[0x0112] = 6
         ("RGB", "JPEG", {}),
         ("RGB", "JPEG", {"exif": ORIENTED.tobytes()}),
         ("L", "PNG", {}),
+        ("LA", "PNG", {}),
         ("RGBA", "PNG", {}),
         ("P", "PNG", {"transparency": 5}),
         ("RGB", "PNG", {"transparency": (0, 0, 0)}),
