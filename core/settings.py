@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     decode_threads: int = Field(
         0, ge=0, description="Threads decoding the next batch; 0 means half the usable CPUs."
     )
+    max_decode_bytes: int = Field(
+        1024**3, ge=1, description="Most bytes a worker's decode threads hold; bigger images alone."
+    )
     lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
     sweep_interval_seconds: int = Field(30, ge=1, description="How often the sweeper runs.")
     stale_queued_seconds: int = Field(

@@ -122,6 +122,7 @@ def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> np.ndarr
             card.input_size,
             resample=card.preprocessing.resample,
             max_pixels=runtime.settings.max_image_pixels,
+            reserve=runtime.decode_budget.hold,
         )
     except ImageError as exc:
         return f"invalid image: {exc}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from core.completion import CompletionAnnouncer, signal_url
 from core.settings import Settings
 from core.storage import BlobStore
+from worker.decode_budget import DecodeBudget
 from worker.metrics import WorkerMetrics
 from worker.model_holder import LoadedModel, usable_cpus
 from worker.serving import Served, load_served, record_served
@@ -53,7 +54,7 @@ class RecentClaims:
 
 @dataclass
 class Runtime:
-    """A worker process's model, storage, decode threads and completion signal.
+    """A worker process's model, storage, decode threads and budget, completion signal.
 
     `served` is replaced whole when the worker switches models (worker.model_watch); a
     batch reads it once, when it is decoded, and keeps that model to the end.
@@ -64,6 +65,7 @@ class Runtime:
     store: BlobStore
     worker_id: str
     decoders: ThreadPoolExecutor
+    decode_budget: DecodeBudget
     announcer: CompletionAnnouncer
     stopping: threading.Event = field(default_factory=threading.Event)
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
@@ -92,5 +94,6 @@ def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runti
         store=BlobStore(settings.resolved_storage_url),
         worker_id=settings.resolved_worker_id,
         decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),
+        decode_budget=DecodeBudget(settings.max_decode_bytes),
         announcer=CompletionAnnouncer(signal_url(settings)),
     )
