@@ -11,6 +11,7 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,7 +19,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"})
 
-_RESAMPLING = {
+#: Resampling filters a model card may name; the resize the model's images went through.
+Resample = Literal["bilinear", "bicubic", "nearest", "lanczos"]
+
+_RESAMPLING: dict[Resample, Image.Resampling] = {
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
     "nearest": Image.Resampling.NEAREST,
@@ -97,7 +101,7 @@ def decode_image(
     data: bytes,
     size: tuple[int, int],
     *,
-    resample: str = "bilinear",
+    resample: Resample = "bilinear",
     max_pixels: int = 89_478_485,
 ) -> np.ndarray:
     """Decode image bytes into an RGB uint8 array of shape (height, width, 3)."""
