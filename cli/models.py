@@ -40,7 +40,9 @@ def parse_size(text: str) -> tuple[int, int]:
     """Return (height, width) from `224` or `224x160`."""
     parts = text.lower().split("x")
     if len(parts) not in (1, 2) or not all(part.strip().isdigit() for part in parts):
-        raise typer.BadParameter("use one edge (224) or HEIGHTxWIDTH (224x160)")
+        raise typer.BadParameter(
+            "use one edge (224) or HEIGHTxWIDTH (224x160)", param_hint="--input-size"
+        )
     height, width = (int(parts[0]), int(parts[-1]))
     return height, width
 
