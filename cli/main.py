@@ -9,6 +9,7 @@ from cli.client_commands import metrics, results, status, summary
 from cli.demo import demo
 from cli.evaluate import evaluate
 from cli.keys import keys_app
+from cli.models import models_app
 from cli.services import db_app, gateway, sweeper, worker
 from cli.submit import submit
 from cli.watch import watch
@@ -19,6 +20,7 @@ app = typer.Typer(help="inferq: asynchronous batch image classification.", no_ar
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.command()(train)
 app.command()(gateway)
 app.command()(worker)

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,7 +22,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"})
 
-_RESAMPLING = {
+#: Resampling filters a model card may name; the resize the model's images went through.
+Resample = Literal["bilinear", "bicubic", "nearest", "lanczos"]
+
+_RESAMPLING: dict[Resample, Image.Resampling] = {
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
     "nearest": Image.Resampling.NEAREST,
@@ -201,7 +204,7 @@ def decode_image(
     data: bytes,
     size: tuple[int, int],
     *,
-    resample: str = "bilinear",
+    resample: Resample = "bilinear",
     max_pixels: int = 89_478_485,
     reserve: Reserve = hold_nothing,
 ) -> np.ndarray:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard, Preprocessing
+from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard, validate_card
 
 if TYPE_CHECKING:  # saving needs no import: the stage that only copies skips TensorFlow
     import keras
@@ -54,21 +54,28 @@ def build_card(
     positive_class: str | None = None,
     threshold: float = 0.5,
     resample: str = "bilinear",
+    name: str | None = None,
+    version: str | None = None,
 ) -> ModelCard:
-    """Describe a freshly trained model: identity, input contract, threshold and metrics."""
-    return ModelCard(
-        name=model_name(architecture),
-        version=make_version(data_hash),
-        class_names=class_names,
-        input_size=input_size,
-        preprocessing=Preprocessing(input_size=input_size, resample=resample),
-        threshold=threshold,
-        positive_class=positive_class,
-        data_hash=data_hash,
-        git_commit=git_commit(),
-        architecture=architecture,
-        metrics=metrics,
-    )
+    """Describe a model: identity, input contract, threshold and metrics; CardError if invalid.
+
+    The name defaults to one derived from the architecture and the version to the export
+    time and the data hash.
+    """
+    fields = {
+        "name": name or model_name(architecture),
+        "version": version or make_version(data_hash),
+        "class_names": class_names,
+        "input_size": input_size,
+        "preprocessing": {"input_size": input_size, "resample": resample},
+        "threshold": threshold,
+        "positive_class": positive_class,
+        "data_hash": data_hash,
+        "git_commit": git_commit(),
+        "architecture": architecture,
+        "metrics": metrics,
+    }
+    return validate_card(fields, source="model card")
 
 
 def write_smoke_tiles(
