@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from core.model_card import ModelCard
-from training.export import build_card, export_model, export_model_file, make_version
+from training.export import (
+    build_card,
+    export_model,
+    export_model_file,
+    make_version,
+    write_smoke_tiles,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +160,9 @@ def import_model(model_file: Path, card: ModelCard, out_dir: Path) -> int:
     check_probabilities(served, card.input_size)
     if width == 1:
         export_model(served, card, out_dir)
-    else:  # the checked bytes, served as they are
+    else:  # the checked bytes, served as they are, with the outputs they gave for the worker
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_smoke_tiles(served, card.input_size, out_dir)
         export_model_file(model_file, card, out_dir)
     logger.info("imported %s as %s %s", model_file, card.name, card.version)
     return width
