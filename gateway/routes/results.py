@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.csv_cells import csv_writer
 from db.models import Item, Result
 from db.results import list_results
 from db.session import get_session
@@ -74,7 +74,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
     header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
     header += ["worker_id", "attempts", "error", "true_label", "patient_id", "slide_id"]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(header)
     after: int | None = -1
     while after is not None:
@@ -112,7 +112,9 @@ def read_results_route(
 ) -> ResultPage | Response:
     """Return a job's items in submission order with their labels and latencies.
 
-    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file.
+    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file,
+    where text a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`) gets a
+    leading `'`. The JSON has the raw values.
     """
     find_job(job_id, session, tenant)
     if format == "csv":

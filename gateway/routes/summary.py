@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from typing import Annotated, Literal
@@ -10,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
+from core.csv_cells import csv_writer
 from db.jobs import read_job_state
 from db.models import Job
 from db.summary import CallRule, GroupStats, call_group, summarize_job
@@ -80,7 +80,7 @@ def summary_csv(summary: JobSummary) -> str:
     header += ["positive_tiles", "call"] + [f"count_{name}" for name in classes]
     header += [f"mean_{name}" for name in classes] + [f"max_{name}" for name in classes]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(header)
     for level, groups in (("patient", summary.patients), ("slide", summary.slides)):
         for g in groups:
@@ -140,7 +140,8 @@ def read_summary_route(
     other label. `threshold` and `positive_class` default to the served model card's
     (0.5 and none when the gateway cannot read it); with no positive class the call is
     the most frequent label. Items without a patient_id form the group `null`.
-    `final` stays false while the job is open or has pending images.
+    `final` stays false while the job is open or has pending images. In `format=csv`, text
+    a spreadsheet would run as a formula gets a leading `'`.
     """
     job = find_job(job_id, session, tenant)
     rule = resolve_rule(settings, threshold, positive_class, min_fraction)
