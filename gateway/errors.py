@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 _MEANINGS = {
     400: (
         "The request is malformed: not multipart, too many file parts or fields, a part "
-        "header too long, a bad cursor, an unusable manifest, or (listing jobs) ids that "
-        "are not job IDs, more than 100 of them, or an unknown query parameter."
+        "header too long, a cursor that is not a `next_cursor` the API returned, an "
+        "unusable manifest, or (listing jobs) ids that are not job IDs, more than 100 of "
+        "them, or an unknown query parameter."
     ),
     401: (
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 
 from core.queue import check_broker
-from core.settings import Settings
-from db.session import get_session
+from gateway.deps import SessionOpener, SessionOpenerDep
 from gateway.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -24,11 +23,11 @@ async def liveness() -> Health:
     return Health(status="ok")
 
 
-def check_database(settings: Settings) -> None:
+def check_database(open_session: SessionOpener) -> None:
     """Run one query; a connection dropped by a database restart gets one fresh retry."""
     for attempt in range(2):
         try:
-            with get_session(settings.resolved_database_url) as session:
+            with open_session() as session:
                 session.execute(text("SELECT 1"))
             return
         except Exception:
@@ -36,11 +35,11 @@ def check_database(settings: Settings) -> None:
                 raise
 
 
-def run_checks(settings: Settings, publisher: object) -> dict[str, str]:
+def run_checks(open_session: SessionOpener, publisher: object) -> dict[str, str]:
     """Check the database and the broker; return 'ok' or why not, for each."""
     checks: dict[str, str] = {}
     try:
-        check_database(settings)
+        check_database(open_session)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
@@ -57,10 +56,10 @@ def run_checks(settings: Settings, publisher: object) -> dict[str, str]:
     response_model=Health,
     responses={503: {"model": Health, "description": "The database or the broker is down."}},
 )
-async def readiness(request: Request, response: Response) -> Health:
+async def readiness(request: Request, response: Response, open_session: SessionOpenerDep) -> Health:
     """Answer 200 when the database and the broker are reachable, else 503."""
     state = request.app.state
-    checks = await state.pools.run(state.pools.probes, run_checks, state.settings, state.publisher)
+    checks = await state.pools.run(state.pools.probes, run_checks, open_session, state.publisher)
     if all(value == "ok" for value in checks.values()):
         return Health(status="ok", checks=checks)
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

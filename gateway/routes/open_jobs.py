@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, status
 
 from db.jobs import close_job
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
+from gateway.deps import (
+    LockedJobDep,
+    PublisherDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    TenantDep,
+)
 from gateway.errors import responses
+from gateway.forms import ManifestField, OptionalFilesField
 from gateway.idempotency import IdempotencyKeyHeader
-from gateway.routes.jobs import ManifestField, find_job, to_public
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
+from gateway.views import to_public
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-OptionalFilesField = Annotated[
-    list[UploadFile] | None,
-    File(description="Images or archives, as for POST /v1/jobs; may be left out with a manifest."),
-]
 
 
 @router.post(
@@ -51,14 +53,13 @@ def add_items_route(
 
 
 @router.post("/{job_id}/close", response_model=JobClosed, responses=responses(401, 404, 422, 429))
-def close_job_route(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> JobClosed:
+def close_job_route(job: LockedJobDep, session: SessionDep) -> JobClosed:
     """Seal an open job: no more files, and its status may now become final.
 
     Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
     no item.
     """
-    job = find_job(job_id, session, tenant, lock=True)  # waits for adds in flight
-    close_job(job)
+    close_job(job)  # the job is locked: this waits for adds in flight
     session.flush()
     public = to_public(job, session)
     return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))

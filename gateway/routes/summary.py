@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -13,10 +12,9 @@ from core.csv_cells import csv_writer
 from db.jobs import read_job_state
 from db.models import Job
 from db.summary import CallRule, GroupStats, call_group, summarize_job
-from gateway.deps import SessionDep, SettingsDep, TenantDep
+from gateway.deps import JobDep, SessionDep, SettingsDep
 from gateway.errors import responses
 from gateway.model_card import served_card
-from gateway.routes.jobs import find_job
 from gateway.schemas import GroupSummary, JobSummary, SummaryRule
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
@@ -122,8 +120,7 @@ def build_summary(
     responses={**responses(401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_summary_route(
-    job_id: uuid.UUID,
-    tenant: TenantDep,
+    job: JobDep,
     session: SessionDep,
     settings: SettingsDep,
     format: Literal["json", "csv"] = "json",
@@ -143,10 +140,9 @@ def read_summary_route(
     `final` stays false while the job is open or has pending images. In `format=csv`, text
     a spreadsheet would run as a formula gets a leading `'`.
     """
-    job = find_job(job_id, session, tenant)
     rule = resolve_rule(settings, threshold, positive_class, min_fraction)
     summary = build_summary(job, rule, session, check_positive=positive_class is not None)
     if format == "csv":
-        headers = {"Content-Disposition": f'attachment; filename="{job_id}-summary.csv"'}
+        headers = {"Content-Disposition": f'attachment; filename="{job.id}-summary.csv"'}
         return Response(summary_csv(summary), media_type="text/csv", headers=headers)
     return summary
