@@ -138,7 +138,6 @@ class ResultItem(BaseModel):
     latency_ms: Latency
     model_name: str | None
     model_version: str | None
-    worker_id: str | None
     attempts: int
     error: str | None
     true_label: str | None = Field(None, description="From the manifest.")

@@ -41,7 +41,6 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
         ),
         model_name=result.model_name if result else None,
         model_version=result.model_version if result else None,
-        worker_id=result.worker_id if result else None,
         attempts=item.attempts,
         error=item.error,
         true_label=item.true_label,
@@ -62,7 +61,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], open_session: SessionOpener)
     header = ["item_id", "filename", "status", "label", "probability"]
     header += [f"score_{name}" for name in classes]
     header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
-    header += ["worker_id", "attempts", "error", "true_label", "patient_id", "slide_id"]
+    header += ["attempts", "error", "true_label", "patient_id", "slide_id"]
     buffer = io.StringIO()
     writer = csv_writer(buffer)
     writer.writerow(header)
@@ -77,7 +76,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], open_session: SessionOpener)
                 [row.item_id, row.filename, row.status, row.label, row.probability]
                 + [scores.get(name) for name in classes]
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
-                + [row.model_name, row.model_version, row.worker_id, row.attempts, row.error]
+                + [row.model_name, row.model_version, row.attempts, row.error]
                 + [row.true_label, row.patient_id, row.slide_id]
             )
         yield buffer.getvalue()
