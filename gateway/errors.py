@@ -33,7 +33,8 @@ _MEANINGS = {
     415: "No part of the upload is an image this service accepts (each reason is given).",
     422: (
         "A parameter is invalid; an archive member has an absolute path, `..`, or is a link "
-        "or device; an Idempotency-Key was reused for another request; or (for /predict) "
+        "or device; an Idempotency-Key was reused for another operation or with another "
+        "body (other files, file names or fields); or (for /predict) "
         "the image could not be classified."
     ),
     429: (

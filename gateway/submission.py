@@ -17,7 +17,7 @@ from core.storage import BlobStore
 from db.jobs import NewItem, add_items, create_job, existing_hashes, get_job, mark_published
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
-from gateway.idempotency import remember, replay
+from gateway.idempotency import RequestKey, remember, replay
 from gateway.links import job_links
 from gateway.manifest import ParsedManifest, read_manifest
 from gateway.schemas import (
@@ -50,7 +50,7 @@ class Upload:
 
     files: list[UploadFile]
     manifest: UploadFile | None = None
-    idempotency_key: str | None = None
+    idempotency_key: RequestKey | None = None
 
 
 def refuse_if_empty(intake: Intake) -> None:
@@ -178,7 +178,7 @@ def add_to_job(
 
 
 def commit_and_publish(
-    key: str | None,
+    key: RequestKey | None,
     scope: str,
     item_ids: list[uuid.UUID],
     accepted: JobAccepted,

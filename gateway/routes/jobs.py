@@ -10,7 +10,7 @@ from db.jobs import cancel_job, list_jobs, read_job_states
 from gateway.deps import JobDep, PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.forms import FilesField, ManifestField
-from gateway.idempotency import IdempotencyKeyHeader
+from gateway.idempotency import IdempotencyKeyHeader, request_key
 from gateway.pagination import (
     MAX_IDS,
     CursorQuery,
@@ -55,10 +55,13 @@ def create_job_route(
     refuses the whole request (422), as do too many members or a compression bomb (413).
     With `close=false` the job stays open: add more with `POST /v1/jobs/{id}/items`, seal
     it with `POST /v1/jobs/{id}/close`; its images are classified as they arrive. A retry
-    with the same `Idempotency-Key` gets the first answer and adds nothing.
+    with the same `Idempotency-Key` gets the first answer and adds nothing; the key sent
+    again with other files, file names or fields is a 422.
     """
     services = Services(settings, store, publisher, session, tenant)
-    return submit_job(Upload(files, manifest, idempotency_key), services, close=close)
+    parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
+    key = request_key(idempotency_key, parts)
+    return submit_job(Upload(files, manifest, key), services, close=close)
 
 
 LISTING_PARAMETERS = frozenset({"ids", "limit", "cursor"})

@@ -17,7 +17,7 @@ from gateway.deps import (
 )
 from gateway.errors import responses
 from gateway.forms import ManifestField, OptionalFilesField
-from gateway.idempotency import IdempotencyKeyHeader
+from gateway.idempotency import IdempotencyKeyHeader, request_key
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
 from gateway.views import to_public
@@ -46,10 +46,13 @@ def add_items_route(
 
     Same rules as `POST /v1/jobs`. A file whose content is already in the job is listed in
     `duplicates` and not added. A retry with the same `Idempotency-Key` gets the first
-    answer and adds nothing. 409 once the job is closed or cancelled.
+    answer and adds nothing (422 for the key sent again with other files, names or fields).
+    409 once the job is closed or cancelled.
     """
     services = Services(settings, store, publisher, session, tenant)
-    return add_to_open_job(job_id, Upload(files or [], manifest, idempotency_key), services)
+    parts = [*(("files", file) for file in files or []), ("manifest", manifest)]
+    upload = Upload(files or [], manifest, request_key(idempotency_key, parts))
+    return add_to_open_job(job_id, upload, services)
 
 
 @router.post("/{job_id}/close", response_model=JobClosed, responses=responses(401, 404, 422, 429))
