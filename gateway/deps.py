@@ -67,7 +67,7 @@ def get_db(
         yield session
 
 
-def find_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: bool) -> Job:
+def find_tenant_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: bool) -> Job:
     """Return the tenant's job or raise 404 (the same for another tenant's job)."""
     job = get_job(job_id, session=session, tenant=tenant, for_update=lock)
     if job is None:
@@ -81,7 +81,7 @@ def get_tenant_job(
     session: Annotated[Session, Depends(get_db)],
 ) -> Job:
     """Return the job of the path's `job_id` if it is the tenant's, else 404."""
-    return find_job(job_id, session, tenant, lock=False)
+    return find_tenant_job(job_id, session, tenant, lock=False)
 
 
 def lock_tenant_job(
@@ -90,7 +90,7 @@ def lock_tenant_job(
     session: Annotated[Session, Depends(get_db)],
 ) -> Job:
     """Return the tenant's job locked until the request commits (requests take turns)."""
-    return find_job(job_id, session, tenant, lock=True)
+    return find_tenant_job(job_id, session, tenant, lock=True)
 
 
 async def get_store(request: Request) -> BlobStore:
