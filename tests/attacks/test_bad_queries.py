@@ -52,6 +52,20 @@ def test_a_malformed_cursor_is_a_400_with_a_reason(
     assert "cursor" in response.json()["detail"]
 
 
+def test_the_cursors_the_api_gives_out_still_work(target: Target, job_id: str) -> None:
+    with target.client() as client:
+        results = f"/v1/jobs/{job_id}/results"
+        first = client.get(results, params={"limit": 2}).json()
+        rest = client.get(results, params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert len(first["items"]) == 2 and len(rest["items"]) == 1
+        another = client.post("/v1/jobs", files=[("files", ("n.png", tile_bytes(410)))])
+        assert another.status_code == 202, another.text
+        page = client.get("/v1/jobs", params={"limit": 1}).json()
+        following = client.get("/v1/jobs", params={"limit": 1, "cursor": page["next_cursor"]})
+    assert following.status_code == 200, following.text
+    assert following.json()["jobs"][0]["job_id"] != page["jobs"][0]["job_id"]
+
+
 @pytest.mark.parametrize("ids", ["²", "9" * 5000, "\x00", ",", "x" * 30_000])
 def test_malformed_ids_are_a_400_with_a_reason(target: Target, ids: str) -> None:
     with target.client() as client:
