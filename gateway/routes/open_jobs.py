@@ -62,7 +62,7 @@ def close_job_route(job: LockedJobDep, session: SessionDep) -> JobClosed:
     Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
     no item.
     """
-    close_job(job)  # the job is locked: this waits for adds in flight
+    close_job(job)  # LockedJobDep waited for the adds in flight to commit
     session.flush()
     public = to_public(job, session)
     return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))
