@@ -121,7 +121,6 @@ class ResultItem(ApiModel):
     latency_ms: Latency = Latency()
     model_name: str | None = None
     model_version: str | None = None
-    worker_id: str | None = None
     attempts: int = 0
     error: str | None = None
     true_label: str | None = None

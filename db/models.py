@@ -145,6 +145,8 @@ class IdempotencyKey(Base):
     scope: Mapped[str] = mapped_column(String(255))
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     response: Mapped[dict[str, Any]]
+    # SHA-256 of the request's parts; NULL for keys stored before fingerprints existed.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

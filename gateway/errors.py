@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 _MEANINGS = {
     400: (
         "The request is malformed: not multipart, too many file parts or fields, a part "
-        "header too long, a bad cursor, an unusable manifest, or (listing jobs) ids that "
-        "are not job IDs, more than 100 of them, or an unknown query parameter."
+        "header too long, a cursor that is not a `next_cursor` the API returned, an "
+        "unusable manifest, or (listing jobs) ids that are not job IDs, more than 100 of "
+        "them, or an unknown query parameter."
     ),
     401: (
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
@@ -35,7 +36,8 @@ _MEANINGS = {
     415: "No part of the upload is an image this service accepts (each reason is given).",
     422: (
         "A parameter is invalid; an archive member has an absolute path, `..`, or is a link "
-        "or device; an Idempotency-Key was reused for another request; or (for /predict) "
+        "or device; an Idempotency-Key was reused for another operation or with another "
+        "body (other files, file names or fields); or (for /predict) "
         "the image could not be classified."
     ),
     429: (

@@ -141,7 +141,6 @@ class ResultItem(BaseModel):
     model_name: str | None
     model_version: str | None
     model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
-    worker_id: str | None
     attempts: int
     error: str | None
     true_label: str | None = Field(None, description="From the manifest.")

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from core.queue import publish_items
 from core.settings import Settings
 from core.storage import BlobStore
-from db.jobs import NewItem, add_items, create_job, existing_hashes, get_job, mark_published
+from db.jobs import NewItem, add_items, create_job, existing_hashes, mark_published
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
-from gateway.idempotency import remember, replay
+from gateway.deps import find_tenant_job
+from gateway.idempotency import RequestKey, remember, replay
 from gateway.links import job_links
 from gateway.manifest import ParsedManifest, read_manifest
 from gateway.schemas import (
@@ -50,7 +51,7 @@ class Upload:
 
     files: list[UploadFile]
     manifest: UploadFile | None = None
-    idempotency_key: str | None = None
+    idempotency_key: RequestKey | None = None
 
 
 def refuse_if_empty(intake: Intake) -> None:
@@ -178,7 +179,7 @@ def add_to_job(
 
 
 def commit_and_publish(
-    key: str | None,
+    key: RequestKey | None,
     scope: str,
     item_ids: list[uuid.UUID],
     accepted: JobAccepted,
@@ -219,9 +220,7 @@ def submit_job(
 
 def open_job(job_id: uuid.UUID, services: Services, *, lock: bool = False) -> Job:
     """Return a job that still accepts files; 404 if there is none, 409 if it is sealed."""
-    job = get_job(job_id, session=services.session, tenant=services.tenant, for_update=lock)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    job = find_tenant_job(job_id, services.session, services.tenant, lock=lock)
     if job.closed_at is not None:
         state = "cancelled" if job.cancelled_at else "closed"
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is {state}; create a new job")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
+from core.csv_cells import csv_writer
 from db.jobs import read_job_state
 from db.models import Job
 from db.summary import CallRule, GroupStats, call_group, summarize_job
 from gateway.call_rules import JobRules, resolve_rules
-from gateway.deps import SessionDep, SettingsDep, TenantDep
+from gateway.deps import JobDep, SessionDep, SettingsDep
 from gateway.errors import responses
-from gateway.routes.jobs import find_job
 from gateway.schemas import GroupSummary, JobSummary, SummaryRule
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
@@ -68,7 +66,7 @@ def summary_csv(summary: JobSummary) -> str:
     header += ["positive_tiles", "call"] + [f"count_{name}" for name in classes]
     header += [f"mean_{name}" for name in classes] + [f"max_{name}" for name in classes]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(header)
     for level, groups in (("patient", summary.patients), ("slide", summary.slides)):
         for g in groups:
@@ -112,8 +110,7 @@ def build_summary(
     responses={**responses(401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_summary_route(
-    job_id: uuid.UUID,
-    tenant: TenantDep,
+    job: JobDep,
     session: SessionDep,
     settings: SettingsDep,
     format: Literal["json", "csv"] = "json",
@@ -131,9 +128,9 @@ def read_summary_route(
     produced each result (`models` lists them; a job served across a model switch counts
     each result by its own model's rule, and calls use the newest); with no positive class
     the call is the most frequent label. Items without a patient_id form the group `null`.
-    `final` stays false while the job is open or has pending images.
+    `final` stays false while the job is open or has pending images. In `format=csv`, text
+    a spreadsheet would run as a formula gets a leading `'`.
     """
-    job = find_job(job_id, session, tenant)
     rules = resolve_rules(
         job.id,
         threshold,
@@ -144,6 +141,6 @@ def read_summary_route(
     )
     summary = build_summary(job, rules, session, check_positive=positive_class is not None)
     if format == "csv":
-        headers = {"Content-Disposition": f'attachment; filename="{job_id}-summary.csv"'}
+        headers = {"Content-Disposition": f'attachment; filename="{job.id}-summary.csv"'}
         return Response(summary_csv(summary), media_type="text/csv", headers=headers)
     return summary
