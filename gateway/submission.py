@@ -18,8 +18,9 @@ from db.jobs import NewItem, add_items, create_job, existing_hashes, get_job, ma
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
 from gateway.idempotency import remember, replay
+from gateway.intake.manifest import ParsedManifest, read_manifest
+from gateway.intake.uploads import Intake, take_files
 from gateway.links import job_links
-from gateway.manifest import ParsedManifest, read_manifest
 from gateway.schemas import (
     DuplicateFile,
     JobAccepted,
@@ -27,7 +28,6 @@ from gateway.schemas import (
     ManifestReport,
     RejectedFile,
 )
-from gateway.uploads import Intake, take_files
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from fastapi import status
 
-from gateway.archives import (
+from gateway.intake.archives import (
     ArchiveCorruptError,
     ArchiveLimits,
     ArchiveRefusedError,

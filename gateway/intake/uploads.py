@@ -13,8 +13,8 @@ from core.preprocessing import ImageError, sniff_image
 from core.settings import Settings
 from core.storage import BlobStore, content_hash
 from db.jobs import NewItem
-from gateway import archive_tar, archive_zip
-from gateway.archives import (
+from gateway.intake import archive_tar, archive_zip
+from gateway.intake.archives import (
     HEAD_BYTES,
     TAR_GZ,
     ZIP,

@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from gateway.archives import (
+from gateway.intake.archives import (
     ArchiveCorruptError,
     ArchiveLimits,
     Budget,
