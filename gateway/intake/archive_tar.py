@@ -1,4 +1,9 @@
-"""Tar uploads (plain or gzip): read as a stream, once to check and once to store."""
+"""Tar uploads (plain or gzip): read as a stream, once to check and once to store.
+
+tarfile reads a GNU long-name or pax header whole into memory, whatever size it claims,
+so headers are opened by `CappedTarInfo`, which refuses one past the limit before a byte
+of it is read.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,70 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from gateway.intake.archives import (
-    ArchiveCorruptError,
-    ArchiveLimits,
-    Budget,
-    Entry,
-    Scan,
-    is_junk,
-    member_path,
-    refuse,
-    too_large,
-)
+from fastapi import status
 
-CHUNK = 1024 * 1024
+from gateway.intake.archives import CHUNK, ArchiveCorruptError, Entry, Scan, too_large
+from gateway.intake.budget import (
+    MAX_HEADER_BYTES,
+    MAX_PAX_RECORDS,
+    RefusedError,
+    RequestBudget,
+    printable,
+    refuse,
+)
+from gateway.intake.names import is_junk, member_path
+
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+_HEADER_KINDS = {
+    tarfile.GNUTYPE_LONGNAME: "GNU long-name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long-link",
+    tarfile.XHDTYPE: "pax",
+    tarfile.XGLTYPE: "pax global",
+    tarfile.SOLARIS_XHDTYPE: "pax",
+}
+
+
+class HeaderRefusedError(Exception):
+    """An extended header is too large or holds too many records."""
+
+    def __init__(self, kind: str, size: int) -> None:
+        super().__init__(kind, size)
+        self.kind = kind
+        self.size = size
+
+
+class CappedTarInfo(tarfile.TarInfo):
+    """A TarInfo that will not read an extended header past the limits."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        kind = _HEADER_KINDS.get(self.type)
+        if kind is not None and self.size > MAX_HEADER_BYTES:
+            raise HeaderRefusedError(kind, self.size)
+        member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+        if len(member.pax_headers) > MAX_PAX_RECORDS:
+            raise HeaderRefusedError(f"pax header with {len(member.pax_headers)} records", 0)
+        return member
+
+
+def open_tar(fileobj: BinaryIO) -> tarfile.TarFile:
+    """Open a tar stream (gzip or not) whose headers are capped."""
+    fileobj.seek(0)
+    return tarfile.open(fileobj=fileobj, mode="r|*", tarinfo=CappedTarInfo)
+
+
+def refuse_header(
+    exc: HeaderRefusedError, archive: str, position: int, after: str | None
+) -> RefusedError:
+    """Return the 413 naming the member (by position: its name is in the header) refused."""
+    where = f"member {position}" + (f" (after '{printable(after)}')" if after else "")
+    problem = (
+        f"has a {exc.size}-byte {exc.kind} header, more than the limit of {MAX_HEADER_BYTES}"
+        if exc.size
+        else f"has a {exc.kind}, more than the limit of {MAX_PAX_RECORDS}"
+    )
+    return RefusedError(
+        status.HTTP_413_CONTENT_TOO_LARGE, f"archive '{printable(archive)}': {where} {problem}"
+    )
 
 
 def check_type(info: tarfile.TarInfo, archive: str) -> None:
@@ -33,7 +88,13 @@ def check_type(info: tarfile.TarInfo, archive: str) -> None:
         raise refuse(archive, info.name, "is not a plain file or folder")
 
 
-def drain(tar: tarfile.TarFile, info: tarfile.TarInfo, budget: Budget, fileobj: BinaryIO) -> None:
+def drain(
+    tar: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    budget: RequestBudget,
+    archive: str,
+    fileobj: BinaryIO,
+) -> None:
     """Decompress a member without keeping it, refusing it as soon as it looks like a bomb."""
     member = tar.extractfile(info)
     if member is None:
@@ -41,35 +102,54 @@ def drain(tar: tarfile.TarFile, info: tarfile.TarInfo, budget: Budget, fileobj: 
     expanded = info.offset_data
     while chunk := member.read(CHUNK):
         expanded += len(chunk)
-        budget.check_ratio(info.name, expanded, fileobj.tell())
+        budget.check_ratio(archive, info.name, expanded, fileobj.tell())
 
 
-def scan_tar(fileobj: BinaryIO, budget: Budget, *, compressed: bool) -> Scan:
-    """Check every member's name, type and size; gzip data is expanded once, then dropped."""
+def check_member(
+    tar: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    budget: RequestBudget,
+    archive: str,
+    fileobj: BinaryIO,
+    *,
+    compressed: bool,
+) -> str | None:
+    """Count and check one member; return its path when it is a file, else None."""
+    budget.count_member(archive, info.name)
+    budget.expand(archive, info.name, info.offset_data - info.offset)  # its headers
+    check_type(info, archive)
+    name = member_path(info.name, archive)
+    if info.isdir() or not name:
+        return None
+    budget.expand(archive, info.name, info.size)
+    if compressed:
+        drain(tar, info, budget, archive, fileobj)
+    return name
+
+
+def scan_tar(fileobj: BinaryIO, budget: RequestBudget, archive: str, *, compressed: bool) -> Scan:
+    """Check every member's name, type, headers and size; gzip data is expanded, then dropped."""
     scan = Scan()
+    position, last = 1, None
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
+        with open_tar(fileobj) as tar:
             for info in tar:
-                budget.count(info.name)
-                check_type(info, budget.archive)
-                name = member_path(info.name, budget.archive)
-                if info.isdir() or not name:
-                    continue
-                budget.expand(info.name, info.size)
-                if compressed:
-                    drain(tar, info, budget, fileobj)
-                if is_junk(name):
+                name = check_member(tar, info, budget, archive, fileobj, compressed=compressed)
+                if name and is_junk(name):
                     scan.skipped.append(name)
+                position, last = position + 1, info.name
+    except HeaderRefusedError as exc:
+        raise refuse_header(exc, archive, position, last) from None
     except _READ_ERRORS as exc:
         raise ArchiveCorruptError(f"unreadable tar archive: {exc}") from exc
     return scan
 
 
-def read_tar(fileobj: BinaryIO, archive: str, limits: ArchiveLimits) -> Iterator[Entry]:
+def read_tar(fileobj: BinaryIO, archive: str, budget: RequestBudget) -> Iterator[Entry]:
     """Yield the files of a checked tar, one in memory at a time, junk left out."""
-    limit = limits.max_member_bytes
+    limit = budget.max_member_bytes
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
+        with open_tar(fileobj) as tar:
             for info in tar:
                 name = member_path(info.name, archive)
                 if not info.isreg() or not name or is_junk(name):
@@ -79,6 +159,7 @@ def read_tar(fileobj: BinaryIO, archive: str, limits: ArchiveLimits) -> Iterator
                     continue
                 member = tar.extractfile(info)
                 data = member.read(limit + 1) if member else b""
+                budget.inflate(archive, info.name, len(data))
                 yield Entry(name, len(data), data=data)
-    except _READ_ERRORS as exc:
+    except (*_READ_ERRORS, HeaderRefusedError) as exc:
         yield Entry(archive, 0, error=f"unreadable tar archive: {exc}")

@@ -1,59 +1,21 @@
-"""Zip uploads: checked from the central directory, then read a member at a time."""
+"""Zip uploads: checked from a central directory the gateway reads itself, then read a
+member at a time with every inflated byte charged to the request's budget."""
 
 from __future__ import annotations
 
 import stat
-import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from fastapi import status
+from gateway.intake.archives import CHUNK, ArchiveCorruptError, Entry, Scan, too_large
+from gateway.intake.budget import RequestBudget, refuse
+from gateway.intake.names import is_junk, member_path
+from gateway.intake.zip_directory import check_overlaps, find_directory, read_directory
 
-from gateway.intake.archives import (
-    ArchiveCorruptError,
-    ArchiveLimits,
-    ArchiveRefusedError,
-    Budget,
-    Entry,
-    Scan,
-    is_junk,
-    member_path,
-    printable,
-    refuse,
-    too_large,
-)
-
-_END = b"PK\x05\x06"
-_END64_LOCATOR = b"PK\x06\x07"
-_END64 = b"PK\x06\x06"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 _SPECIAL = (stat.S_ISCHR, stat.S_ISBLK, stat.S_ISFIFO, stat.S_ISSOCK)
-
-
-def declared_entries(fileobj: BinaryIO) -> int | None:
-    """Return the entry count the end-of-archive record declares, before parsing entries.
-
-    zipfile builds an object per entry up front, so a body packed with tiny entries is
-    refused from this number before it can take the memory.
-    """
-    size = fileobj.seek(0, 2)
-    tail_length = min(size, 65_535 + 22)
-    fileobj.seek(size - tail_length)
-    tail = fileobj.read(tail_length)
-    at = tail.rfind(_END)
-    if at < 0 or at + 22 > len(tail):
-        return None
-    (count,) = struct.unpack("<H", tail[at + 10 : at + 12])
-    locator = tail[at - 20 : at] if at >= 20 else b""
-    if count == 0xFFFF and locator.startswith(_END64_LOCATOR):
-        (offset,) = struct.unpack("<Q", locator[8:16])
-        fileobj.seek(offset)
-        record = fileobj.read(56)
-        if record.startswith(_END64) and len(record) == 56:
-            (count,) = struct.unpack("<Q", record[32:40])
-    return int(count)
 
 
 def check_type(info: zipfile.ZipInfo, archive: str) -> None:
@@ -65,41 +27,55 @@ def check_type(info: zipfile.ZipInfo, archive: str) -> None:
         raise refuse(archive, info.filename, "is a device or special file")
 
 
-def open_zip(fileobj: BinaryIO, archive: str) -> zipfile.ZipFile:
+def open_zip(fileobj: BinaryIO) -> zipfile.ZipFile:
     """Open a zip from the spooled upload, turning parse errors into ArchiveCorruptError."""
+    fileobj.seek(0)
     try:
         return zipfile.ZipFile(fileobj)
     except _READ_ERRORS as exc:
         raise ArchiveCorruptError(f"unreadable zip archive: {exc}") from exc
 
 
-def scan_zip(fileobj: BinaryIO, budget: Budget) -> Scan:
-    """Check every member's name, type and declared sizes; nothing is decompressed."""
-    declared = declared_entries(fileobj)
-    if declared is not None and declared > budget.limits.max_members:
-        detail = (
-            f"archive '{printable(budget.archive)}' declares {declared} members, more than "
-            f"the limit of {budget.limits.max_members}"
-        )
-        raise ArchiveRefusedError(status.HTTP_413_CONTENT_TOO_LARGE, detail)
-    fileobj.seek(0)
+def scan_zip(fileobj: BinaryIO, budget: RequestBudget, archive_name: str) -> Scan:
+    """Count and check every member before zipfile parses them; nothing is decompressed."""
+    directory = find_directory(fileobj)
+    budget.check_declared(archive_name, directory.declared)
+    records = read_directory(fileobj, directory, budget, archive_name)
+    check_overlaps(fileobj, records, directory, archive_name)
     scan = Scan()
-    with open_zip(fileobj, budget.archive) as archive:
+    with open_zip(fileobj) as archive:
+        if len(archive.infolist()) != len(records):
+            raise ArchiveCorruptError("unreadable zip archive: inconsistent central directory")
         for info in archive.infolist():
-            budget.count(info.filename)
-            check_type(info, budget.archive)
-            name = member_path(info.filename, budget.archive)
+            check_type(info, archive_name)
+            name = member_path(info.filename, archive_name)
             if info.is_dir() or not name:
                 continue
-            budget.expand(info.filename, info.file_size)
-            budget.check_ratio(info.filename, info.file_size, info.compress_size)
+            budget.expand(archive_name, info.filename, info.file_size)
+            budget.check_ratio(archive_name, info.filename, info.file_size, info.compress_size)
             if is_junk(name):
                 scan.skipped.append(name)
     return scan
 
 
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limit: int) -> Entry:
+def inflate(member: BinaryIO, info: zipfile.ZipInfo, archive: str, budget: RequestBudget) -> bytes:
+    """Read a member chunk by chunk, charging the bytes that actually come out."""
+    chunks: list[bytes] = []
+    total = 0
+    while total <= budget.max_member_bytes and (chunk := member.read(CHUNK)):
+        total += len(chunk)
+        budget.inflate(archive, info.filename, len(chunk))
+        budget.check_ratio(archive, info.filename, total, info.compress_size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_name: str, budget: RequestBudget
+) -> Entry:
     """Read one member into memory, or say why it cannot be read."""
+    name = member_path(info.filename, archive_name)
+    limit = budget.max_member_bytes
     if info.file_size > limit:
         return Entry(name, info.file_size, error=too_large(limit))
     if info.flag_bits & 0x1:
@@ -107,18 +83,17 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limi
     try:
         # zipfile stops at the declared size and checks the CRC, so a lying header fails here.
         with archive.open(info) as member:
-            data = member.read(limit + 1)
+            data = inflate(member, info, archive_name, budget)  # type: ignore[arg-type]
     except _READ_ERRORS as exc:
         return Entry(name, info.file_size, error=f"unreadable archive member: {exc}")
     return Entry(name, len(data), data=data)
 
 
-def read_zip(fileobj: BinaryIO, archive_name: str, limits: ArchiveLimits) -> Iterator[Entry]:
+def read_zip(fileobj: BinaryIO, archive_name: str, budget: RequestBudget) -> Iterator[Entry]:
     """Yield the files of a checked zip, one in memory at a time, junk left out."""
-    fileobj.seek(0)
-    with open_zip(fileobj, archive_name) as archive:
+    with open_zip(fileobj) as archive:
         for info in archive.infolist():
             name = member_path(info.filename, archive_name)
             if info.is_dir() or not name or is_junk(name):
                 continue
-            yield read_member(archive, info, name, limits.max_member_bytes)
+            yield read_member(archive, info, archive_name, budget)
