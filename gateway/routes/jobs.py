@@ -24,6 +24,7 @@ from db.models import Job
 from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import IdempotencyKeyHeader
+from gateway.intake.parts import ManifestPart
 from gateway.links import job_links
 from gateway.schemas import JobAccepted, JobCounts, JobList, JobPublic
 from gateway.submission import Services, Upload, submit_job
@@ -36,13 +37,6 @@ FilesField = Annotated[
         min_length=1,
         description="One or many image files (PNG, JPEG, TIFF, BMP, WebP, GIF), or .zip, .tar "
         "or .tar.gz archives of folders of them.",
-    ),
-]
-ManifestField = Annotated[
-    UploadFile | None,
-    File(
-        description="Optional CSV with a header row: filename,label,patient_id[,slide_id,...]. "
-        "A row matches the item with that relative path, else every item with that base name."
     ),
 ]
 
@@ -69,7 +63,7 @@ def create_job_route(
     publisher: PublisherDep,
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
-    manifest: ManifestField = None,
+    manifest: ManifestPart = None,
     close: Annotated[
         bool, Form(description="false keeps the job open for POST /v1/jobs/{id}/items.")
     ] = True,

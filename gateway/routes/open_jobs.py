@@ -11,7 +11,8 @@ from db.jobs import close_job
 from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.idempotency import IdempotencyKeyHeader
-from gateway.routes.jobs import ManifestField, find_job, to_public
+from gateway.intake.parts import ManifestPart
+from gateway.routes.jobs import find_job, to_public
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
 
@@ -38,7 +39,7 @@ def add_items_route(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
     files: OptionalFilesField = None,
-    manifest: ManifestField = None,
+    manifest: ManifestPart = None,
 ) -> JobAccepted:
     """Add files (and/or manifest rows) to an open job; its new images are queued at once.
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from db.models import ItemStatus, Result
@@ -21,6 +20,7 @@ from db.results import list_results
 from db.session import get_session
 from gateway.deps import TenantDep
 from gateway.errors import responses
+from gateway.intake.parts import ImagePart
 from gateway.links import job_links
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
@@ -104,7 +104,7 @@ def still_pending(job_id: uuid.UUID, item_status: str) -> JSONResponse:
     },
 )
 async def predict_route(
-    file: Annotated[UploadFile, File(description="One image.")],
+    file: ImagePart,
     tenant: TenantDep,
     request: Request,
 ) -> Prediction | JSONResponse:
