@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 _MEANINGS = {
     400: (
         "The request is malformed: not multipart, too many file parts or fields, a part "
-        "header too long, a bad cursor, an unusable manifest, or (listing jobs) ids that "
+        "header too long, a part sent twice that a route takes once (`file`, `manifest`), "
+        "a bad cursor, an unusable manifest (one with a NUL byte too), or (listing jobs) ids that "
         "are not job IDs, more than 100 of them, or an unknown query parameter."
     ),
     401: (
@@ -26,12 +27,15 @@ _MEANINGS = {
     404: "No such job; another tenant's job gets the same answer.",
     409: "The job is closed or cancelled: no more files may be added to it.",
     413: (
-        "The body, or one file in it, is larger than the configured limit, or an archive "
-        "has too many members, expands too far or too many times (compression bomb)."
+        "The body, or one file in it, is larger than the configured limit; the request's "
+        "archives together have too many members or expand too far; a member expands too "
+        "many times, or zip entries overlap (compression bombs); a tar header is too large; "
+        "or the manifest has too many rows. The message names the archive and member."
     ),
     415: "No part of the upload is an image this service accepts (each reason is given).",
     422: (
-        "A parameter is invalid; an archive member has an absolute path, `..`, or is a link "
+        "A parameter is invalid; an archive member has an absolute path, `..` (even hidden "
+        "by invisible characters), or is a link "
         "or device; an Idempotency-Key was reused for another request; or (for /predict) "
         "the image could not be classified."
     ),
