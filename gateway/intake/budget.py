@@ -16,10 +16,6 @@ from core.settings import Settings
 
 #: Below this many expanded bytes nothing counts as a bomb, so a few blank tiles pass.
 RATIO_FLOOR = 1024 * 1024
-#: Largest tar extended header (GNU long name or link, pax records) read into memory.
-MAX_HEADER_BYTES = 64 * 1024
-#: Most records one pax header may hold.
-MAX_PAX_RECORDS = 128
 
 
 class RefusedError(HTTPException):
@@ -119,13 +115,6 @@ class RequestBudget:
                 f"{self.max_ratio:g} (compression bomb)"
             )
             raise too_much(archive, member, problem)
-
-    def read_header(self, archive: str, member: str, kind: str, size: int) -> None:
-        """Refuse an extended header too large to read; charge its bytes when it is not."""
-        if size > MAX_HEADER_BYTES:
-            problem = f"has a {size}-byte {kind} header, more than the limit of {MAX_HEADER_BYTES}"
-            raise too_much(archive, member, problem)
-        self.expand(archive, member, size)
 
     def count_rows(self, rows: int) -> None:
         """Charge manifest rows read."""

@@ -1,9 +1,11 @@
 """Archive bombs that lie about themselves: overlapping zip entries, a central directory
-longer than its end record says, and a tar header hundreds of megabytes long. Each is
-refused from what the gateway counts itself, quickly and without the memory it asks for."""
+longer than its end record says, a tar header hundreds of megabytes long, and a chain of
+tar headers that tarfile would follow by recursion. Each is refused from what the gateway
+counts itself, quickly and without the memory it asks for."""
 
 from __future__ import annotations
 
+import gzip
 import time
 
 from tests.attacks.conftest import Target
@@ -13,6 +15,7 @@ from tests.attacks.intake import (
     long_name_tar_gz,
     overlapping_zip,
     peak_rss,
+    plain_tar,
     stored,
 )
 from tests.integration.conftest import tile_bytes
@@ -62,6 +65,21 @@ def test_tar_long_name_header_is_refused_before_it_is_read(target: Target) -> No
     code, detail, seconds, growth = post_archive(target, "long.tar.gz", bomb)
     assert code == 413, detail
     assert "long.tar.gz" in detail and "long-name header" in detail and "member 1" in detail
+    assert seconds < 5.0
+    assert growth < MEMORY_LIMIT, f"RSS grew {growth / MIB:.0f} MiB"
+    assert stored(target) == before
+    assert target.healthz_seconds() < 1.0
+
+
+def test_a_chain_of_tar_headers_is_refused_not_recursed(target: Target) -> None:
+    one_long_name = long_name_tar_gz(10, {})  # a gzip stream: header, name, two end blocks
+    chain = gzip.decompress(one_long_name)[:1024] * 3000  # tarfile would recurse 3000 deep
+    bomb = gzip.compress(chain + plain_tar({"ok.png": tile_bytes(9)}))
+    assert len(bomb) < 200_000
+    before = stored(target)
+    code, detail, seconds, growth = post_archive(target, "chain.tar.gz", bomb)
+    assert code == 413, detail
+    assert "chain.tar.gz" in detail and "member 1 has more than 8 extended headers" in detail
     assert seconds < 5.0
     assert growth < MEMORY_LIMIT, f"RSS grew {growth / MIB:.0f} MiB"
     assert stored(target) == before
