@@ -15,6 +15,7 @@ from fastapi import HTTPException, UploadFile, status
 
 from db.manifests import ManifestRow
 from gateway.intake.budget import RequestBudget
+from gateway.intake.names import visible
 
 #: Known columns and the item fields they fill.
 KNOWN = {"label": "true_label", "patient_id": "patient_id", "slide_id": "slide_id"}
@@ -69,7 +70,7 @@ def parse_row(values: list[str], header: list[str]) -> ManifestRow | str:
     if len(values) != len(header):
         return f"expected {len(header)} fields, got {len(values)}"
     cells = {name: value.strip() for name, value in zip(header, values, strict=True)}
-    filename = cells.pop("filename").replace("\\", "/").lstrip("/")
+    filename = visible(cells.pop("filename")).replace("\\", "/").lstrip("/")  # as items are
     if not filename:
         return "empty filename"
     if len(filename) > MAX_FILENAME:

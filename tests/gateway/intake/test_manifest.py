@@ -39,3 +39,8 @@ def test_a_nul_byte_is_400_naming_its_line(data: bytes, line: int) -> None:
         parse_manifest(data, budget())
     assert refused.value.status_code == 400
     assert refused.value.detail == f"manifest: line {line} has a NUL byte"
+
+
+def test_file_names_are_cleaned_like_item_names() -> None:
+    parsed = parse_manifest(b"filename\n/scan/\xe2\x80\x8bP1.png\n", budget())
+    assert [row.filename for row in parsed.rows] == ["scan/P1.png"]
