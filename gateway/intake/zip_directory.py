@@ -63,11 +63,10 @@ def find_directory(fileobj: BinaryIO) -> Directory:
     end_at = size - tail_length + at
     declared, length, offset = struct.unpack("<2xH2L", tail[at + 8 : at + 20])
     locator = tail[at - _LOCATOR_SIZE : at] if at >= _LOCATOR_SIZE else b""
-    if locator.startswith(_END64_LOCATOR):
-        (end64_at,) = struct.unpack("<Q", locator[8:16])
-        fileobj.seek(end64_at)
+    if locator.startswith(_END64_LOCATOR) and end_at >= _LOCATOR_SIZE + _END64_SIZE:
+        fileobj.seek(end_at - _LOCATOR_SIZE - _END64_SIZE)  # where zipfile reads it too
         record = fileobj.read(_END64_SIZE)
-        if record.startswith(_END64) and len(record) == _END64_SIZE:
+        if record.startswith(_END64):
             declared, length, offset = struct.unpack("<3Q", record[32:56])
             end_at -= _END64_SIZE + _LOCATOR_SIZE
     shift = end_at - length - offset  # bytes prepended to the archive, as zipfile allows

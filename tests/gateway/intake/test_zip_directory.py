@@ -49,6 +49,15 @@ def test_real_zips_scan_like_zipfile_reads_them(data: bytes) -> None:
     assert scan(data) == expected
 
 
+def test_zip64_end_records_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)  # zip64 end records for 4 entries
+    for data in (written(), written(prefix=b"MZ" * 100)):
+        assert b"PK\x06\x06" in data
+        expected = [(i.filename, i.file_size) for i in zipfile.ZipFile(io.BytesIO(data)).infolist()]
+        assert scan(data) == expected
+        assert find_directory(io.BytesIO(data)).declared == 4
+
+
 def test_overlapping_entries_are_refused() -> None:
     with pytest.raises(HTTPException) as refused:
         scan(overlapping_zip(copies=3, size=200_000))
