@@ -89,8 +89,8 @@ class RequestBudget:
         if self.members + declared > self.max_members:
             raise RefusedError(
                 status.HTTP_413_CONTENT_TOO_LARGE,
-                f"archive '{printable(archive)}' declares {declared} members, more than "
-                f"the limit of {self.max_members} members a request",
+                f"archive '{printable(archive)}' declares {declared} members, which takes "
+                f"the request past the limit of {self.max_members} members",
             )
 
     def expand(self, archive: str, member: str, size: int) -> None:
