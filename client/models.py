@@ -48,6 +48,7 @@ class ManifestReport(ApiModel):
     n_matched: int
     unmatched: list[str] = []
     errors: list[dict[str, Any]] = []
+    n_errors: int = 0
 
 
 class JobAccepted(ApiModel):

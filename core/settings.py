@@ -89,13 +89,16 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long POST /predict waits before answering 202."
     )
     max_archive_members: int = Field(
-        10_000, ge=1, description="Most entries a .zip or .tar upload may hold."
+        10_000, ge=1, description="Most archive entries a request may hold, all archives together."
     )
     max_archive_bytes: int = Field(
-        2 * 1024**3, ge=1, description="Most bytes an archive upload may expand to in total."
+        2 * 1024**3, ge=1, description="Most bytes a request's archives may expand to in total."
     )
     max_compression_ratio: float = Field(
         200.0, gt=1, description="Zip-bomb guard: most an archive member may expand, times."
+    )
+    max_manifest_rows: int = Field(
+        100_000, ge=1, description="Most rows a request's manifest may hold."
     )
 
     auth_enabled: bool = Field(

@@ -18,10 +18,3 @@ OptionalFilesField = Annotated[
     list[UploadFile] | None,
     File(description="Images or archives, as for POST /v1/jobs; may be left out with a manifest."),
 ]
-ManifestField = Annotated[
-    UploadFile | None,
-    File(
-        description="Optional CSV with a header row: filename,label,patient_id[,slide_id,...]. "
-        "A row matches the item with that relative path, else every item with that base name."
-    ),
-]

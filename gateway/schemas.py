@@ -51,8 +51,10 @@ class ManifestReport(BaseModel):
         description="File names of rows that match no item (yet, while the job is open)."
     )
     errors: list[ManifestLine] = Field(
-        default_factory=list, description="Lines of this request's manifest that were not used."
+        default_factory=list,
+        description="Lines of this request's manifest that were not used (the first 1,000).",
     )
+    n_errors: int = Field(0, description="How many lines of this request's manifest were not used.")
 
 
 class JobLinks(BaseModel):

@@ -19,8 +19,10 @@ from db.manifests import apply_to_existing, attach_metadata, read_manifest_statu
 from db.models import Job
 from gateway.deps import find_tenant_job
 from gateway.idempotency import RequestKey, remember, replay
+from gateway.intake.manifest import ParsedManifest
+from gateway.intake.request import read_request
+from gateway.intake.uploads import Intake
 from gateway.links import job_links
-from gateway.manifest import ParsedManifest, read_manifest
 from gateway.schemas import (
     DuplicateFile,
     JobAccepted,
@@ -28,7 +30,6 @@ from gateway.schemas import (
     ManifestReport,
     RejectedFile,
 )
-from gateway.uploads import Intake, take_files
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +55,6 @@ class Upload:
     idempotency_key: RequestKey | None = None
 
 
-def refuse_if_empty(intake: Intake) -> None:
-    """Raise 400, 413 or 415 when no part of the upload is an acceptable image."""
-    if not intake.items:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
-    if intake.accepted:
-        return
-    reasons = "; ".join(f"{item.filename}: {item.error}" for item in intake.refused[:20])
-    code = (
-        status.HTTP_413_CONTENT_TOO_LARGE
-        if intake.oversized == len(intake.items)
-        else status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    )
-    raise HTTPException(code, f"no acceptable image in the upload: {reasons}")
-
-
 def publish(
     publisher: Celery, item_ids: list[uuid.UUID], settings: Settings, session: Session
 ) -> None:
@@ -82,21 +68,10 @@ def publish(
 
 
 def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest | None]:
-    """Read the manifest, check and store the files; refuse a request with nothing usable."""
-    settings = services.settings
-    if len(upload.files) > settings.max_files_per_request:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"{len(upload.files)} files in one request; the limit is "
-            f"{settings.max_files_per_request}",
-        )
-    manifest = read_manifest(upload.manifest, settings.max_upload_bytes)
-    if not upload.files and manifest is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files and no manifest in the request")
-    intake = take_files(upload.files, settings=settings, store=services.store)
-    if upload.files:
-        refuse_if_empty(intake)
-    return intake, manifest
+    """Read the request's manifest and files against one budget (gateway.intake)."""
+    return read_request(
+        upload.files, upload.manifest, settings=services.settings, store=services.store
+    )
 
 
 def drop_duplicates(
@@ -134,7 +109,13 @@ def manifest_report(
     n_rows, n_matched, unmatched = (
         (current.n_rows, current.n_matched, current.unmatched) if current else (0, 0, [])
     )
-    return ManifestReport(n_rows=n_rows, n_matched=n_matched, unmatched=unmatched, errors=errors)
+    return ManifestReport(
+        n_rows=n_rows,
+        n_matched=n_matched,
+        unmatched=unmatched,
+        errors=errors,
+        n_errors=manifest.n_errors if manifest else 0,
+    )
 
 
 def add_to_job(

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from db.jobs import cancel_job, list_jobs, read_job_states
 from gateway.deps import JobDep, PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
-from gateway.forms import FilesField, ManifestField
+from gateway.forms import FilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
+from gateway.intake.parts import ManifestPart
 from gateway.pagination import (
     MAX_IDS,
     CursorQuery,
@@ -40,7 +41,7 @@ def create_job_route(
     publisher: PublisherDep,
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
-    manifest: ManifestField = None,
+    manifest: ManifestPart = None,
     close: Annotated[
         bool, Form(description="false keeps the job open for POST /v1/jobs/{id}/items.")
     ] = True,

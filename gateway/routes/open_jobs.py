@@ -16,8 +16,9 @@ from gateway.deps import (
     TenantDep,
 )
 from gateway.errors import responses
-from gateway.forms import ManifestField, OptionalFilesField
+from gateway.forms import OptionalFilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
+from gateway.intake.parts import ManifestPart
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
 from gateway.views import to_public
@@ -40,7 +41,7 @@ def add_items_route(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
     files: OptionalFilesField = None,
-    manifest: ManifestField = None,
+    manifest: ManifestPart = None,
 ) -> JobAccepted:
     """Add files (and/or manifest rows) to an open job; its new images are queued at once.
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from db.models import ItemStatus, Result
 from db.results import list_results
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
+from gateway.intake.parts import ImagePart
 from gateway.links import job_links
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
@@ -108,7 +108,7 @@ def still_pending(job_id: uuid.UUID, item_status: str) -> JSONResponse:
     },
 )
 async def predict_route(
-    file: Annotated[UploadFile, File(description="One image.")],
+    file: ImagePart,
     tenant: TenantDep,
     request: Request,
     open_session: SessionOpenerDep,
