@@ -215,7 +215,9 @@ class ModelCount(BaseModel):
 class MetricsPublic(BaseModel):
     """Service-wide aggregates computed in the database over all workers."""
 
-    requests_total: int = Field(description="Jobs submitted.")
+    jobs_total: int = Field(
+        description="Jobs created (one a submission; items added to an open job count no new job)."
+    )
     items_total: int
     items_by_status: dict[str, int]
     avg_inference_latency_ms: float | None
