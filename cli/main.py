@@ -9,22 +9,25 @@ from cli.client_commands import metrics, results, status, summary
 from cli.demo import demo
 from cli.evaluate import evaluate
 from cli.keys import keys_app
+from cli.models import models_app
 from cli.services import db_app, gateway, sweeper, worker
 from cli.submit import submit
 from cli.watch import watch
+from cli.workers import workers
 from training.cli import data_app, train
 
 app = typer.Typer(help="inferq: asynchronous batch image classification.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.command()(train)
 app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
 app.command()(demo)
 app.command()(bench)
-for command in (submit, status, results, summary, metrics, watch, evaluate):
+for command in (submit, status, results, summary, metrics, watch, evaluate, workers):
     app.command()(command)
 
 if __name__ == "__main__":

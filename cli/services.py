@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -63,11 +64,19 @@ def worker(
     back to the broker. Keep a batch well under 10 s (Cloud Run's SIGKILL); a worker killed
     mid-batch leaves a lease that expires, and the sweeper republishes its items.
     """
+    settings = get_settings()
+    if settings.log_json:  # every line JSON: no Python warning or TensorFlow notice on its own
+        from worker.native_logs import route_native_output
+
+        route_native_output()
+        configure_logging(settings.log_level, json_lines=True)
+        logging.captureWarnings(True)
     from core.tasks import INFERENCE_QUEUE
     from worker.celery_app import app
 
     app.worker_main(
         [
+            *(["--quiet"] if settings.log_json else []),  # Celery's banner is not JSON
             "worker",
             f"--pool={pool}",
             f"--concurrency={concurrency}",

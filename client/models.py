@@ -48,6 +48,7 @@ class ManifestReport(ApiModel):
     n_matched: int
     unmatched: list[str] = []
     errors: list[dict[str, Any]] = []
+    n_errors: int = 0
 
 
 class JobAccepted(ApiModel):
@@ -121,7 +122,6 @@ class ResultItem(ApiModel):
     latency_ms: Latency = Latency()
     model_name: str | None = None
     model_version: str | None = None
-    worker_id: str | None = None
     attempts: int = 0
     error: str | None = None
     true_label: str | None = None

@@ -8,7 +8,6 @@ file (`<name>.inferq.json`) or into one CSV rewritten from the ledger.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -25,6 +24,7 @@ from client.files import UploadPart, is_junk, plan_requests
 from client.ledger import Batch, Ledger
 from client.retry import RETRY_STATUSES
 from client.upload import DEFAULT_MAX_PARTS, DEFAULT_MAX_REQUEST_BYTES
+from core.csv_cells import csv_writer
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class Watcher:
 def results_csv(rows: Iterable[tuple[str, dict[str, Any]]]) -> str:
     """Return CSV text of (path, result) rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for path, result in rows:
         writer.writerow([path, *(result.get(column) for column in CSV_COLUMNS[1:])])

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     decode_threads: int = Field(
         0, ge=0, description="Threads decoding the next batch; 0 means half the usable CPUs."
     )
+    max_decode_bytes: int = Field(
+        1024**3, ge=1, description="Most bytes a worker's decode threads hold; bigger images alone."
+    )
     lease_seconds: int = Field(120, ge=5, description="How long a claimed item stays claimed.")
     sweep_interval_seconds: int = Field(30, ge=1, description="How often the sweeper runs.")
     stale_queued_seconds: int = Field(
@@ -63,6 +66,18 @@ class Settings(BaseSettings):
         description="Worker health endpoint port (Cloud Run sets PORT); none when unset.",
     )
     tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
+    model_poll_seconds: float = Field(
+        30, ge=0, description="How often workers check a models:/ alias; 0 turns it off."
+    )
+    heartbeat_seconds: float = Field(
+        5, gt=0, description="How often a worker records itself in the workers table."
+    )
+    worker_stale_seconds: float = Field(
+        30, gt=0, description="A worker unseen this long is not counted as ready."
+    )
+    operator_tenants: str = Field(
+        "", description="Comma-separated tenants whose keys may see workers (GET /v1/workers)."
+    )
 
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="Largest request body.")
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest single image.")
@@ -74,13 +89,16 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long POST /predict waits before answering 202."
     )
     max_archive_members: int = Field(
-        10_000, ge=1, description="Most entries a .zip or .tar upload may hold."
+        10_000, ge=1, description="Most archive entries a request may hold, all archives together."
     )
     max_archive_bytes: int = Field(
-        2 * 1024**3, ge=1, description="Most bytes an archive upload may expand to in total."
+        2 * 1024**3, ge=1, description="Most bytes a request's archives may expand to in total."
     )
     max_compression_ratio: float = Field(
         200.0, gt=1, description="Zip-bomb guard: most an archive member may expand, times."
+    )
+    max_manifest_rows: int = Field(
+        100_000, ge=1, description="Most rows a request's manifest may hold."
     )
 
     max_header_bytes: int = Field(
@@ -132,6 +150,9 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool = Field(True, description="Log one JSON object a line.")
+    log_predictions: bool = Field(
+        False, description="Workers log one line per prediction (job, item, model, label)."
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -157,6 +178,11 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         """Return the blob storage URL, defaulting to a folder under data_dir."""
         return self.storage_url or str(self.data_dir / "blobs")
+
+    @property
+    def operators(self) -> frozenset[str]:
+        """Return the tenants whose keys may see operator views (workers, hosts)."""
+        return frozenset(name.strip() for name in self.operator_tenants.split(",") if name.strip())
 
     @property
     def resolved_worker_id(self) -> str:

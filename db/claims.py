@@ -175,6 +175,7 @@ def record_results(
     worker_id: str,
     model_name: str,
     model_version: str,
+    model_id: int | None = None,
 ) -> int:
     """Write one result per item (duplicates ignored) and mark the items succeeded."""
     if not outcomes:
@@ -189,6 +190,7 @@ def record_results(
             "scores": outcome.scores,
             "model_name": model_name,
             "model_version": model_version,
+            "model_id": model_id,
             "queue_ms": (outcome.item.claimed_at - outcome.item.created_at).total_seconds() * 1e3,
             "inference_ms": outcome.inference_ms,
             "total_ms": (now - outcome.item.created_at).total_seconds() * 1000.0,

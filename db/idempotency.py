@@ -18,12 +18,13 @@ class StoredAnswer:
     scope: str
     job_id: uuid.UUID
     response: dict[str, Any]
+    fingerprint: str | None = None
 
 
 def find_answer(key: str, *, session: Session, tenant: str) -> StoredAnswer | None:
     """Return the answer recorded under an idempotency key, if any."""
     row = session.get(IdempotencyKey, (tenant, key))
-    return StoredAnswer(row.scope, row.job_id, row.response) if row else None
+    return StoredAnswer(row.scope, row.job_id, row.response, row.fingerprint) if row else None
 
 
 def save_answer(
@@ -45,6 +46,7 @@ def save_answer(
             scope=answer.scope,
             job_id=answer.job_id,
             response=answer.response,
+            fingerprint=answer.fingerprint,
             created_at=utc_now(),
         )
     )

@@ -87,7 +87,7 @@ def compute_metrics(
         jobs = jobs.where(Job.tenant == tenant)
     mean = session.scalar(average)
     return {
-        "requests_total": session.scalar(jobs) or 0,
+        "jobs_total": session.scalar(jobs) or 0,
         "items_total": sum(by_status.values()),
         "items_by_status": by_status,
         "avg_inference_latency_ms": round(float(mean), 3) if mean is not None else None,

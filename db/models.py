@@ -1,4 +1,5 @@
-"""Tables: jobs, their items (one per image) and one result per succeeded item."""
+"""Tables: jobs, their items (one per image), one result per succeeded item, the models
+workers served and the workers themselves."""
 
 from __future__ import annotations
 
@@ -144,6 +145,8 @@ class IdempotencyKey(Base):
     scope: Mapped[str] = mapped_column(String(255))
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     response: Mapped[dict[str, Any]]
+    # SHA-256 of the request's parts; NULL for keys stored before fingerprints existed.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
@@ -166,7 +169,57 @@ class Result(Base):
     inference_ms: Mapped[float] = mapped_column(Float)
     total_ms: Mapped[float] = mapped_column(Float)
     worker_id: Mapped[str] = mapped_column(String(255))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ServedModel(Base):
+    """A model a worker loaded and served: its card and where it came from, once each.
+
+    `fingerprint` (a hash of the card, the registry version and the runtime) makes the
+    upsert idempotent: every worker serving the same model finds the same row.
+    """
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    registered_name: Mapped[str | None] = mapped_column(String(255))
+    registered_version: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    data_hash: Mapped[str] = mapped_column(String(64), default="")
+    runtime: Mapped[str] = mapped_column(String(32))
+    card: Mapped[dict[str, Any]]
+    first_loaded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WorkerState(StrEnum):
+    """Where a worker process is in its life."""
+
+    LOADING = "loading"
+    READY = "ready"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class Worker(Base):
+    """A worker process, as its last heartbeat left it."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    state: Mapped[str] = mapped_column(String(16), default=WorkerState.LOADING)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    batches: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ApiKey(Base):

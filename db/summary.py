@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Item, ItemStatus, Result
@@ -99,10 +100,48 @@ def _sort_key(group: GroupStats) -> tuple[bool, str, bool, str]:
     )
 
 
-def summarize_job(job_id: uuid.UUID, rule: CallRule, *, session: Session) -> JobSummaryData:
-    """Group a job's items by patient and by slide and aggregate their results."""
+@dataclass(frozen=True)
+class ModelShare:
+    """How many of a job's results one model produced."""
+
+    model_id: int | None  # None for results written before models were recorded
+    name: str
+    version: str
+    results: int
+
+
+def job_models(job_id: uuid.UUID, *, session: Session) -> list[ModelShare]:
+    """Return the models that produced a job's results, oldest model row first."""
     statement = (
-        select(Item.patient_id, Item.slide_id, Item.status, Result.label, Result.scores)
+        select(Result.model_id, Result.model_name, Result.model_version, func.count())
+        .where(Result.job_id == job_id)
+        .group_by(Result.model_id, Result.model_name, Result.model_version)
+    )
+    shares = [ModelShare(*row) for row in session.execute(statement)]
+    return sorted(shares, key=lambda share: (share.model_id or 0, share.name, share.version))
+
+
+def summarize_job(
+    job_id: uuid.UUID,
+    rules: Mapping[int | None, CallRule],
+    default_rule: CallRule,
+    *,
+    session: Session,
+) -> JobSummaryData:
+    """Group a job's items by patient and by slide and aggregate their results.
+
+    Each result's tile counts as positive by the rule of the model that produced it
+    (`rules`, by model row; `default_rule` for any other).
+    """
+    statement = (
+        select(
+            Item.patient_id,
+            Item.slide_id,
+            Item.status,
+            Result.label,
+            Result.scores,
+            Result.model_id,
+        )
         .outerjoin(Result, Result.item_id == Item.id)
         .where(Item.job_id == job_id)
         .execution_options(yield_per=PAGE_ROWS)
@@ -110,7 +149,8 @@ def summarize_job(job_id: uuid.UUID, rule: CallRule, *, session: Session) -> Job
     patients: dict[str | None, GroupStats] = {}
     slides: dict[tuple[str | None, str], GroupStats] = {}
     classes: set[str] = set()
-    for patient_id, slide_id, status, label, scores in session.execute(statement):
+    for patient_id, slide_id, status, label, scores, model_id in session.execute(statement):
+        rule = rules.get(model_id, default_rule)
         patient = patients.setdefault(patient_id, GroupStats(patient_id, None))
         patient.add(status, label, scores, rule)
         if slide_id is not None:

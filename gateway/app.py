@@ -20,7 +20,17 @@ from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
 from gateway.errors import database_unreachable, validation_error
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
-from gateway.routes import health, jobs, metrics, model, open_jobs, predict, results, summary
+from gateway.routes import (
+    health,
+    jobs,
+    metrics,
+    model,
+    open_jobs,
+    predict,
+    results,
+    summary,
+    workers,
+)
 from gateway.telemetry import Telemetry, TelemetryMiddleware
 from gateway.waiters import CompletionWaiters
 
@@ -91,6 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    for module in (jobs, open_jobs, results, summary, predict, metrics, model, health):
+    for module in (jobs, open_jobs, results, summary, predict, metrics, model, workers, health):
         app.include_router(module.router)
     return app

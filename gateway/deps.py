@@ -1,12 +1,19 @@
-"""Dependencies wired once: settings, tenant, database session, blob store, task publisher.
+"""Dependencies wired once: settings, tenant, database sessions, the tenant's job, blob store,
+task publisher.
 
-The trivial ones are `async`, so FastAPI runs them on the event loop rather than taking a
-thread for each.
+Every database session of a route comes from here: `SessionDep` is the request's own
+(committed when the route returns), and `SessionOpenerDep` opens short ones for work that
+outlives it or runs on another thread (a streamed CSV's pages, `/predict`'s waits, the
+readiness check). The trivial dependencies are `async`, so FastAPI runs them on the event
+loop rather than taking a thread for each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from functools import partial
 from typing import Annotated
 
 from celery import Celery
@@ -16,7 +23,11 @@ from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from core.storage import BlobStore
+from db.jobs import get_job
+from db.models import Job
 from db.session import get_session
+
+SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -43,10 +54,53 @@ async def get_tenant(
     return tenant
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def require_operator(request: Request, tenant: Annotated[str, Depends(get_tenant)]) -> str:
+    """Return the tenant if its keys may see operator views, else answer 403."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth_enabled or tenant in settings.operators:
+        return tenant
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN, "only operator tenants (INFERQ_OPERATOR_TENANTS) see this"
+    )
+
+
+async def get_session_opener(request: Request) -> SessionOpener:
+    """Return what opens a session that commits on success and rolls back on error."""
+    return partial(get_session, request.app.state.settings.resolved_database_url)
+
+
+def get_db(
+    open_session: Annotated[SessionOpener, Depends(get_session_opener)],
+) -> Iterator[Session]:
     """Yield a session that commits when the route returns without error."""
-    with get_session(request.app.state.settings.resolved_database_url) as session:
+    with open_session() as session:
         yield session
+
+
+def find_tenant_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: bool) -> Job:
+    """Return the tenant's job or raise 404 (the same for another tenant's job)."""
+    job = get_job(job_id, session=session, tenant=tenant, for_update=lock)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    return job
+
+
+def get_tenant_job(
+    job_id: uuid.UUID,
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_db)],
+) -> Job:
+    """Return the job of the path's `job_id` if it is the tenant's, else 404."""
+    return find_tenant_job(job_id, session, tenant, lock=False)
+
+
+def lock_tenant_job(
+    job_id: uuid.UUID,
+    tenant: Annotated[str, Depends(get_tenant)],
+    session: Annotated[Session, Depends(get_db)],
+) -> Job:
+    """Return the tenant's job locked until the request commits (requests take turns)."""
+    return find_tenant_job(job_id, session, tenant, lock=True)
 
 
 async def get_store(request: Request) -> BlobStore:
@@ -64,5 +118,8 @@ async def get_publisher(request: Request) -> Celery:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 SessionDep = Annotated[Session, Depends(get_db)]
+SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]
+JobDep = Annotated[Job, Depends(get_tenant_job)]
+LockedJobDep = Annotated[Job, Depends(lock_tenant_job)]
 StoreDep = Annotated[BlobStore, Depends(get_store)]
 PublisherDep = Annotated[Celery, Depends(get_publisher)]

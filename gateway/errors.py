@@ -16,23 +16,32 @@ logger = logging.getLogger(__name__)
 _MEANINGS = {
     400: (
         "The request is malformed: not multipart, too many file parts or fields, a part "
-        "header too long, a bad cursor, an unusable manifest, or (listing jobs) ids that "
-        "are not job IDs, more than 100 of them, or an unknown query parameter."
+        "header too long, a part sent twice that a route takes once (`file`, `manifest`), "
+        "a cursor that is not a `next_cursor` the API returned, an unusable manifest (one "
+        "with a NUL byte too), or (listing jobs) ids that are not job IDs, more than 100 of "
+        "them, or an unknown query parameter."
     ),
     401: (
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
         "(make one with `inferq keys create --tenant NAME`)."
     ),
+    403: (
+        "An operator view (workers, hosts): the key's tenant is not one of INFERQ_OPERATOR_TENANTS."
+    ),
     404: "No such job; another tenant's job gets the same answer.",
     409: "The job is closed or cancelled: no more files may be added to it.",
     413: (
-        "The body, or one file in it, is larger than the configured limit, or an archive "
-        "has too many members, expands too far or too many times (compression bomb)."
+        "The body, or one file in it, is larger than the configured limit; the request's "
+        "archives together have too many members or expand too far; a member expands too "
+        "many times, or zip entries overlap (compression bombs); a tar header is too large; "
+        "or the manifest has too many rows. The message names the archive and member."
     ),
     415: "No part of the upload is an image this service accepts (each reason is given).",
     422: (
-        "A parameter is invalid; an archive member has an absolute path, `..`, or is a link "
-        "or device; an Idempotency-Key was reused for another request; or (for /predict) "
+        "A parameter is invalid; an archive member has an absolute path, `..` (even hidden "
+        "by invisible characters), or is a link or device; an Idempotency-Key was reused "
+        "for another operation or with another body (other files, file names or fields); "
+        "or (for /predict) "
         "the image could not be classified."
     ),
     429: (

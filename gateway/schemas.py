@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.model_card import ModelCard
+
 JobStatus = Literal[
     "open", "queued", "running", "succeeded", "partially_failed", "failed", "cancelled"
 ]
@@ -49,8 +51,10 @@ class ManifestReport(BaseModel):
         description="File names of rows that match no item (yet, while the job is open)."
     )
     errors: list[ManifestLine] = Field(
-        default_factory=list, description="Lines of this request's manifest that were not used."
+        default_factory=list,
+        description="Lines of this request's manifest that were not used (the first 1,000).",
     )
+    n_errors: int = Field(0, description="How many lines of this request's manifest were not used.")
 
 
 class JobLinks(BaseModel):
@@ -138,7 +142,7 @@ class ResultItem(BaseModel):
     latency_ms: Latency
     model_name: str | None
     model_version: str | None
-    worker_id: str | None
+    model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
     attempts: int
     error: str | None
     true_label: str | None = Field(None, description="From the manifest.")
@@ -164,6 +168,7 @@ class Prediction(BaseModel):
     latency_ms: float = Field(description="From upload to result, as measured by the gateway.")
     model_name: str
     model_version: str
+    model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
 
 
 class PredictionPending(BaseModel):
@@ -175,11 +180,20 @@ class PredictionPending(BaseModel):
     links: JobLinks
 
 
+class WorkersReady(BaseModel):
+    """How many workers are ready, serve a model and sent a heartbeat lately."""
+
+    ready: int
+    seen_within_seconds: float
+    description: str
+
+
 class Health(BaseModel):
-    """Liveness or readiness, with a check per dependency."""
+    """Liveness or readiness, with a check per dependency and (readiness) the workers."""
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+    workers: WorkersReady | None = None
 
 
 class LatencyPercentiles(BaseModel):
@@ -201,7 +215,9 @@ class ModelCount(BaseModel):
 class MetricsPublic(BaseModel):
     """Service-wide aggregates computed in the database over all workers."""
 
-    requests_total: int = Field(description="Jobs submitted.")
+    jobs_total: int = Field(
+        description="Jobs created (one a submission; items added to an open job count no new job)."
+    )
     items_total: int
     items_by_status: dict[str, int]
     avg_inference_latency_ms: float | None
@@ -235,6 +251,18 @@ class GroupSummary(BaseModel):
     call: str | None = Field(description="The patient-level call; null before any result.")
 
 
+class ModelUsed(BaseModel):
+    """A model that produced some of a job's results, and the rule its card sets."""
+
+    model_id: int | None = Field(description="Null for results recorded before models were.")
+    name: str
+    version: str
+    registered_version: str | None
+    results: int
+    threshold: float
+    positive_class: str | None
+
+
 class JobSummary(BaseModel):
     """Per-patient and per-slide summary of a job's results."""
 
@@ -243,5 +271,38 @@ class JobSummary(BaseModel):
     final: bool = Field(description="False while images are still open or pending.")
     classes: list[str]
     rule: SummaryRule
+    models: list[ModelUsed] = Field(
+        description="The models that produced the job's results; more than one after a switch."
+    )
     patients: list[GroupSummary]
     slides: list[GroupSummary]
+
+
+class ServedModelPublic(ModelCard):
+    """A model workers served: its card, where it came from, and who serves it now."""
+
+    id: int = Field(description="The model's row; results name it as model_id.")
+    registered_name: str | None = Field(description="MLflow registered model, if any.")
+    registered_version: str | None = Field(description="MLflow model version, if any.")
+    run_id: str | None = Field(description="MLflow run that produced the model, if known.")
+    runtime: str = Field(description="What runs the model in the worker.")
+    first_loaded_at: datetime
+    live_workers: int = Field(description="Ready workers serving it, seen lately.")
+
+
+class WorkerPublic(BaseModel):
+    """A worker process as its last heartbeat left it (an operator view)."""
+
+    id: str
+    host: str
+    pid: int
+    state: Literal["loading", "ready", "draining", "stopped", "failed"]
+    live: bool = Field(description="Whether its last heartbeat is recent.")
+    model_id: int | None
+    model_name: str | None
+    model_version: str | None
+    started_at: datetime
+    last_seen_at: datetime
+    batches: int
+    items: int
+    error: str | None

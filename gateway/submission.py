@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session
 from core.queue import publish_items
 from core.settings import Settings
 from core.storage import BlobStore
-from db.jobs import NewItem, add_items, create_job, existing_hashes, get_job, mark_published
+from db.jobs import NewItem, add_items, create_job, existing_hashes, mark_published
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
-from gateway.idempotency import remember, replay
+from gateway.deps import find_tenant_job
+from gateway.idempotency import RequestKey, remember, replay
+from gateway.intake.manifest import ParsedManifest
+from gateway.intake.request import read_request
+from gateway.intake.uploads import Intake
 from gateway.links import job_links
-from gateway.manifest import ParsedManifest, read_manifest
 from gateway.schemas import (
     DuplicateFile,
     JobAccepted,
@@ -27,7 +30,6 @@ from gateway.schemas import (
     ManifestReport,
     RejectedFile,
 )
-from gateway.uploads import Intake, take_files
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +52,7 @@ class Upload:
 
     files: list[UploadFile]
     manifest: UploadFile | None = None
-    idempotency_key: str | None = None
-
-
-def refuse_if_empty(intake: Intake) -> None:
-    """Raise 400, 413 or 415 when no part of the upload is an acceptable image."""
-    if not intake.items:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
-    if intake.accepted:
-        return
-    reasons = "; ".join(f"{item.filename}: {item.error}" for item in intake.refused[:20])
-    code = (
-        status.HTTP_413_CONTENT_TOO_LARGE
-        if intake.oversized == len(intake.items)
-        else status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    )
-    raise HTTPException(code, f"no acceptable image in the upload: {reasons}")
+    idempotency_key: RequestKey | None = None
 
 
 def publish(
@@ -81,21 +68,10 @@ def publish(
 
 
 def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest | None]:
-    """Read the manifest, check and store the files; refuse a request with nothing usable."""
-    settings = services.settings
-    if len(upload.files) > settings.max_files_per_request:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"{len(upload.files)} files in one request; the limit is "
-            f"{settings.max_files_per_request}",
-        )
-    manifest = read_manifest(upload.manifest, settings.max_upload_bytes)
-    if not upload.files and manifest is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files and no manifest in the request")
-    intake = take_files(upload.files, settings=settings, store=services.store)
-    if upload.files:
-        refuse_if_empty(intake)
-    return intake, manifest
+    """Read the request's manifest and files against one budget (gateway.intake)."""
+    return read_request(
+        upload.files, upload.manifest, settings=services.settings, store=services.store
+    )
 
 
 def drop_duplicates(
@@ -133,7 +109,13 @@ def manifest_report(
     n_rows, n_matched, unmatched = (
         (current.n_rows, current.n_matched, current.unmatched) if current else (0, 0, [])
     )
-    return ManifestReport(n_rows=n_rows, n_matched=n_matched, unmatched=unmatched, errors=errors)
+    return ManifestReport(
+        n_rows=n_rows,
+        n_matched=n_matched,
+        unmatched=unmatched,
+        errors=errors,
+        n_errors=manifest.n_errors if manifest else 0,
+    )
 
 
 def add_to_job(
@@ -178,7 +160,7 @@ def add_to_job(
 
 
 def commit_and_publish(
-    key: str | None,
+    key: RequestKey | None,
     scope: str,
     item_ids: list[uuid.UUID],
     accepted: JobAccepted,
@@ -219,9 +201,7 @@ def submit_job(
 
 def open_job(job_id: uuid.UUID, services: Services, *, lock: bool = False) -> Job:
     """Return a job that still accepts files; 404 if there is none, 409 if it is sealed."""
-    job = get_job(job_id, session=services.session, tenant=services.tenant, for_update=lock)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+    job = find_tenant_job(job_id, services.session, services.tenant, lock=lock)
     if job.closed_at is not None:
         state = "cancelled" if job.cancelled_at else "closed"
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is {state}; create a new job")

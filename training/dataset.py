@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.preprocessing import decode_image
+from core.preprocessing import Resample, decode_image
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def split_by_patient(
 
 
 def load_images(
-    records: Sequence[Record], input_size: tuple[int, int], *, resample: str = "bilinear"
+    records: Sequence[Record], input_size: tuple[int, int], *, resample: Resample = "bilinear"
 ) -> np.ndarray:
     """Read and decode records with core preprocessing into a uint8 batch (n, h, w, 3)."""
     batch = np.empty((len(records), *input_size, 3), dtype=np.uint8)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.model_card import CARD_FILE, KERAS_FILE, ModelCard, Preprocessing
+from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard, validate_card
 
 if TYPE_CHECKING:  # saving needs no import: the stage that only copies skips TensorFlow
     import keras
@@ -54,21 +54,47 @@ def build_card(
     positive_class: str | None = None,
     threshold: float = 0.5,
     resample: str = "bilinear",
+    name: str | None = None,
+    version: str | None = None,
 ) -> ModelCard:
-    """Describe a freshly trained model: identity, input contract, threshold and metrics."""
-    return ModelCard(
-        name=model_name(architecture),
-        version=make_version(data_hash),
-        class_names=class_names,
-        input_size=input_size,
-        preprocessing=Preprocessing(input_size=input_size, resample=resample),
-        threshold=threshold,
-        positive_class=positive_class,
-        data_hash=data_hash,
-        git_commit=git_commit(),
-        architecture=architecture,
-        metrics=metrics,
-    )
+    """Describe a model: identity, input contract, threshold and metrics; CardError if invalid.
+
+    The name defaults to one derived from the architecture and the version to the export
+    time and the data hash.
+    """
+    fields = {
+        "name": name or model_name(architecture),
+        "version": version or make_version(data_hash),
+        "class_names": class_names,
+        "input_size": input_size,
+        "preprocessing": {"input_size": input_size, "resample": resample},
+        "threshold": threshold,
+        "positive_class": positive_class,
+        "data_hash": data_hash,
+        "git_commit": git_commit(),
+        "architecture": architecture,
+        "metrics": metrics,
+    }
+    return validate_card(fields, source="model card")
+
+
+def write_smoke_tiles(
+    model: keras.Model, input_size: tuple[int, int], out_dir: Path, count: int = 4
+) -> None:
+    """Store a few fixed tiles and the model's outputs on them, for the worker's smoke check.
+
+    A worker that loads this directory later must reproduce these outputs: a file damaged
+    in transit, or weights that load but are not the ones exported, fail before serving.
+    """
+    import numpy as np
+
+    height, width = input_size
+    rng = np.random.default_rng(0)
+    tiles = rng.integers(0, 256, (count, height, width, 3), dtype=np.uint8)
+    tiles[0] = 0
+    tiles[1] = 255
+    outputs = np.asarray(model(tiles.astype("float32"), training=False), dtype=np.float32)
+    np.savez_compressed(out_dir / SMOKE_FILE, tiles=tiles, outputs=outputs)
 
 
 def export_model(model: keras.Model, card: ModelCard, out_dir: Path) -> Path:
@@ -80,18 +106,25 @@ def export_model(model: keras.Model, card: ModelCard, out_dir: Path) -> Path:
     model.save(partial)
     (out_dir / CARD_FILE).unlink(missing_ok=True)
     partial.replace(out_dir / KERAS_FILE)
+    write_smoke_tiles(model, card.input_size, out_dir)
     card.write(out_dir)
     logger.info("exported %s %s to %s", card.name, card.version, out_dir)
     return out_dir
 
 
 def export_model_file(model_file: Path, card: ModelCard, out_dir: Path) -> Path:
-    """Copy a saved `.keras` file and then write `model.json`: the evaluated bytes, served."""
+    """Copy a saved `.keras` file (and its smoke tiles), then write `model.json`.
+
+    The evaluated bytes are the served bytes; no TensorFlow is needed to copy them.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = out_dir / f".partial-{os.getpid()}.keras"
     shutil.copyfile(model_file, partial)
     (out_dir / CARD_FILE).unlink(missing_ok=True)
     partial.replace(out_dir / KERAS_FILE)
+    smoke = model_file.parent / SMOKE_FILE  # written beside the file by whoever saved it
+    if smoke.exists():
+        shutil.copyfile(smoke, out_dir / SMOKE_FILE)
     card.write(out_dir)
     logger.info("exported %s %s to %s", card.name, card.version, out_dir)
     return out_dir

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.preprocessing import Resample
 from training.defaults import ARCHITECTURES, DEFAULT_TILES
 
 PARAMS_FILE = Path("params.yaml")
@@ -52,7 +53,7 @@ class PrepareParams(_Section):
     """How core.preprocessing decodes every image."""
 
     input_size: tuple[int, int] = (96, 96)
-    resample: Literal["bilinear", "bicubic", "nearest", "lanczos"] = "bilinear"
+    resample: Resample = "bilinear"
 
 
 class TrainParams(_Section):

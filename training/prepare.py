@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.preprocessing import Resample
 from training.dataset import (
     Record,
     class_names,
@@ -91,7 +92,7 @@ class PreparedSplit:
 
 
 def decode_split(
-    records: list[Record], names: list[str], input_size: tuple[int, int], resample: str
+    records: list[Record], names: list[str], input_size: tuple[int, int], resample: Resample
 ) -> PreparedSplit:
     """Decode a split's images with core preprocessing."""
     return PreparedSplit(

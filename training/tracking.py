@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 EXPERIMENT = "inferq"
 MODEL_ARTIFACT_PATH = "model"
+#: Registered-model tag listing, oldest first, the versions an alias pointed at before.
+HISTORY_TAG = "inferq.alias_history.{alias}"
+HISTORY_LENGTH = 50
 
 
 def client_for(tracking_uri: str) -> MlflowClient:
@@ -84,9 +87,45 @@ def register_model_dir(
     source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
     _ensure_registered_model(client, name)
     version = client.create_model_version(name, source, run_id=run_id, tags=dict(tags))
-    client.set_registered_model_alias(name, alias, version.version)
+    point_alias(client, name, alias, str(version.version))
     logger.info("registered %s version %s as @%s", name, version.version, alias)
     return Registration(name, str(version.version), alias, run_id, source)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """Return the version an alias points at, or None when it points nowhere."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def alias_history(client: MlflowClient, name: str, alias: str) -> list[str]:
+    """Return the versions the alias pointed at before, oldest first."""
+    value = client.get_registered_model(name).tags.get(HISTORY_TAG.format(alias=alias), "")
+    return [version for version in value.split(",") if version]
+
+
+def save_alias_history(client: MlflowClient, name: str, alias: str, history: list[str]) -> None:
+    """Store the alias's history (its latest HISTORY_LENGTH entries) on the registered model."""
+    value = ",".join(history[-HISTORY_LENGTH:])
+    client.set_registered_model_tag(name, HISTORY_TAG.format(alias=alias), value)
+
+
+def point_alias(client: MlflowClient, name: str, alias: str, version: str) -> str | None:
+    """Point an alias at a version and return the version it replaced (None if none or same).
+
+    The replaced version is appended to the alias's history first, so a rollback can restore
+    it; were the move itself lost, the history ends with the current version, which a
+    rollback skips.
+    """
+    replaced = alias_version(client, name, alias)
+    if replaced == version:
+        return None
+    if replaced is not None:
+        save_alias_history(client, name, alias, [*alias_history(client, name, alias), replaced])
+    client.set_registered_model_alias(name, alias, version)
+    return replaced
 
 
 def finish_run(client: MlflowClient, run_id: str, status: str = "FINISHED") -> None:

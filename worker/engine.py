@@ -21,6 +21,7 @@ from worker.inference import (
     decode_batch,
     fill_batch,
     hand_back,
+    log_predictions,
     persist,
     to_outcomes,
 )
@@ -62,7 +63,8 @@ def next_batch(runtime: Runtime) -> Batch | None:
 
 def run_batch(batch: Batch, runtime: Runtime) -> int:
     """Run the model on a decoded batch, persist, signal; return how many items succeeded."""
-    model = runtime.model
+    served = batch.served or runtime.served
+    model = served.model
     with batch.timer("model"):
         if len(batch.images):
             probabilities, model_ms = model.predict(batch.images)
@@ -70,9 +72,12 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
             probabilities, model_ms = batch.images, 0.0
     outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card.class_names)
     with batch.timer("write"):
-        written = persist(outcomes, batch.errors, runtime)
+        written = persist(outcomes, batch.errors, served, runtime)
     runtime.announcer.announce(item.job_id for item in batch.claimed)
-    runtime.counters.add(len(batch.images))
+    waits = [(item.claimed_at - item.created_at).total_seconds() for item in batch.claimed]
+    runtime.metrics.observe_batch(len(batch.images), batch.timer.stages, waits, len(batch.errors))
+    if runtime.settings.log_predictions:
+        log_predictions(outcomes, served)
     logger.info(
         "batch done: %d succeeded, %d failed",
         written,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core.model_card import ModelCard
 from core.preprocessing import ImageError, decode_image
 from db.claims import (
     ClaimedItem,
@@ -24,6 +25,7 @@ from db.claims import (
 )
 from db.session import get_session
 from worker.runtime import Runtime
+from worker.serving import Served
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Batch:
     decoded: list[ClaimedItem] = field(default_factory=list)
     images: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
+    served: Served | None = None  # the model the images were decoded for, and run on
     timer: StageTimer = field(default_factory=StageTimer)
 
     @property
@@ -111,15 +114,15 @@ def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem
         return claimed + claim_more(missing, session, runtime)
 
 
-def decode_one(item: ClaimedItem, runtime: Runtime) -> np.ndarray | str:
-    """Return an item's preprocessed image, or why it cannot be read."""
-    card = runtime.model.card
+def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> np.ndarray | str:
+    """Return an item's preprocessed image for a model, or why it cannot be read."""
     try:
         return decode_image(
             runtime.store.get(item.content_hash),
             card.input_size,
             resample=card.preprocessing.resample,
             max_pixels=runtime.settings.max_image_pixels,
+            reserve=runtime.decode_budget.hold,
         )
     except ImageError as exc:
         return f"invalid image: {exc}"
@@ -130,15 +133,17 @@ def decode_one(item: ClaimedItem, runtime: Runtime) -> np.ndarray | str:
 def decode_batch(batch: Batch, runtime: Runtime) -> Batch:
     """Decode a batch's images on the decode threads; unreadable ones become errors."""
     arrays: list[np.ndarray] = []
+    batch.served = runtime.served
+    card = batch.served.model.card
     with batch.timer("decode"):
-        decoded = runtime.decoders.map(lambda item: decode_one(item, runtime), batch.claimed)
+        decoded = runtime.decoders.map(lambda item: decode_one(item, card, runtime), batch.claimed)
         for item, image in zip(batch.claimed, decoded, strict=True):
             if isinstance(image, str):
                 batch.errors[item.id] = image
             else:
                 batch.decoded.append(item)
                 arrays.append(image)
-    height, width = runtime.model.card.input_size
+    height, width = card.input_size
     batch.images = np.stack(arrays) if arrays else np.zeros((0, height, width, 3), np.uint8)
     return batch
 
@@ -162,9 +167,11 @@ def to_outcomes(
     return outcomes
 
 
-def persist(outcomes: list[Outcome], errors: dict[uuid.UUID, str], runtime: Runtime) -> int:
-    """Write results and failures in one transaction; return how many items succeeded."""
-    card = runtime.model.card
+def persist(
+    outcomes: list[Outcome], errors: dict[uuid.UUID, str], served: Served, runtime: Runtime
+) -> int:
+    """Write results (naming the model that made them) and failures in one transaction."""
+    card = served.model.card
     with get_session(runtime.settings.resolved_database_url) as session:
         written = record_results(
             outcomes,
@@ -172,9 +179,32 @@ def persist(outcomes: list[Outcome], errors: dict[uuid.UUID, str], runtime: Runt
             worker_id=runtime.worker_id,
             model_name=card.name,
             model_version=card.version,
+            model_id=served.model_id,
         )
         fail_items(errors, session=session)
     return written
+
+
+def log_predictions(outcomes: list[Outcome], served: Served) -> None:
+    """Log one line per prediction: job, item, model, label and latencies."""
+    card, source = served.model.card, served.model.source
+    for outcome in outcomes:
+        item = outcome.item
+        logger.info(
+            "prediction",
+            extra={
+                "job_id": str(item.job_id),
+                "item_id": str(item.id),
+                "model_id": served.model_id,
+                "model_name": card.name,
+                "model_version": card.version,
+                "registered_version": source.registered_version,
+                "label": outcome.label,
+                "probability": round(outcome.probability, 6),
+                "queue_ms": round((item.claimed_at - item.created_at).total_seconds() * 1e3, 2),
+                "inference_ms": round(outcome.inference_ms, 2),
+            },
+        )
 
 
 def hand_back(items: list[ClaimedItem], runtime: Runtime) -> None:

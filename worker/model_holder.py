@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.model_card import CARD_FILE, KERAS_FILE, ModelCard
-from core.settings import get_settings
+from core.model_card import KERAS_FILE, ModelCard
+from worker.model_source import ModelSource, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +57,7 @@ class LoadedModel:
     card: ModelCard
     model: Any
     max_batch_size: int
+    source: ModelSource
     _graph: Any = None
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, float]:
@@ -92,73 +92,15 @@ class LoadedModel:
             self.predict(np.zeros((size, height, width, 3), dtype=np.uint8))
 
 
-MODELS_SCHEME = "models:/"
-
-
-def resolve_model_dir(
-    uri: str, *, tracking_uri: str | None = None, cache_dir: Path | None = None
-) -> Path:
-    """Return the local directory of a model URI: a folder, or `models:/<name>@<alias>`."""
-    if uri.startswith(MODELS_SCHEME):
-        return download_registered_model(uri, tracking_uri=tracking_uri, cache_dir=cache_dir)
-    path = Path(uri).expanduser()
-    if not (path / KERAS_FILE).exists():
-        raise FileNotFoundError(
-            f"no model at {path.absolute()}: expected {KERAS_FILE} and model.json there "
-            "(train one with `dvc repro` or `inferq train --quick --out models/default`)"
-        )
-    return path
-
-
-def _registered_version(uri: str, client: Any) -> tuple[str, str]:
-    """Return (name, version) a `models:/name@alias` or `models:/name/version` URI names."""
-    reference = uri.removeprefix(MODELS_SCHEME)
-    if "@" in reference:
-        name, alias = reference.rsplit("@", 1)
-        return name, str(client.get_model_version_by_alias(name, alias).version)
-    name, _, version = reference.rpartition("/")
-    if not name or not version.isdigit():
-        raise ValueError(f"unsupported model URI {uri!r}: use models:/<name>@<alias>")
-    return name, version
-
-
-def download_registered_model(
-    uri: str, *, tracking_uri: str | None = None, cache_dir: Path | None = None
-) -> Path:
-    """Download a registered model version's directory from MLflow once; return its folder."""
-    from mlflow.artifacts import download_artifacts
-    from mlflow.tracking import MlflowClient
-
-    settings = get_settings()
-    tracking_uri = tracking_uri or settings.mlflow_tracking_uri
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    name, version = _registered_version(uri, client)
-    target = (cache_dir or settings.data_dir / "models") / name / version
-    if (target / CARD_FILE).exists():  # versions never change: the cached copy is the model
-        logger.info("model %s version %s from cache %s", name, version, target)
-        return target
-    source = client.get_model_version_download_uri(name, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
-        local = Path(download_artifacts(artifact_uri=source, dst_path=scratch))
-        if not (local / KERAS_FILE).exists() or not (local / CARD_FILE).exists():
-            raise FileNotFoundError(
-                f"{uri} (version {version}) holds no {KERAS_FILE} + {CARD_FILE}"
-            )
-        local.replace(target)  # atomic: a concurrent loader sees all of it or none
-    logger.info("downloaded model %s version %s to %s", name, version, target)
-    return target
-
-
 def load_model(uri: str, *, max_batch_size: int, threads: int = 0) -> LoadedModel:
-    """Load the model directory at `uri` and trace its batch graphs."""
+    """Load the model a URI names (a directory or a registry version); trace its graph."""
     configure_tensorflow(threads)
     import keras
 
-    directory = resolve_model_dir(uri)
-    card = ModelCard.read(directory)
-    model = keras.models.load_model(directory / KERAS_FILE, compile=False)
-    loaded = LoadedModel(card, model, max_batch_size)
+    source = resolve_model(uri)
+    card = ModelCard.read(source.directory)
+    model = keras.models.load_model(source.directory / KERAS_FILE, compile=False)
+    loaded = LoadedModel(card, model, max_batch_size, source)
     started = time.perf_counter()
     loaded.warm_up()
     logger.info(

@@ -16,20 +16,11 @@ from dataclasses import dataclass, field
 from core.completion import CompletionAnnouncer, signal_url
 from core.settings import Settings
 from core.storage import BlobStore
-from worker.model_holder import LoadedModel, load_model, usable_cpus
-
-
-@dataclass
-class BatchCounters:
-    """Batches and items this process ran, for the health endpoint and benchmarks."""
-
-    batches: int = 0
-    items: int = 0
-
-    def add(self, size: int) -> None:
-        """Count one model batch of `size` images."""
-        self.batches += 1
-        self.items += size
+from worker.decode_budget import DecodeBudget
+from worker.metrics import WorkerMetrics
+from worker.model_holder import LoadedModel, usable_cpus
+from worker.serving import Served, load_served, record_served
+from worker.smoke import smoke_check
 
 
 class RecentClaims:
@@ -63,16 +54,21 @@ class RecentClaims:
 
 @dataclass
 class Runtime:
-    """A worker process's model, storage, decode threads and completion signal."""
+    """A worker process's model, storage, decode threads and budget, completion signal.
+
+    `served` is replaced whole when the worker switches models (worker.model_watch); a
+    batch reads it once, when it is decoded, and keeps that model to the end.
+    """
 
     settings: Settings
-    model: LoadedModel
+    served: Served
     store: BlobStore
     worker_id: str
     decoders: ThreadPoolExecutor
+    decode_budget: DecodeBudget
     announcer: CompletionAnnouncer
     stopping: threading.Event = field(default_factory=threading.Event)
-    counters: BatchCounters = field(default_factory=BatchCounters)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     recent: RecentClaims = field(default_factory=RecentClaims)
 
 
@@ -82,16 +78,22 @@ def decode_thread_count(settings: Settings) -> int:
 
 
 def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runtime:
-    """Load the model (unless given) and make the process's pools, once it has started."""
+    """Load the model (unless given), record it, and make the process's pools.
+
+    Raises when the model cannot be loaded or fails its smoke check: such a worker must
+    never take work.
+    """
     if model is None:
-        model = load_model(
-            settings.model_uri, max_batch_size=settings.max_batch_size, threads=settings.tf_threads
-        )
+        served = load_served(settings.model_uri, settings)
+    else:
+        smoke_check(model)
+        served = record_served(model, settings)
     return Runtime(
         settings=settings,
-        model=model,
+        served=served,
         store=BlobStore(settings.resolved_storage_url),
         worker_id=settings.resolved_worker_id,
         decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),
+        decode_budget=DecodeBudget(settings.max_decode_bytes),
         announcer=CompletionAnnouncer(signal_url(settings)),
     )

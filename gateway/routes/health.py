@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 
 from core.queue import check_broker
-from core.settings import Settings
-from db.session import get_session
-from gateway.schemas import Health
+from db.workers import count_ready
+from gateway.deps import SessionOpener, SessionOpenerDep
+from gateway.schemas import Health, WorkersReady
 
 router = APIRouter(tags=["health"])
 
@@ -24,11 +24,11 @@ async def liveness() -> Health:
     return Health(status="ok")
 
 
-def check_database(settings: Settings) -> None:
+def check_database(open_session: SessionOpener) -> None:
     """Run one query; a connection dropped by a database restart gets one fresh retry."""
     for attempt in range(2):
         try:
-            with get_session(settings.resolved_database_url) as session:
+            with open_session() as session:
                 session.execute(text("SELECT 1"))
             return
         except Exception:
@@ -36,12 +36,24 @@ def check_database(settings: Settings) -> None:
                 raise
 
 
-def run_checks(settings: Settings, publisher: object) -> dict[str, str]:
-    """Check the database and the broker; return 'ok' or why not, for each."""
+def ready_workers(open_session: SessionOpener, stale: float) -> WorkersReady:
+    """Count the workers that are ready, serve a model and sent a heartbeat lately."""
+    with open_session() as session:
+        ready = count_ready(session=session, stale_seconds=stale)
+    text = f"{ready} worker(s) ready" if ready else "no worker is ready: jobs wait in the queue"
+    return WorkersReady(ready=ready, seen_within_seconds=stale, description=text)
+
+
+def run_checks(
+    open_session: SessionOpener, publisher: object, stale: float
+) -> tuple[dict[str, str], WorkersReady | None]:
+    """Check the database and the broker ('ok' or why not), and count ready workers."""
     checks: dict[str, str] = {}
+    workers = None
     try:
-        check_database(settings)
+        check_database(open_session)
         checks["database"] = "ok"
+        workers = ready_workers(open_session, stale)
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     try:
@@ -49,7 +61,7 @@ def run_checks(settings: Settings, publisher: object) -> dict[str, str]:
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"unreachable: {type(exc).__name__}"
-    return checks
+    return checks, workers
 
 
 @router.get(
@@ -57,11 +69,18 @@ def run_checks(settings: Settings, publisher: object) -> dict[str, str]:
     response_model=Health,
     responses={503: {"model": Health, "description": "The database or the broker is down."}},
 )
-async def readiness(request: Request, response: Response) -> Health:
-    """Answer 200 when the database and the broker are reachable, else 503."""
+async def readiness(request: Request, response: Response, open_session: SessionOpenerDep) -> Health:
+    """Answer 200 when the database and the broker are reachable, else 503.
+
+    `workers` says how many workers are ready; the gateway stays ready without any (jobs
+    are accepted and wait in the queue), but says so.
+    """
     state = request.app.state
-    checks = await state.pools.run(state.pools.probes, run_checks, state.settings, state.publisher)
+    stale = state.settings.worker_stale_seconds
+    checks, workers = await state.pools.run(
+        state.pools.probes, run_checks, open_session, state.publisher, stale
+    )
     if all(value == "ok" for value in checks.values()):
-        return Health(status="ok", checks=checks)
+        return Health(status="ok", checks=checks, workers=workers)
     response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="unavailable", checks=checks)
+    return Health(status="unavailable", checks=checks, workers=workers)

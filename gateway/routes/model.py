@@ -1,4 +1,8 @@
-"""The served model's card: name, version, classes, threshold and recorded metrics."""
+"""The served models, as the workers recorded them in the database.
+
+The gateway reads no model file: `GET /v1/model` is the model most live workers serve now,
+`GET /v1/models` every model served so far.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,49 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from core.model_card import ModelCard
-from gateway.deps import SettingsDep, get_tenant
+from db.served import current_model, list_models, serving_counts
+from gateway.deps import SessionDep, SettingsDep, get_tenant
 from gateway.errors import responses
-from gateway.model_card import served_card
-from gateway.schemas import ErrorResponse
+from gateway.schemas import ErrorResponse, ServedModelPublic
+from gateway.served import model_public
 
 router = APIRouter(tags=["model"])
 
-
-NO_CARD: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "The gateway cannot read the model card."}
+NO_MODEL: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No live worker serves a model now."}
 }
 
 
 @router.get(
     "/v1/model",
-    response_model=ModelCard,
-    responses={**responses(401, 429), **NO_CARD},
+    response_model=ServedModelPublic,
+    responses={**responses(401, 429), **NO_MODEL},
     dependencies=[Depends(get_tenant)],
 )
-def read_model_route(settings: SettingsDep) -> ModelCard:
-    """Return `model.json` of the model at INFERQ_MODEL_URI, as the gateway sees it.
+def read_model_route(session: SessionDep, settings: SettingsDep) -> ServedModelPublic:
+    """Return the card of the model the workers serve now (the most live workers').
 
-    404 when the gateway cannot read it (a registry URI, or no model directory beside the
-    gateway); results still name the model name and version that produced them.
+    404 while no worker is ready. Each result names the model row that produced it
+    (`model_id`), so a job served across a model switch can be traced to both.
     """
-    card = served_card(settings)
-    if card is None:
+    stale = settings.worker_stale_seconds
+    row = current_model(session=session, stale_seconds=stale)
+    if row is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"the gateway has no model card at {settings.model_uri!r}"
+            status.HTTP_404_NOT_FOUND,
+            f"no worker that is ready has sent a heartbeat in the last {stale:g} s",
         )
-    return card
+    counts = serving_counts(session=session, stale_seconds=stale)
+    return model_public(row, counts.get(row.id, 0))
+
+
+@router.get(
+    "/v1/models",
+    response_model=list[ServedModelPublic],
+    responses=responses(401, 429),
+    dependencies=[Depends(get_tenant)],
+)
+def list_models_route(session: SessionDep, settings: SettingsDep) -> list[ServedModelPublic]:
+    """Return every model workers have served, newest first, with its live workers."""
+    counts = serving_counts(session=session, stale_seconds=settings.worker_stale_seconds)
+    return [model_public(row, counts.get(row.id, 0)) for row in list_models(session=session)]

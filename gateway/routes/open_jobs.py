@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, status
 
 from db.jobs import close_job
-from gateway.deps import PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
+from gateway.deps import (
+    LockedJobDep,
+    PublisherDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    TenantDep,
+)
 from gateway.errors import responses
-from gateway.idempotency import IdempotencyKeyHeader
-from gateway.routes.jobs import ManifestField, find_job, to_public
+from gateway.forms import OptionalFilesField
+from gateway.idempotency import IdempotencyKeyHeader, request_key
+from gateway.intake.parts import ManifestPart
 from gateway.schemas import JobAccepted, JobClosed
 from gateway.submission import Services, Upload, add_to_open_job, manifest_report
+from gateway.views import to_public
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-OptionalFilesField = Annotated[
-    list[UploadFile] | None,
-    File(description="Images or archives, as for POST /v1/jobs; may be left out with a manifest."),
-]
 
 
 @router.post(
@@ -38,27 +41,29 @@ def add_items_route(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
     files: OptionalFilesField = None,
-    manifest: ManifestField = None,
+    manifest: ManifestPart = None,
 ) -> JobAccepted:
     """Add files (and/or manifest rows) to an open job; its new images are queued at once.
 
     Same rules as `POST /v1/jobs`. A file whose content is already in the job is listed in
     `duplicates` and not added. A retry with the same `Idempotency-Key` gets the first
-    answer and adds nothing. 409 once the job is closed or cancelled.
+    answer and adds nothing (422 for the key sent again with other files, names or fields).
+    409 once the job is closed or cancelled.
     """
     services = Services(settings, store, publisher, session, tenant)
-    return add_to_open_job(job_id, Upload(files or [], manifest, idempotency_key), services)
+    parts = [*(("files", file) for file in files or []), ("manifest", manifest)]
+    upload = Upload(files or [], manifest, request_key(idempotency_key, parts))
+    return add_to_open_job(job_id, upload, services)
 
 
 @router.post("/{job_id}/close", response_model=JobClosed, responses=responses(401, 404, 422, 429))
-def close_job_route(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> JobClosed:
+def close_job_route(job: LockedJobDep, session: SessionDep) -> JobClosed:
     """Seal an open job: no more files, and its status may now become final.
 
     Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
     no item.
     """
-    job = find_job(job_id, session, tenant, lock=True)  # waits for adds in flight
-    close_job(job)
+    close_job(job)  # LockedJobDep waited for the adds in flight to commit
     session.flush()
     public = to_public(job, session)
     return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))

@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from db.models import ItemStatus, Result
 from db.results import list_results
-from db.session import get_session
-from gateway.deps import TenantDep
+from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
+from gateway.intake.parts import ImagePart
 from gateway.links import job_links
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
@@ -32,17 +31,21 @@ WAITERS_RETRY_SECONDS = 1
 FINISHED = {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED}
 
 
-def submit_one(request: Request, tenant: str, file: UploadFile, job_id: uuid.UUID) -> None:
+def submit_one(
+    request: Request, open_session: SessionOpener, tenant: str, file: UploadFile, job_id: uuid.UUID
+) -> None:
     """Store the image and commit its one-item job, then publish it (in a worker thread)."""
     state = request.app.state
-    with get_session(state.settings.resolved_database_url) as session:
+    with open_session() as session:
         services = Services(state.settings, state.store, state.publisher, session, tenant)
         submit_job(Upload([file]), services, job_id=job_id)
 
 
-def read_outcome(database_url: str, job_id: uuid.UUID) -> tuple[str, str | None, Result | None]:
+def read_outcome(
+    open_session: SessionOpener, job_id: uuid.UUID
+) -> tuple[str, str | None, Result | None]:
     """Return the job's only item's status, error and result."""
-    with get_session(database_url) as session:
+    with open_session() as session:
         item, result = list_results(job_id, session=session, limit=1).rows[0]
         return item.status, item.error, result
 
@@ -51,7 +54,7 @@ async def wait_for_outcome(
     waiters: CompletionWaiters,
     done: asyncio.Event,
     job_id: uuid.UUID,
-    database_url: str,
+    open_session: SessionOpener,
     deadline: float,
 ) -> tuple[str, str | None, Result | None]:
     """Wait for the signal naming the job (or poll without one), then read its item."""
@@ -62,10 +65,10 @@ async def wait_for_outcome(
         woken = done.is_set()
         done.clear()
         if woken or not waiters.signalled:
-            outcome = await anyio.to_thread.run_sync(read_outcome, database_url, job_id)
+            outcome = await anyio.to_thread.run_sync(read_outcome, open_session, job_id)
             if outcome[0] in FINISHED:
                 return outcome
-    return await anyio.to_thread.run_sync(read_outcome, database_url, job_id)
+    return await anyio.to_thread.run_sync(read_outcome, open_session, job_id)
 
 
 def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Prediction:
@@ -78,6 +81,7 @@ def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Predi
         latency_ms=latency_ms,
         model_name=result.model_name,
         model_version=result.model_version,
+        model_id=result.model_id,
     )
 
 
@@ -104,9 +108,10 @@ def still_pending(job_id: uuid.UUID, item_status: str) -> JSONResponse:
     },
 )
 async def predict_route(
-    file: Annotated[UploadFile, File(description="One image.")],
+    file: ImagePart,
     tenant: TenantDep,
     request: Request,
+    open_session: SessionOpenerDep,
 ) -> Prediction | JSONResponse:
     """Classify one image, waiting up to the configured timeout for the result.
 
@@ -129,10 +134,10 @@ async def predict_route(
         await waiters.start()
         job_id = uuid.uuid4()
         with waiters.expect(str(job_id)) as done:  # before publishing: it may finish at once
-            await anyio.to_thread.run_sync(submit_one, request, tenant, file, job_id)
+            await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
             deadline = started + settings.predict_timeout_seconds
             item_status, error, result = await wait_for_outcome(
-                waiters, done, job_id, settings.resolved_database_url, deadline
+                waiters, done, job_id, open_session, deadline
             )
     if result is not None:
         return to_prediction(job_id, result, (time.monotonic() - started) * 1000.0)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.csv_cells import csv_writer
 from db.models import Item, Result
 from db.results import list_results
-from db.session import get_session
-from gateway.deps import SessionDep, SettingsDep, TenantDep
+from gateway.deps import JobDep, SessionDep, SessionOpener, SessionOpenerDep
 from gateway.errors import responses
-from gateway.routes.jobs import find_job
+from gateway.pagination import CursorQuery, decode_position_cursor, encode_position_cursor
 from gateway.schemas import Latency, ResultItem, ResultPage
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
@@ -42,7 +41,7 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
         ),
         model_name=result.model_name if result else None,
         model_version=result.model_version if result else None,
-        worker_id=result.worker_id if result else None,
+        model_id=result.model_id if result else None,
         attempts=item.attempts,
         error=item.error,
         true_label=item.true_label,
@@ -52,33 +51,24 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
     )
 
 
-def parse_cursor(cursor: str | None) -> int:
-    """Return the position a cursor stands for (-1 for the first page)."""
-    if cursor is None:
-        return -1
-    if not cursor.isdigit():
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "cursor must be a next_cursor value")
-    return int(cursor)
-
-
 def class_names(job_id: uuid.UUID, session: Session) -> list[str]:
     """Return the class names found in a job's results (the CSV's score columns)."""
     first = session.scalar(select(Result.scores).where(Result.job_id == job_id).limit(1))
     return sorted(first) if first else []
 
 
-def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterator[str]:
+def csv_rows(job_id: uuid.UUID, classes: list[str], open_session: SessionOpener) -> Iterator[str]:
     """Yield the CSV text of every item of a job, one page of rows at a time."""
     header = ["item_id", "filename", "status", "label", "probability"]
     header += [f"score_{name}" for name in classes]
     header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
-    header += ["worker_id", "attempts", "error", "true_label", "patient_id", "slide_id"]
+    header += ["attempts", "error", "true_label", "patient_id", "slide_id"]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(header)
     after: int | None = -1
     while after is not None:
-        with get_session(database_url) as page_session:
+        with open_session() as page_session:  # short sessions: a slow reader holds none
             page = list_results(job_id, session=page_session, after=after, limit=CSV_PAGE)
         for item, result in page.rows:
             row = to_item(item, result)
@@ -87,7 +77,7 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
                 [row.item_id, row.filename, row.status, row.label, row.probability]
                 + [scores.get(name) for name in classes]
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
-                + [row.model_name, row.model_version, row.worker_id, row.attempts, row.error]
+                + [row.model_name, row.model_version, row.attempts, row.error]
                 + [row.true_label, row.patient_id, row.slide_id]
             )
         yield buffer.getvalue()
@@ -102,25 +92,28 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], database_url: str) -> Iterat
     responses={**responses(400, 401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_results_route(
-    job_id: uuid.UUID,
-    tenant: TenantDep,
+    job: JobDep,
     session: SessionDep,
-    settings: SettingsDep,
-    cursor: str | None = None,
+    open_session: SessionOpenerDep,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv"] = "json",
 ) -> ResultPage | Response:
     """Return a job's items in submission order with their labels and latencies.
 
-    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file.
+    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file,
+    where text a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`) gets a
+    leading `'`. The JSON has the raw values.
     """
-    find_job(job_id, session, tenant)
+    after = decode_position_cursor(cursor)  # checked for CSV too, which starts at the top
     if format == "csv":
         return StreamingResponse(
-            csv_rows(job_id, class_names(job_id, session), settings.resolved_database_url),
+            csv_rows(job.id, class_names(job.id, session), open_session),
             media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{job.id}.csv"'},
         )
-    page = list_results(job_id, session=session, after=parse_cursor(cursor), limit=limit)
-    next_cursor = str(page.next_cursor) if page.next_cursor is not None else None
-    return ResultPage(items=[to_item(i, r) for i, r in page.rows], next_cursor=next_cursor)
+    page = list_results(job.id, session=session, after=after, limit=limit)
+    return ResultPage(
+        items=[to_item(i, r) for i, r in page.rows],
+        next_cursor=encode_position_cursor(page.next_cursor),
+    )

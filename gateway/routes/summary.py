@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
+from core.csv_cells import csv_writer
 from db.jobs import read_job_state
 from db.models import Job
 from db.summary import CallRule, GroupStats, call_group, summarize_job
-from gateway.deps import SessionDep, SettingsDep, TenantDep
+from gateway.call_rules import JobRules, resolve_rules
+from gateway.deps import JobDep, SessionDep, SettingsDep
 from gateway.errors import responses
-from gateway.model_card import served_card
-from gateway.routes.jobs import find_job
 from gateway.schemas import GroupSummary, JobSummary, SummaryRule
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
@@ -28,18 +26,6 @@ RULE = (
     "most frequent other label. Ties go to the higher mean probability."
 )
 MAJORITY = "With no positive class, each patient gets its most frequent label (ties: higher mean)."
-
-
-def resolve_rule(
-    settings: SettingsDep, threshold: float | None, positive_class: str | None, fraction: float
-) -> CallRule:
-    """Fill the rule's gaps from the served model card, then from the defaults."""
-    card = served_card(settings)
-    if threshold is None:
-        threshold = card.threshold if card else 0.5
-    if positive_class is None and card is not None:
-        positive_class = card.positive_class
-    return CallRule(threshold=threshold, positive_class=positive_class, min_fraction=fraction)
 
 
 def describe(rule: CallRule) -> SummaryRule:
@@ -80,7 +66,7 @@ def summary_csv(summary: JobSummary) -> str:
     header += ["positive_tiles", "call"] + [f"count_{name}" for name in classes]
     header += [f"mean_{name}" for name in classes] + [f"max_{name}" for name in classes]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(header)
     for level, groups in (("patient", summary.patients), ("slide", summary.slides)):
         for g in groups:
@@ -95,10 +81,11 @@ def summary_csv(summary: JobSummary) -> str:
 
 
 def build_summary(
-    job: Job, rule: CallRule, session: Session, *, check_positive: bool
+    job: Job, rules: JobRules, session: Session, *, check_positive: bool
 ) -> JobSummary:
     """Aggregate a job's results by patient and slide and apply the call rule."""
-    data = summarize_job(job.id, rule, session=session)
+    rule = rules.rule
+    data = summarize_job(job.id, rules.by_model, rule, session=session)
     if check_positive and data.classes and rule.positive_class not in data.classes:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -111,6 +98,7 @@ def build_summary(
         final=state.status in FINAL,
         classes=data.classes,
         rule=describe(rule),
+        models=rules.models,
         patients=[to_group(g, rule, data.classes) for g in data.patients],
         slides=[to_group(g, rule, data.classes) for g in data.slides],
     )
@@ -122,8 +110,7 @@ def build_summary(
     responses={**responses(401, 404, 422, 429), 200: {"content": {"text/csv": {}}}},
 )
 def read_summary_route(
-    job_id: uuid.UUID,
-    tenant: TenantDep,
+    job: JobDep,
     session: SessionDep,
     settings: SettingsDep,
     format: Literal["json", "csv"] = "json",
@@ -137,15 +124,23 @@ def read_summary_route(
     probability of each class, and a call. The call rule: a patient is called the positive
     class when at least `min_fraction` (default 0.1) of its classified images, and at
     least one, score >= `threshold` on that class; otherwise it gets the most frequent
-    other label. `threshold` and `positive_class` default to the served model card's
-    (0.5 and none when the gateway cannot read it); with no positive class the call is
-    the most frequent label. Items without a patient_id form the group `null`.
-    `final` stays false while the job is open or has pending images.
+    other label. `threshold` and `positive_class` default to the card of the model that
+    produced each result (`models` lists them; a job served across a model switch counts
+    each result by its own model's rule, and calls use the newest); with no positive class
+    the call is the most frequent label. Items without a patient_id form the group `null`.
+    `final` stays false while the job is open or has pending images. In `format=csv`, text
+    a spreadsheet would run as a formula gets a leading `'`.
     """
-    job = find_job(job_id, session, tenant)
-    rule = resolve_rule(settings, threshold, positive_class, min_fraction)
-    summary = build_summary(job, rule, session, check_positive=positive_class is not None)
+    rules = resolve_rules(
+        job.id,
+        threshold,
+        positive_class,
+        min_fraction,
+        session=session,
+        stale_seconds=settings.worker_stale_seconds,
+    )
+    summary = build_summary(job, rules, session, check_positive=positive_class is not None)
     if format == "csv":
-        headers = {"Content-Disposition": f'attachment; filename="{job_id}-summary.csv"'}
+        headers = {"Content-Disposition": f'attachment; filename="{job.id}-summary.csv"'}
         return Response(summary_csv(summary), media_type="text/csv", headers=headers)
     return summary

@@ -15,7 +15,7 @@ from client.api import ApiError, InferqClient
 from client.files import UploadPart, collect_parts, plan_requests
 from client.ledger import Ledger
 from client.upload import FilesTooLargeError, upload_files
-from client.watch import Watcher, WatchOptions
+from client.watch import Watcher, WatchOptions, results_csv
 
 JOB = "11111111-1111-4111-8111-111111111111"
 LINKS = {"self": "/s", "results": "/r", "csv": "/c"}
@@ -198,3 +198,8 @@ def test_the_watcher_records_refusals_instead_of_resending_forever(tmp_path: Pat
     assert result == {"status": "refused", "error": "no acceptable image in the upload"}
     assert len(calls) == 1 and watcher.idle()
     watcher.ledger.close()
+
+
+def test_the_results_file_neutralises_formula_names() -> None:
+    text = results_csv([("=cmd|' /C calc'!A0.png", {"label": "@SUM(1)", "probability": 0.9})])
+    assert text.splitlines()[1] == "'=cmd|' /C calc'!A0.png,,,'@SUM(1),0.9,,"

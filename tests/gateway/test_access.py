@@ -111,8 +111,8 @@ def test_another_tenants_job_is_an_unknown_job(settings: Settings) -> None:
         assert added.status_code == 404
         job = lab.get(f"/v1/jobs/{job_id}").json()
         assert job["status"] == "open" and job["counts"]["total"] == 1  # untouched by the other
-        assert other.get("/v1/metrics").json()["requests_total"] == 0
-        assert lab.get("/v1/metrics").json()["requests_total"] == 1
+        assert other.get("/v1/metrics").json()["jobs_total"] == 0
+        assert lab.get("/v1/metrics").json()["jobs_total"] == 1
 
 
 def test_idempotency_keys_belong_to_their_tenant(settings: Settings) -> None:

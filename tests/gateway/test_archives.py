@@ -88,7 +88,7 @@ def test_malicious_archives_are_refused_whole(
         assert response.status_code == attack.status, response.text
         assert attack.member in response.json()["detail"]
         assert attack.filename in response.json()["detail"]
-        assert client.get("/v1/metrics").json()["requests_total"] == 0
+        assert client.get("/v1/metrics").json()["jobs_total"] == 0
     assert blobs(settings) == []  # not even the good image before the archive was stored
     assert not list(tmp_path.parent.rglob("evil*"))
 

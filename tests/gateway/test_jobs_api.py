@@ -64,7 +64,7 @@ def test_an_upload_without_any_image_is_415(client: TestClient, settings: Settin
     assert response.status_code == 415
     assert "x.jpg: not a recognised image format" in response.json()["detail"]
     assert queued_messages(settings) == []
-    assert client.get("/v1/metrics").json()["requests_total"] == 0
+    assert client.get("/v1/metrics").json()["jobs_total"] == 0
 
 
 def test_missing_files_field_is_422(client: TestClient) -> None:

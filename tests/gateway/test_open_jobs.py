@@ -52,7 +52,7 @@ def test_retries_with_the_same_key_add_nothing_twice(client: TestClient) -> None
     reused = add(client, job, ("c.png", png_bytes(3)), key="create-1")
     assert reused.status_code == 422 and "already used" in reused.json()["detail"]
     assert client.get(job["links"]["self"]).json()["counts"]["total"] == 2
-    assert client.get("/v1/metrics").json()["requests_total"] == 1
+    assert client.get("/v1/metrics").json()["jobs_total"] == 1
 
 
 def test_content_already_in_the_job_is_not_added_twice(client: TestClient) -> None:

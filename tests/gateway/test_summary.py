@@ -5,17 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from core.model_card import ModelCard, Preprocessing
 from core.settings import Settings
 from db.claims import Outcome, claim_items, fail_items, record_results
 from db.models import Item
 from db.session import get_session
-from tests.gateway.conftest import api_client, png_bytes
+from tests.gateway.conftest import png_bytes
 
 MANIFEST = (
     b"filename,label,patient_id,slide_id\n"
@@ -26,20 +24,30 @@ MANIFEST = (
 MALIGNANT = {"p1a.png": 0.9, "p1b.png": 0.2, "p1c.png": 0.3, "p2a.png": 0.05, "p3.png": 0.7}
 
 
-def classify(url: str, job_id: str) -> None:
-    """Claim the job's items and write results (and one failure) like a worker."""
+def classify(url: str, job_id: str, models: dict[str, int] | None = None) -> None:
+    """Claim the job's items and write results (and one failure) like a worker.
+
+    `models` names the model row that produced each file's result (none by default).
+    """
     with get_session(url) as session:
         items = {i.filename: i.id for i in session.query(Item).filter_by(job_id=uuid.UUID(job_id))}
         claimed = claim_items(
             list(items.values()), session=session, worker_id="w", lease_seconds=60, max_attempts=3
         )
         by_id = {c.id: c for c in claimed}
-        outcomes = []
         for name, p in MALIGNANT.items():
             label = "malignant" if p >= 0.5 else "benign"
             scores = {"benign": 1 - p, "malignant": p}
-            outcomes.append(Outcome(by_id[items[name]], label, max(p, 1 - p), scores, 3.0))
-        record_results(outcomes, session=session, worker_id="w", model_name="m", model_version="1")
+            outcome = Outcome(by_id[items[name]], label, max(p, 1 - p), scores, 3.0)
+            model_id = (models or {}).get(name)
+            record_results(
+                [outcome],
+                session=session,
+                worker_id="w",
+                model_name="m",
+                model_version=str(model_id or 1),
+                model_id=model_id,
+            )
         fail_items({items["p2b.png"]: "invalid image: corrupt"}, session=session)
 
 
@@ -96,35 +104,6 @@ def test_summary_rule_parameters_and_csv(client: TestClient, job_id: str) -> Non
     assert missing.status_code == 404
 
 
-def test_model_card_endpoint_and_its_defaults_for_the_summary(
-    tmp_path: Path, sqlite_url: str
-) -> None:
-    model = tmp_path / "model"
-    model.mkdir()
-    ModelCard(
-        name="m",
-        version="1",
-        class_names=["benign", "malignant"],
-        input_size=(96, 96),
-        preprocessing=Preprocessing(input_size=(96, 96)),
-        threshold=0.8,
-        positive_class="malignant",
-        metrics={"test_accuracy": 0.9},
-    ).write(model)
-    settings = Settings(
-        data_dir=tmp_path / "d", database_url=sqlite_url, model_uri=str(model), _env_file=None
-    )  # type: ignore[call-arg]
-    with api_client(settings) as client:
-        card = client.get("/v1/model").json()
-        assert card["metrics"] == {"test_accuracy": 0.9} and card["threshold"] == 0.8
-        files = [("files", ("p1a.png", png_bytes(1)))]
-        body = client.post("/v1/jobs", files=files).json()
-        rule = client.get(f"/v1/jobs/{body['job_id']}/summary").json()["rule"]
-        assert (rule["threshold"], rule["positive_class"]) == (0.8, "malignant")
-        (model / "model.json").unlink()
-        assert client.get("/v1/model").status_code == 404
-
-
 def test_openapi_documents_the_new_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"202", "404", "409", "413", "415", "422"} <= set(
@@ -133,5 +112,6 @@ def test_openapi_documents_the_new_routes(client: TestClient) -> None:
     assert "404" in paths["/v1/jobs/{job_id}/close"]["post"]["responses"]
     assert "text/csv" in paths["/v1/jobs/{job_id}/summary"]["get"]["responses"]["200"]["content"]
     assert "404" in paths["/v1/model"]["get"]["responses"]
+    assert "403" in paths["/v1/workers"]["get"]["responses"]
     create = paths["/v1/jobs"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])

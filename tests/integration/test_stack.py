@@ -6,12 +6,15 @@ import csv
 import io
 
 import httpx
+from sqlalchemy import select
 
 from cli.stack import Stack
+from db.models import Result
+from db.session import get_session
 from tests.integration.conftest import tile_bytes, wait_for_job
 
 
-def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack) -> None:
+def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack, postgres_url: str) -> None:
     files = [("files", (f"slide1/tile{i:02d}.png", tile_bytes(i))) for i in range(20)]
     files.append(("files", ("slide1/broken.png", tile_bytes(99)[:500])))  # truncated PNG
     files.append(("files", ("slide1/readme.png", b"not an image at all")))
@@ -33,9 +36,12 @@ def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack) -> None:
         for item in good:
             assert item["label"] in {"benign", "malignant"}
             assert 0.5 <= item["probability"] <= 1.0
-            assert item["model_version"] and item["worker_id"] == "worker-0"
+            assert item["model_version"] and "worker_id" not in item  # operators only
             latency = item["latency_ms"]
             assert latency["inference"] > 0 and latency["total"] >= latency["queue"] >= 0
+        with get_session(postgres_url) as session:
+            workers = set(session.scalars(select(Result.worker_id)))
+        assert workers == {"worker-0"}
         rows = list(csv.DictReader(io.StringIO(client.get(body["links"]["csv"]).text)))
         assert len(rows) == 22 and {"score_benign", "score_malignant"} <= set(rows[0])
         metrics = client.get("/v1/metrics").json()

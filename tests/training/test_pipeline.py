@@ -20,7 +20,8 @@ import yaml
 
 from core.model_card import ModelCard
 from core.preprocessing import decode_image
-from worker.model_holder import load_model, resolve_model_dir
+from worker.model_holder import load_model
+from worker.model_source import resolve_model
 
 ROOT = Path(__file__).parents[2]
 COPIED = ["core", "training", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore"]
@@ -110,11 +111,11 @@ def test_served_model_scores_bytes_as_the_evaluation_did(repo: Path) -> None:
 
 
 def test_champion_in_the_registry_is_the_exported_model(repo: Path, tmp_path: Path) -> None:
-    local = resolve_model_dir(
+    local = resolve_model(
         "models:/inferq-small-cnn@champion",
         tracking_uri=f"sqlite:///{repo / 'mlflow.db'}",
         cache_dir=tmp_path,
-    )
+    ).directory
     exported = repo / "models/default"
     assert ModelCard.read(local) == ModelCard.read(exported)
     assert (local / "model.keras").read_bytes() == (exported / "model.keras").read_bytes()

@@ -87,7 +87,7 @@ def test_a_batch_is_classified_and_a_corrupt_image_fails_alone(runtime: Runtime)
         assert result.label in {"benign", "malignant"}
         assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-4)
         assert result.probability == max(result.scores.values())
-        assert result.model_version == runtime.model.card.version
+        assert result.model_version == runtime.served.model.card.version
         assert result.inference_ms > 0 and result.total_ms >= result.queue_ms >= 0
         assert result.worker_id == "test-worker"
 
@@ -130,7 +130,7 @@ def test_one_image_jobs_share_a_batch_and_later_wake_ups_do_nothing(runtime: Run
     tasks = submit_singles(runtime, [tile(20 + i) for i in range(6)])
     engine = BatchEngine(runtime)
     assert engine.serve(tasks[0]) == 6  # the first wake-up fills its batch across jobs
-    assert (runtime.counters.batches, runtime.counters.items) == (1, 6)
+    assert (runtime.metrics.batches, runtime.metrics.items) == (1, 6)
     assert all(engine.serve(ids) == 0 for ids in tasks[1:])  # their items are done
     with get_session(runtime.settings.resolved_database_url) as session:
         results = session.scalars(select(Result)).all()
@@ -142,7 +142,7 @@ def test_one_image_jobs_share_a_batch_and_later_wake_ups_do_nothing(runtime: Run
 def test_a_wake_up_drains_the_queue_in_full_batches(runtime: Runtime) -> None:
     tasks = submit_singles(runtime, [tile(40 + i) for i in range(20)])
     assert BatchEngine(runtime).serve(tasks[0]) == 20
-    assert (runtime.counters.batches, runtime.counters.items) == (3, 20)  # 8 + 8 + 4
+    assert (runtime.metrics.batches, runtime.metrics.items) == (3, 20)  # 8 + 8 + 4
 
 
 def test_a_lost_item_runs_alone(runtime: Runtime) -> None:
@@ -152,7 +152,7 @@ def test_a_lost_item_runs_alone(runtime: Runtime) -> None:
         assert item is not None
         item.attempts = 1  # claimed once by a worker that never came back
     assert BatchEngine(runtime).serve(suspect) == 1
-    assert (runtime.counters.batches, runtime.counters.items) == (1, 1)
+    assert (runtime.metrics.batches, runtime.metrics.items) == (1, 1)
 
 
 def test_a_stopping_worker_hands_back_what_it_prefetched(runtime: Runtime) -> None:

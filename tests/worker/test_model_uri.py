@@ -10,7 +10,8 @@ import pytest
 
 from core.model_card import CARD_FILE, KERAS_FILE, ModelCard
 from training.tracking import client_for, register_model_dir
-from worker.model_holder import load_model, resolve_model_dir
+from worker.model_holder import load_model
+from worker.model_source import resolve_model
 
 
 @pytest.fixture
@@ -30,15 +31,16 @@ def test_champion_alias_resolves_to_a_cached_copy(
     registry: str, model_dir: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    local = resolve_model_dir(
-        "models:/inferq-test@champion", tracking_uri=registry, cache_dir=cache
-    )
+    source = resolve_model("models:/inferq-test@champion", tracking_uri=registry, cache_dir=cache)
+    local = source.directory
     assert local == cache / "inferq-test" / "1"
+    assert (source.registered_name, source.registered_version) == ("inferq-test", "1")
+    assert source.run_id and source.follows_alias
     for name in (KERAS_FILE, CARD_FILE):
         assert (local / name).read_bytes() == (model_dir / name).read_bytes()
     shutil.rmtree(tmp_path / "artifacts")  # a cached version needs no artefact store
-    again = resolve_model_dir("models:/inferq-test/1", tracking_uri=registry, cache_dir=cache)
-    assert again == local
+    again = resolve_model("models:/inferq-test/1", tracking_uri=registry, cache_dir=cache)
+    assert again.directory == local and not again.follows_alias
 
 
 def test_worker_serves_the_registered_model(
@@ -61,8 +63,8 @@ def test_worker_serves_the_registered_model(
 
 def test_unknown_alias_and_bad_uris_fail_clearly(registry: str, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="alias"):
-        resolve_model_dir("models:/inferq-test@nope", tracking_uri=registry, cache_dir=tmp_path)
+        resolve_model("models:/inferq-test@nope", tracking_uri=registry, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="unsupported model URI"):
-        resolve_model_dir("models:/inferq-test", tracking_uri=registry, cache_dir=tmp_path)
+        resolve_model("models:/inferq-test", tracking_uri=registry, cache_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="no model at"):
-        resolve_model_dir(str(tmp_path / "missing"))
+        resolve_model(str(tmp_path / "missing"))

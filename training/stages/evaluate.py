@@ -8,7 +8,6 @@ training run in MLflow.
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import keras
 import numpy as np
 import typer
 
+from core.csv_cells import csv_writer
 from core.settings import get_settings
 from training.metrics import confusion_matrix, patient_accuracy, predict_labels, roc_curve
 from training.params import PipelineParams
@@ -48,7 +48,7 @@ def write_predictions(split: PreparedSplit, scores: np.ndarray, names: list[str]
     """Write each test image's label, prediction and class scores."""
     PREDICTIONS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with PREDICTIONS_FILE.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(["path", "patient_id", "label", *(f"score_{name}" for name in names)])
         for path, patient, label, row in zip(
             split.paths, split.patient_ids, split.labels, scores, strict=True
@@ -61,7 +61,7 @@ def write_per_patient(split: PreparedSplit, predicted: np.ndarray) -> Path:
     """Write each test patient's image count and image accuracy."""
     _, per_patient = patient_accuracy(split.patient_ids, split.labels, predicted)
     with PER_PATIENT_FILE.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv_writer(handle)
         writer.writerow(["patient_id", "images", "accuracy"])
         for patient, accuracy in per_patient.items():
             writer.writerow([patient, int(np.sum(split.patient_ids == patient)), f"{accuracy:.4f}"])

@@ -15,6 +15,7 @@ import typer
 from mlflow.tracking import MlflowClient
 
 from core.settings import get_settings
+from training.export import write_smoke_tiles
 from training.model_zoo import build_model
 from training.params import PipelineParams, flatten_params
 from training.prepare import PreparedData, load_split
@@ -94,6 +95,7 @@ def train(params: PipelineParams) -> str:
         raise
     CANDIDATE_DIR.mkdir(parents=True, exist_ok=True)
     model.save(CANDIDATE_MODEL)
+    write_smoke_tiles(model, params.prepare.input_size, CANDIDATE_DIR)
     write_json(history, HISTORY_FILE)
     client.log_artifact(run_id, str(HISTORY_FILE))
     finish_run(client, run_id)

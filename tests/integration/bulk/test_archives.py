@@ -80,7 +80,7 @@ def test_malicious_archives_are_refused_and_nothing_is_written(
     root = shared_stack.data_dir.parent
     before = files_under(root)
     with httpx.Client(base_url=shared_stack.url, timeout=60) as client:
-        jobs_before = client.get("/v1/metrics").json()["requests_total"]
+        jobs_before = client.get("/v1/metrics").json()["jobs_total"]
         files = [
             ("files", ("good.png", tile_bytes(7, size=32))),
             ("files", (attack.filename, attack.data)),
@@ -89,7 +89,7 @@ def test_malicious_archives_are_refused_and_nothing_is_written(
         assert response.status_code == attack.status, response.text
         detail = response.json()["detail"]
         assert attack.filename in detail and attack.member in detail
-        assert client.get("/v1/metrics").json()["requests_total"] == jobs_before
+        assert client.get("/v1/metrics").json()["jobs_total"] == jobs_before
     written = {p for p in files_under(root) - before if not p.name.endswith(".log")}
     assert written == set()  # no blob, no extracted member, nothing anywhere
     assert not any(Path("/tmp").glob("evil-*")) and not any(root.parent.rglob("evil-*"))

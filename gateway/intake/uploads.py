@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
-from fastapi import HTTPException, UploadFile
+from fastapi import UploadFile
 
 from core.preprocessing import ImageError, sniff_image
 from core.settings import Settings
 from core.storage import BlobStore, content_hash
 from db.jobs import NewItem
-from gateway import archive_tar, archive_zip
-from gateway.archives import (
+from gateway.intake import archive_tar, archive_zip
+from gateway.intake.archives import (
     HEAD_BYTES,
     TAR_GZ,
     ZIP,
     ArchiveCorruptError,
-    ArchiveLimits,
-    ArchiveRefusedError,
-    Budget,
     Entry,
     Scan,
     sniff_archive,
     too_large,
 )
-
-MAX_FILENAME = 1024
+from gateway.intake.budget import RequestBudget
+from gateway.intake.names import clean_filename
 
 
 @dataclass
@@ -61,48 +56,38 @@ class Part:
     corrupt: str | None = None
 
 
-def clean_filename(raw: str | None, position: int) -> str:
-    """Return a printable relative name: no control characters, no leading slashes."""
-    name = unicodedata.normalize("NFC", raw or "")
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = name.replace("\\", "/").lstrip("/").strip()
-    return name[:MAX_FILENAME] or f"upload-{position}"
-
-
 def read_upload(upload: UploadFile, limit: int) -> bytes:
     """Read an upload, stopping one byte past the limit so an oversize file is detected."""
     upload.file.seek(0)
     return upload.file.read(limit + 1)
 
 
-def inspect_part(upload: UploadFile, position: int, limits: ArchiveLimits) -> Part:
-    """Sniff a part; check an archive whole, raising if the request must be refused."""
+def scan_archive(upload: UploadFile, name: str, kind: str, budget: RequestBudget) -> Scan:
+    """Check an archive part whole against the request's budget."""
+    if kind == ZIP:
+        return archive_zip.scan_zip(upload.file, budget, name)
+    return archive_tar.scan_tar(upload.file, budget, name, compressed=kind == TAR_GZ)
+
+
+def inspect_part(upload: UploadFile, position: int, budget: RequestBudget) -> Part:
+    """Sniff a part and charge its size; check an archive whole, raising if it is refused."""
     name = clean_filename(upload.filename, position)
+    budget.receive(name, upload.file.seek(0, 2))
     kind = sniff_archive(read_upload(upload, HEAD_BYTES))
     if kind is None:
         return Part(upload, name, None)
-    upload.file.seek(0)
-    budget = Budget(name, limits)
     try:
-        if kind == ZIP:
-            scan = archive_zip.scan_zip(upload.file, budget)
-        else:
-            scan = archive_tar.scan_tar(upload.file, budget, compressed=kind == TAR_GZ)
+        return Part(upload, name, kind, scan_archive(upload, name, kind, budget))
     except ArchiveCorruptError as exc:
         return Part(upload, name, kind, corrupt=str(exc))
-    except ArchiveRefusedError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from exc
-    return Part(upload, name, kind, scan)
 
 
-def archive_entries(part: Part, limits: ArchiveLimits) -> Iterator[Entry]:
+def archive_entries(part: Part, budget: RequestBudget) -> Iterator[Entry]:
     """Yield the files of a checked archive part."""
-    file: BinaryIO = part.upload.file
-    file.seek(0)
     if part.kind == ZIP:
-        yield from archive_zip.read_zip(file, part.name, limits)
+        yield from archive_zip.read_zip(part.upload.file, part.name, budget)
     else:
-        yield from archive_tar.read_tar(file, part.name, limits)
+        yield from archive_tar.read_tar(part.upload.file, part.name, budget)
 
 
 def take_entry(entry: Entry, intake: Intake, settings: Settings, store: BlobStore) -> None:
@@ -123,17 +108,18 @@ def take_entry(entry: Entry, intake: Intake, settings: Settings, store: BlobStor
     intake.items.append(NewItem(entry.name, store.put(entry.data), entry.size))
 
 
-def take_files(files: list[UploadFile], *, settings: Settings, store: BlobStore) -> Intake:
+def take_files(
+    files: list[UploadFile], budget: RequestBudget, *, settings: Settings, store: BlobStore
+) -> Intake:
     """Check every part first (archives whole), then store images and record refusals."""
-    limits = ArchiveLimits.from_settings(settings)
-    parts = [inspect_part(upload, position, limits) for position, upload in enumerate(files)]
+    parts = [inspect_part(upload, position, budget) for position, upload in enumerate(files)]
     intake = Intake()
     for part in parts:
         if part.corrupt is not None:
             intake.items.append(NewItem(part.name, "", 0, error=part.corrupt))
         elif part.kind is not None and part.scan is not None:
             intake.skipped.extend(part.scan.skipped)
-            for entry in archive_entries(part, limits):
+            for entry in archive_entries(part, budget):
                 take_entry(entry, intake, settings, store)
         else:
             data = read_upload(part.upload, settings.max_image_bytes)

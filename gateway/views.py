@@ -1,0 +1,31 @@
+"""Public views of a job, built from its rows, for every route that answers with one."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from db.jobs import JobState, read_job_state
+from db.models import Job
+from gateway.links import job_links
+from gateway.schemas import JobCounts, JobPublic
+
+
+def to_public(job: Job, session: Session) -> JobPublic:
+    """Build the public view of a job."""
+    return public_view(read_job_state(job, session=session))
+
+
+def public_view(state: JobState) -> JobPublic:
+    """Build the public view of a job from its state."""
+    job = state.job
+    return JobPublic(
+        job_id=job.id,
+        status=state.status,  # type: ignore[arg-type]
+        counts=JobCounts(**state.counts),
+        created_at=job.created_at,
+        closed_at=job.closed_at,
+        finished_at=state.finished_at,
+        cancelled_at=job.cancelled_at,
+        model=state.models,
+        links=job_links(job.id),
+    )
