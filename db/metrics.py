@@ -68,14 +68,20 @@ def latency_percentiles(
     return summary
 
 
-def compute_metrics(
-    *, session: Session, tenant: str | None = None, window_seconds: int = 60
-) -> dict[str, Any]:
-    """Return the aggregates served by GET /v1/metrics: one tenant's, or (None) everyone's."""
+def count_items_by_status(*, session: Session, tenant: str | None = None) -> dict[str, int]:
+    """Return how many items are in each status (every status, zeros included)."""
     by_status = {status.value: 0 for status in ItemStatus}
     statuses = scoped(select(Item.status, func.count()), Item, tenant).group_by(Item.status)
     for status, count in session.execute(statuses):
         by_status[status] = count
+    return by_status
+
+
+def compute_metrics(
+    *, session: Session, tenant: str | None = None, window_seconds: int = 60
+) -> dict[str, Any]:
+    """Return the aggregates served by GET /v1/metrics: one tenant's, or (None) everyone's."""
+    by_status = count_items_by_status(session=session, tenant=tenant)
     since = utc_now() - timedelta(seconds=window_seconds)
     recent = scoped(select(func.count(Result.item_id)), Result, tenant)
     average = scoped(select(func.avg(Result.inference_ms)), Result, tenant)

@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
     # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
-    telemetry = Telemetry(settings.resolved_database_url)
+    telemetry = Telemetry(settings.resolved_database_url, settings.worker_stale_seconds)
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)

@@ -1,4 +1,4 @@
-"""Prometheus metrics: request counts and durations, plus database-wide gauges at scrape."""
+"""Prometheus metrics: request counts and duration histograms, plus queue counts at scrape."""
 
 from __future__ import annotations
 
@@ -10,40 +10,43 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db.metrics import compute_metrics
+from db.metrics import count_items_by_status
 from db.session import get_session
+from db.workers import count_ready
 
 
 class DatabaseCollector(Collector):
-    """Reads queue depth, item counts and latency percentiles from the database."""
+    """Reads the queue's item counts and the ready workers from the database at scrape.
 
-    def __init__(self, database_url: str) -> None:
+    Only counts: latency lives in histograms (the request durations here, and each worker's
+    queue-wait and inference histograms on its own `/metrics`), never in percentiles
+    recomputed over the results table at every scrape.
+    """
+
+    def __init__(self, database_url: str, stale_seconds: float) -> None:
         self._url = database_url
+        self._stale = stale_seconds
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with get_session(self._url) as session:
-            metrics = compute_metrics(session=session)
+            by_status = count_items_by_status(session=session)
+            ready = count_ready(session=session, stale_seconds=self._stale)
         yield GaugeMetricFamily(
-            "inferq_queue_depth", "Items queued, not yet claimed.", value=metrics["queue_depth"]
+            "inferq_queue_depth", "Items queued, not yet claimed.", value=by_status["queued"]
         )
         items = GaugeMetricFamily("inferq_items", "Items by status.", labels=["status"])
-        for status, count in metrics["items_by_status"].items():
+        for status, count in by_status.items():
             items.add_metric([status], count)
         yield items
-        latency = GaugeMetricFamily(
-            "inferq_latency_ms", "Latency percentiles.", labels=["kind", "quantile"]
+        yield GaugeMetricFamily(
+            "inferq_workers_ready", "Ready workers serving a model, seen lately.", value=ready
         )
-        for kind, values in metrics["latency_ms"].items():
-            for quantile, value in values.items():
-                if value is not None:
-                    latency.add_metric([kind, quantile], value)
-        yield latency
 
 
 class Telemetry:
     """The gateway's own registry and request instruments."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, stale_seconds: float) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "inferq_http_requests",
@@ -57,7 +60,7 @@ class Telemetry:
             ["method", "route"],
             registry=self.registry,
         )
-        self.registry.register(DatabaseCollector(database_url))
+        self.registry.register(DatabaseCollector(database_url, stale_seconds))
 
 
 class TelemetryMiddleware:

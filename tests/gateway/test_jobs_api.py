@@ -182,7 +182,10 @@ def test_prometheus_metrics_include_requests_and_queue_depth(client: TestClient)
     submit(client, ("a.png", png_bytes()))
     text = client.get("/metrics").text
     assert 'inferq_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1.0' in text
-    assert "inferq_queue_depth 1.0" in text
+    assert "inferq_queue_depth 1.0" in text and 'inferq_items{status="queued"} 1.0' in text
+    assert "inferq_workers_ready 0.0" in text
+    assert 'inferq_http_request_duration_seconds_bucket{le="0.5",method="POST"' in text
+    assert "inferq_latency_ms" not in text  # no percentiles over the results table per scrape
 
 
 def test_openapi_documents_every_error(client: TestClient) -> None:
