@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from core.model_card import CARD_FILE, KERAS_FILE, ModelCard
+from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard
 from core.preprocessing import decode_image
 from training.dataset import hash_dataset, index_dataset
 from training.export import export_model
@@ -29,7 +29,7 @@ def trained(small_dir: Path) -> TrainedModel:
 
 def test_train_quick_exports_a_model_and_its_card(small_dir: Path, tmp_path: Path) -> None:
     card = train_quick(small_dir, tmp_path, epochs=1, seed=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CARD_FILE, KERAS_FILE])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CARD_FILE, KERAS_FILE, SMOKE_FILE])
     assert ModelCard.read(tmp_path) == card
     assert keras.models.load_model(tmp_path / KERAS_FILE).output_shape == (None, 2)
 
@@ -74,4 +74,4 @@ def test_export_replaces_an_earlier_model(trained: TrainedModel, tmp_path: Path)
     newer = trained.card.model_copy(update={"version": "20990101T000000-ffffffff"})
     export_model(trained.model, newer, tmp_path)
     assert ModelCard.read(tmp_path).version == newer.version
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CARD_FILE, KERAS_FILE])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CARD_FILE, KERAS_FILE, SMOKE_FILE])
