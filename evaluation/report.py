@@ -1,8 +1,8 @@
 """Post-deployment evaluation: send labelled images through the API and score the answers.
 
 The report says how the deployed model does on the data (tile metrics, per-patient
-accuracy from the API's summary, latencies) and whether its accuracy is within
-`max_drop` of the `test_accuracy` recorded in the model card when it was trained.
+accuracy from the API's summary, latencies) and the deploy gate's verdict on it
+(evaluation/gate.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.model_card import ModelCard
 from evaluation.dataset import Sample
+from evaluation.gate import Comparison
 from evaluation.metrics import confusion_matrix, precision_recall_f1, roc_auc
 
 
@@ -38,19 +39,6 @@ class PatientCall(BaseModel):
     patient_id: str | None
     n_images: int
     call: str | None = None
-
-
-class Comparison(BaseModel):
-    """The deployed accuracy against the accuracy recorded at training time."""
-
-    recorded_accuracy: float | None
-    accuracy: float | None
-    drop: float | None
-    max_drop: float
-    passed: bool
-    reason: str
-    card_model: str | None = Field(description="name:version of the model card compared with.")
-    served_models: list[str] = Field(description="name:version of the models that answered.")
 
 
 class PatientOutcome(BaseModel):
@@ -167,36 +155,3 @@ def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPat
     called = [o for o in outcomes if o.call is not None]
     accuracy = sum(o.correct for o in called) / len(called) if called else None
     return PerPatient(n_patients=len(outcomes), accuracy=accuracy, patients=outcomes)
-
-
-def compare(
-    accuracy: float | None, card: ModelCard | None, max_drop: float, served: list[str]
-) -> Comparison:
-    """Pass when accuracy is at most `max_drop` below the card's recorded test_accuracy."""
-    recorded = card.metrics.get("test_accuracy") if card else None
-    card_model = f"{card.name}:{card.version}" if card else None
-    drop = recorded - accuracy if recorded is not None and accuracy is not None else None
-    if accuracy is None:
-        passed, reason = False, "no image was classified"
-    elif recorded is None:
-        passed, reason = True, "no recorded test_accuracy to compare with (no model card)"
-    else:
-        assert drop is not None
-        passed = drop <= max_drop
-        verdict = "within" if passed else "more than"
-        reason = (
-            f"accuracy {accuracy:.3f} vs {recorded:.3f} recorded at training: a drop of "
-            f"{drop:.3f}, {verdict} the {max_drop:g} allowed"
-        )
-    if card_model and served and card_model not in served:
-        reason += f"; note: the card is {card_model} but {', '.join(served)} answered"
-    return Comparison(
-        recorded_accuracy=recorded,
-        accuracy=accuracy,
-        drop=drop,
-        max_drop=max_drop,
-        passed=passed,
-        reason=reason,
-        card_model=card_model,
-        served_models=served,
-    )

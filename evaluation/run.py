@@ -1,4 +1,4 @@
-"""Score the API's answers for a labelled folder and compare with the model card.
+"""Score the API's answers for a labelled folder and judge them by the deploy gate.
 
 The CLI (`inferq evaluate`) sends the folder through the client and hands the answers
 here as the API's JSON, so this package needs nothing but core.
@@ -10,12 +10,13 @@ from typing import Any
 
 from core.model_card import ModelCard
 from evaluation.dataset import Sample
+from evaluation.gate import Comparison, judge
 from evaluation.metrics import percentiles
 from evaluation.report import (
     Answer,
     EvaluationReport,
     PatientCall,
-    compare,
+    PerPatient,
     patient_outcomes,
     positive_of,
     tile_metrics,
@@ -30,6 +31,26 @@ def latency_percentiles(answers: list[Answer]) -> dict[str, dict[str, float | No
         kind: percentiles([v for a in answers if (v := a.latency_ms.get(kind)) is not None])
         for kind in LATENCIES
     }
+
+
+def verdict(
+    samples: list[Sample],
+    classified: list[Answer],
+    patients: PerPatient,
+    accuracy: float | None,
+    card: ModelCard | None,
+    max_drop: float,
+) -> Comparison:
+    """Hand the gate what it judges: who answered, what was not classified or not called."""
+    answered = {answer.filename for answer in classified}
+    return judge(
+        accuracy=accuracy,
+        card=card,
+        max_drop=max_drop,
+        served=sorted({f"{a.model_name}:{a.model_version}" for a in classified}),
+        failed_images=[sample.name for sample in samples if sample.name not in answered],
+        dropped_patients=[p.patient_id for p in patients.patients if p.call is None],
+    )
 
 
 def build_report(
@@ -51,8 +72,8 @@ def build_report(
     seen = sorted(set(truth) | {a.label for a in classified if a.label})
     classes = list(card.class_names) if card else seen
     tiles = tile_metrics(truth, classified, classes, card)
-    served = sorted({f"{a.model_name}:{a.model_version}" for a in classified if a.model_name})
     groups = [PatientCall.model_validate(group) for group in patients]
+    per_patient = patient_outcomes(samples, groups)
     return EvaluationReport(
         **tiles.model_dump(),
         api_url=api_url,
@@ -63,9 +84,9 @@ def build_report(
         classes=classes,
         positive_class=positive_of(classes, card),
         threshold=card.threshold if card else 0.5,
-        per_patient=patient_outcomes(samples, groups),
+        per_patient=per_patient,
         latency_ms=latency_percentiles(classified),
         wall_seconds=round(wall_seconds, 3),
         images_per_second=round(len(samples) / max(wall_seconds, 1e-9), 2),
-        comparison=compare(tiles.accuracy, card, max_drop, served),
+        comparison=verdict(samples, classified, per_patient, tiles.accuracy, card, max_drop),
     )

@@ -68,5 +68,5 @@ def test_evaluate_reports_and_gates_on_the_recorded_accuracy(
     high = card_with_accuracy(model_dir, tmp_path, 1.0)  # random weights cannot come close
     code, output = evaluate(shared_stack, labelled, "--model-card", str(high), "--max-drop", "0.05")
     assert code == 1 and "FAIL" in output
-    code, output = evaluate(shared_stack, labelled)  # the served card records no accuracy
-    assert code == 0 and "no recorded test_accuracy" in output
+    code, output = evaluate(shared_stack, labelled)  # GET /v1/model's card records none
+    assert code == 1 and "the model card records no test_accuracy" in output
