@@ -71,22 +71,33 @@ def worker(
         route_native_output()
         configure_logging(settings.log_level, json_lines=True)
         logging.captureWarnings(True)
-    from core.tasks import INFERENCE_QUEUE
     from worker.celery_app import app
 
+    events = bool(app.conf.worker_send_task_events)  # INFERQ_TASK_EVENTS, via make_celery
     app.worker_main(
-        [
-            *(["--quiet"] if settings.log_json else []),  # Celery's banner is not JSON
-            "worker",
-            f"--pool={pool}",
-            f"--concurrency={concurrency}",
-            f"--queues={INFERENCE_QUEUE}",
-            f"--loglevel={loglevel}",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
+        worker_arguments(pool, concurrency, loglevel, json=settings.log_json, events=events)
     )
+
+
+def worker_arguments(
+    pool: str, concurrency: int, loglevel: str, *, json: bool, events: bool
+) -> list[str]:
+    """Return Celery's worker command line; event heartbeats only beside task events."""
+    from core.tasks import INFERENCE_QUEUE
+
+    return [
+        *(["--quiet"] if json else []),  # Celery's banner is not JSON
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--queues={INFERENCE_QUEUE}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+        # Flower shows a worker offline without its heartbeat events; without Flower they
+        # are messages nobody reads.
+        *(["--task-events"] if events else ["--without-heartbeat"]),
+    ]
 
 
 def sweeper(once: bool = typer.Option(False, help="Sweep once and exit.")) -> None:

@@ -39,6 +39,9 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("inferq", broker=settings.resolved_broker_url, set_as_current=False)
     options = _transport_options(settings)
     filesystem = settings.resolved_broker_url.startswith("filesystem://")
+    # Events are extra broker messages per task (sent, received, started, succeeded): only
+    # when asked for, as Flower needs, and never on the folder queue, which has no fanout.
+    events = settings.task_events and not filesystem
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -55,7 +58,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_enable_remote_control=not filesystem,
-        worker_send_task_events=False,
+        worker_send_task_events=events,
+        task_send_sent_event=events,
         broker_pool_limit=4,
     )
     return app

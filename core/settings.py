@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     visibility_timeout_seconds: int = Field(
         600, ge=1, description="Broker redelivery delay for unacknowledged tasks."
     )
+    task_events: bool = Field(
+        False, description="Send Celery task events (for Flower); a few Redis messages a task."
+    )
     worker_id: str = Field("", description="Name recorded on results; empty means host:pid.")
     health_port: int | None = Field(
         None,
