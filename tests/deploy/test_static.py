@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -256,3 +257,75 @@ def test_compose_images_and_cloud_run_never_turn_keys_off() -> None:
         }
     assert {where for where, env in found.items() if "INFERQ_AUTH_ENABLED" in env} == set()
     assert Settings(_env_file=None).auth_enabled  # type: ignore[call-arg]
+
+
+# What only a worker needs to find and run its model; the gateway reads the database.
+MODEL_SETTINGS = {
+    "INFERQ_MODEL_URI",
+    "INFERQ_MLFLOW_TRACKING_URI",
+    "INFERQ_MODEL_POLL_SECONDS",
+    "INFERQ_TF_THREADS",
+}
+
+
+def test_the_gateway_is_given_nothing_about_the_model() -> None:
+    given = {
+        "compose gateway": set(compose_environment("gateway")),
+        "compose migrate": set(compose_environment("migrate")),
+        "Dockerfile.gateway": set(image_env(ROOT / "Dockerfile.gateway")),
+    }
+    for name in ("gateway", "migrate"):
+        given[MANIFESTS[name].name] = {
+            entry["name"]
+            for container in manifest_containers(MANIFESTS[name])
+            for entry in container["env"]
+        }
+    assert {where: names & MODEL_SETTINGS for where, names in given.items()} == {
+        where: set() for where in given
+    }
+    for name in ("gateway", "migrate"):
+        assert not [v for v in service(name).get("volumes", []) if "model" in v], name
+    assert "models/" not in (ROOT / "Dockerfile.gateway").read_text()
+
+
+def test_the_compose_worker_reads_the_compose_registry_and_serves_the_baked_model() -> None:
+    env = compose_environment("worker")
+    assert env["INFERQ_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert "mlflow" in compose()["services"]
+    baked = image_env(ROOT / "Dockerfile.worker")["INFERQ_MODEL_URI"]
+    if "INFERQ_MODEL_URI" not in os.environ:  # compose takes the shell's value when set
+        assert env["INFERQ_MODEL_URI"] == baked == "/app/models/default"
+
+
+def test_flower_gets_task_events_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    flower = service("flower")
+    assert flower["profiles"] == ["monitoring"]
+    assert f"--broker={compose_environment('worker')['INFERQ_BROKER_URL']}" in flower["command"]
+    monkeypatch.delenv("INFERQ_TASK_EVENTS", raising=False)
+    for name in ("gateway", "worker"):  # the publisher's task-sent, the worker's others
+        assert compose_environment(name)["INFERQ_TASK_EVENTS"] == "false"
+    monkeypatch.setenv("INFERQ_TASK_EVENTS", "true")
+    for name in ("gateway", "worker"):
+        assert compose_environment(name)["INFERQ_TASK_EVENTS"] == "true"
+
+
+def cd_steps() -> list[dict[str, Any]]:
+    """Return the steps of the CD workflow's deploy job, in order."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "cd.yml").read_text())
+    steps: list[dict[str, Any]] = workflow["jobs"]["deploy"]["steps"]
+    return steps
+
+
+def test_cd_gates_the_candidate_with_a_key_and_the_baked_card_before_promoting() -> None:
+    steps = cd_steps()
+    names = [step.get("name", "") for step in steps]
+    (gate,) = [step for step in steps if "deploy/gate.sh" in step.get("run", "")]
+    assert gate["env"]["INFERQ_API_KEY"] == "${{ secrets.SMOKE_API_KEY }}"
+    assert "models/default/model.json" in gate["run"]  # what Dockerfile.worker bakes in
+    assert "COPY ${MODEL_DIR} /app/models/default" in (ROOT / "Dockerfile.worker").read_text()
+    assert gate.get("timeout-minutes")
+    assert not [step for step in steps if "inferq evaluate" in step.get("run", "")]
+    promote = names.index("Move traffic to the new revisions")
+    assert steps.index(gate) < promote
+    (rollback,) = [step for step in steps if "rollout.py rollback" in step.get("run", "")]
+    assert "failure()" in rollback["if"] and steps.index(rollback) == len(steps) - 1
