@@ -75,18 +75,18 @@ def worker(
 
     events = bool(app.conf.worker_send_task_events)  # INFERQ_TASK_EVENTS, via make_celery
     app.worker_main(
-        worker_arguments(pool, concurrency, loglevel, json=settings.log_json, events=events)
+        worker_arguments(pool, concurrency, loglevel, json_logs=settings.log_json, events=events)
     )
 
 
 def worker_arguments(
-    pool: str, concurrency: int, loglevel: str, *, json: bool, events: bool
+    pool: str, concurrency: int, loglevel: str, *, json_logs: bool, events: bool
 ) -> list[str]:
     """Return Celery's worker command line; event heartbeats only beside task events."""
     from core.tasks import INFERENCE_QUEUE
 
     return [
-        *(["--quiet"] if json else []),  # Celery's banner is not JSON
+        *(["--quiet"] if json_logs else []),  # Celery's banner is not JSON
         "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
