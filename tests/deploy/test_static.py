@@ -329,3 +329,16 @@ def test_cd_gates_the_candidate_with_a_key_and_the_baked_card_before_promoting()
     assert steps.index(gate) < promote
     (rollback,) = [step for step in steps if "rollout.py rollback" in step.get("run", "")]
     assert "failure()" in rollback["if"] and steps.index(rollback) == len(steps) - 1
+
+
+def test_prometheus_scrapes_the_gateway_and_every_worker_where_they_listen() -> None:
+    prometheus = service("prometheus")
+    assert prometheus["profiles"] == ["monitoring"]
+    config = yaml.safe_load((ROOT / "deploy" / "compose" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    gateway_port = service("gateway")["ports"][0].rsplit(":", 1)[1]
+    assert jobs["gateway"]["static_configs"][0]["targets"] == [f"gateway:{gateway_port}"]
+    worker_port = re.search(r"PORT=(\d+)", (ROOT / "Dockerfile.worker").read_text())
+    assert worker_port is not None  # the worker's health endpoint, which serves /metrics
+    discovery = jobs["worker"]["dns_sd_configs"][0]
+    assert discovery["names"] == ["worker"] and discovery["port"] == int(worker_port.group(1))
