@@ -95,6 +95,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             before = found.rss()
             yield found
             growth = found.rss() - before
+            print(
+                f"\nattack suite: gateway RSS {before / 2**20:.1f} -> {found.rss() / 2**20:.1f} MiB"
+            )
             assert growth < RSS_GROWTH_LIMIT, f"gateway RSS grew {growth / 2**20:.0f} MiB"
             assert found.healthz_seconds() < HEALTHZ_LIMIT_SECONDS
         finally:
