@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.decision import label_scores
 from db.models import Item, ItemStatus, Result
 
 PAGE_ROWS = 1000
@@ -57,7 +58,10 @@ class GroupStats:
             self.score_sums[name] = self.score_sums.get(name, 0.0) + float(value)
             self.score_max[name] = max(self.score_max.get(name, 0.0), float(value))
         if rule.positive_class is not None:
-            self.positive_tiles += float(scores.get(rule.positive_class, 0.0)) >= rule.threshold
+            label = label_scores(
+                scores, threshold=rule.threshold, positive_class=rule.positive_class
+            )
+            self.positive_tiles += label == rule.positive_class
 
     def mean(self, name: str) -> float:
         """Return the mean probability of a class over the classified images."""

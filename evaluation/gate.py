@@ -2,9 +2,9 @@
 
 It fails closed: whatever the evaluation could not check counts against the stack. A pass
 needs a model card that records `test_accuracy`, every labelled image classified by the
-card's model, a call for every patient, and an accuracy at most `max_drop` below the
-recorded one. `inferq evaluate` applies it and exits 1 on a failure; CD runs it through
-deploy/gate.sh.
+card's model and labelled by the card's decision rule (core/decision.py), a call for every
+patient, and an accuracy at most `max_drop` below the recorded one. `inferq evaluate`
+applies it and exits 1 on a failure; CD runs it through deploy/gate.sh.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def judge(
     served: list[str],
     failed_images: list[str],
     dropped_patients: list[str],
+    off_rule: list[str],
 ) -> Comparison:
     """Apply the gate: pass only when every rule holds; list each one that does not."""
     recorded = card.metrics.get(RECORDED_METRIC) if card else None
@@ -74,6 +75,11 @@ def judge(
         failures.append(
             f"{len(dropped_patients)} patients got no call in the summary, "
             f"e.g. {dropped_patients[0]}"
+        )
+    if off_rule:
+        failures.append(
+            f"{len(off_rule)} labels differ from the card's decision rule on their scores, "
+            f"e.g. {off_rule[0]}"
         )
     if (failure := drop_failure(accuracy, recorded, max_drop)) is not None:
         failures.append(failure)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.decision import DecisionRule
+from core.metrics import score_tiles
 from core.model_card import ModelCard
 from evaluation.dataset import Sample
 from evaluation.gate import Comparison
-from evaluation.metrics import confusion_matrix, precision_recall_f1, roc_auc
 
 
 class Answer(BaseModel):
@@ -95,39 +97,41 @@ def positive_of(classes: list[str], card: ModelCard | None) -> str | None:
     return classes[1] if len(classes) == 2 else None
 
 
-def predicted(item: Answer, positive: str | None, threshold: float, classes: list[str]) -> str:
-    """Return the label the model's decision threshold gives (as training measured it)."""
-    if positive is None or item.scores is None or len(classes) != 2:
-        return item.label or ""
-    negative = classes[0] if classes[1] == positive else classes[1]
-    return positive if item.scores.get(positive, 0.0) >= threshold else negative
+def off_rule(items: list[Answer], card: ModelCard | None) -> list[str]:
+    """Return the files whose label is not the one the card's decision rule gives its scores."""
+    if card is None:
+        return []
+    rule = DecisionRule.from_card(card)
+    return [i.filename for i in items if i.scores is not None and i.label != rule.label(i.scores)]
+
+
+def finite_or_none(value: float) -> float | None:
+    """Return a metric, or None where it is undefined (NaN)."""
+    return None if np.isnan(value) else value
 
 
 def tile_metrics(
     truth: list[str], items: list[Answer], classes: list[str], card: ModelCard | None
 ) -> TileMetrics:
-    """Return accuracy, precision, recall, F1, ROC AUC and the confusion matrix."""
+    """Score the labels the API returned: accuracy, precision/recall/F1, AUC, confusion matrix."""
     positive = positive_of(classes, card)
-    threshold = card.threshold if card else 0.5
-    guesses = [predicted(item, positive, threshold, classes) for item in items]
-    matrix = confusion_matrix(truth, guesses, classes)
-    index = classes.index(positive) if positive is not None else None
-    precision, recall, f1 = precision_recall_f1(matrix, index)
-    auc_classes = [positive] if positive is not None else classes
-    aucs = [
-        roc_auc([t == name for t in truth], [(i.scores or {}).get(name, 0.0) for i in items])
-        for name in auc_classes
-    ]
-    known = [auc for auc in aucs if auc is not None]
+    index = {name: i for i, name in enumerate(classes)}
+    # A class outside the card's is never right: truth and answer get different outsiders.
+    labels = np.array([index.get(name, -1) for name in truth], dtype=np.int64)
+    served = np.array([index.get(item.label or "", -2) for item in items], dtype=np.int64)
+    probabilities = np.array(
+        [[(item.scores or {}).get(name, 0.0) for name in classes] for item in items],
+        dtype=np.float64,
+    ).reshape(len(items), len(classes))
+    positive_index = classes.index(positive) if positive is not None else None
+    scores = score_tiles(probabilities, labels, served, positive_index)
     return TileMetrics(
-        accuracy=sum(t == g for t, g in zip(truth, guesses, strict=True)) / len(truth)
-        if truth
-        else None,
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        roc_auc=sum(known) / len(known) if known else None,
-        confusion_matrix={"labels": classes, "matrix": matrix},
+        accuracy=finite_or_none(scores.accuracy),
+        precision=scores.precision,
+        recall=scores.recall,
+        f1=scores.f1,
+        roc_auc=finite_or_none(scores.roc_auc),
+        confusion_matrix={"labels": classes, "matrix": scores.confusion.tolist()},
     )
 
 

@@ -6,23 +6,36 @@ here as the API's JSON, so this package needs nothing but core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from core.model_card import ModelCard
 from evaluation.dataset import Sample
 from evaluation.gate import Comparison, judge
-from evaluation.metrics import percentiles
 from evaluation.report import (
     Answer,
     EvaluationReport,
     PatientCall,
     PerPatient,
+    off_rule,
     patient_outcomes,
     positive_of,
     tile_metrics,
 )
 
 LATENCIES = ("total", "queue", "inference")
+
+
+def percentiles(
+    values: Sequence[float], points: Sequence[int] = (50, 95, 99)
+) -> dict[str, float | None]:
+    """Return p50/p95/p99 (nearest rank) of values, or None for each when there are none."""
+    if not values:
+        return {f"p{p}": None for p in points}
+    array = np.asarray(values, dtype=np.float64)
+    return {f"p{p}": round(float(np.percentile(array, p, method="nearest")), 3) for p in points}
 
 
 def latency_percentiles(answers: list[Answer]) -> dict[str, dict[str, float | None]]:
@@ -50,6 +63,7 @@ def verdict(
         served=sorted({f"{a.model_name}:{a.model_version}" for a in classified}),
         failed_images=[sample.name for sample in samples if sample.name not in answered],
         dropped_patients=[p.patient_id for p in patients.patients if p.call is None],
+        off_rule=off_rule(classified, card),
     )
 
 

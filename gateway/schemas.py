@@ -136,9 +136,13 @@ class ResultItem(BaseModel):
     item_id: uuid.UUID
     filename: str
     status: str
-    label: str | None
-    probability: float | None
-    scores: dict[str, float] | None
+    label: str | None = Field(
+        description="The model card's decision rule applied to scores: the positive class "
+        "when its score reaches the card's threshold, else the best other class (argmax "
+        "without a positive class)."
+    )
+    probability: float | None = Field(description="The score of `label`.")
+    scores: dict[str, float] | None = Field(description="Every class's probability.")
     latency_ms: Latency
     model_name: str | None
     model_version: str | None

@@ -12,28 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from training.metrics import (
-    classification_metrics,
-    confusion_matrix,
-    patient_accuracy,
-    precision_recall_f1,
-    predict_labels,
-)
+from core.decision import DecisionRule
+from core.metrics import patient_accuracy, score_tiles
 
 
-def positive_index(class_names: Sequence[str], positive_class: str | None) -> int | None:
-    """Return the positive class's index, or None when it is absent."""
-    if positive_class is None or positive_class not in class_names:
-        return None
-    return list(class_names).index(positive_class)
-
-
-def _scores(counts: np.ndarray, index: int | None) -> dict[str, float]:
-    """Return the positive class's precision/recall/F1, or their macro average without one."""
-    if index is not None:
-        return precision_recall_f1(counts, index)
-    per_class = [precision_recall_f1(counts, k) for k in range(len(counts))]
-    return {key: float(np.mean([scores[key] for scores in per_class])) for key in per_class[0]}
+def decision_rule(
+    class_names: Sequence[str], threshold: float, positive_class: str | None
+) -> DecisionRule:
+    """Return the card's decision rule for these classes (no positive class if it is absent)."""
+    positive = positive_class if positive_class in class_names else None
+    return DecisionRule(tuple(class_names), threshold, positive)
 
 
 def evaluate_predictions(
@@ -48,15 +36,17 @@ def evaluate_predictions(
     """Return the report of one split: scores, confusion matrix, per-patient accuracy."""
     if not len(labels):
         return {"n_images": 0}
-    index = positive_index(class_names, positive_class)
-    predicted = predict_labels(probabilities, threshold, index)
-    base = classification_metrics(probabilities, labels, threshold=threshold, positive_index=index)
-    counts = confusion_matrix(labels, predicted, len(class_names))
+    rule = decision_rule(class_names, threshold, positive_class)
+    predicted = rule.indices(probabilities)
+    scores = score_tiles(probabilities, labels, predicted, rule.positive_index)
+    counts = scores.confusion
     by_patient, per_patient = patient_accuracy(patient_ids, labels, predicted)
     return {
-        "accuracy": base["accuracy"],
-        "roc_auc": base["auc"],
-        **_scores(counts, index),
+        "accuracy": scores.accuracy,
+        "roc_auc": scores.roc_auc,
+        "precision": scores.precision,
+        "recall": scores.recall,
+        "f1": scores.f1,
         "patient_accuracy": by_patient,
         "mean_patient_accuracy": float(np.mean(list(per_patient.values()))),
         "min_patient_accuracy": float(min(per_patient.values())),

@@ -17,10 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.decision import DecisionRule
+from core.metrics import score_tiles
 from core.model_card import ModelCard
 from training.defaults import DEFAULT_ARCHITECTURE, DEFAULT_EPOCHS, DEFAULT_INPUT_SIZE
 from training.export import build_card, export_model
-from training.metrics import classification_metrics
 from training.model_zoo import build_model
 from training.prepare import Arrays, PreparedData, prepare_data
 
@@ -151,18 +152,15 @@ def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
-def evaluate_model(
-    model: keras.Model, data: PreparedData, positive_index: int | None
-) -> dict[str, float]:
-    """Return validation and test metrics plus split sizes."""
+def evaluate_model(model: keras.Model, data: PreparedData, rule: DecisionRule) -> dict[str, float]:
+    """Return validation and test accuracy and AUC under the card's rule, plus split sizes."""
     metrics: dict[str, float] = {}
     for name, arrays in (("val", data.val), ("test", data.test)):
         scores = predict_probabilities(model, arrays.images)
         if len(arrays.labels):
-            results = classification_metrics(
-                scores, arrays.labels, threshold=THRESHOLD, positive_index=positive_index
-            )
-            metrics.update({f"{name}_{key}": value for key, value in results.items()})
+            predicted = rule.indices(scores)
+            tiles = score_tiles(scores, arrays.labels, predicted, rule.positive_index)
+            metrics.update({f"{name}_accuracy": tiles.accuracy, f"{name}_auc": tiles.roc_auc})
     for name, arrays in (("train", data.train), ("val", data.val), ("test", data.test)):
         metrics[f"n_{name}"] = float(len(arrays.labels))
         metrics[f"n_{name}_patients"] = float(arrays.patients)
@@ -194,8 +192,8 @@ def train_model(
     model = build_model(architecture, input_size, len(data.class_names))
     epochs_run = fit_model(model, data, epochs=epochs, seed=seed)
     positive = POSITIVE_CLASS if POSITIVE_CLASS in data.class_names else None
-    positive_index = data.class_names.index(positive) if positive else None
-    metrics = evaluate_model(model, data, positive_index)
+    rule = DecisionRule(tuple(data.class_names), THRESHOLD, positive)
+    metrics = evaluate_model(model, data, rule)
     metrics.update(epochs=float(epochs_run), train_seconds=round(time.perf_counter() - started, 1))
     logger.info("test accuracy %.3f, test AUC %.3f", metrics["test_accuracy"], metrics["test_auc"])
     card = build_card(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core.decision import DecisionRule
 from core.model_card import ModelCard
 from core.preprocessing import ImageError, decode_image
 from db.claims import (
@@ -149,18 +150,20 @@ def decode_batch(batch: Batch, runtime: Runtime) -> Batch:
 
 
 def to_outcomes(
-    items: list[ClaimedItem], probabilities: np.ndarray, model_ms: float, class_names: list[str]
+    items: list[ClaimedItem], probabilities: np.ndarray, model_ms: float, card: ModelCard
 ) -> list[Outcome]:
-    """Turn model outputs into outcomes carrying label, probability, scores and latencies."""
+    """Turn model outputs into outcomes labelled by the card's decision rule (core.decision)."""
+    rule = DecisionRule.from_card(card)
     outcomes = []
     for item, row in zip(items, probabilities, strict=True):
-        best = int(np.argmax(row))
+        scores = [float(p) for p in row]  # the rule sees exactly the scores that are stored
+        best = rule.index(scores)
         outcomes.append(
             Outcome(
                 item=item,
-                label=class_names[best],
-                probability=float(row[best]),
-                scores={name: float(p) for name, p in zip(class_names, row, strict=True)},
+                label=card.class_names[best],
+                probability=scores[best],
+                scores=dict(zip(card.class_names, scores, strict=True)),
                 inference_ms=model_ms,
             )
         )

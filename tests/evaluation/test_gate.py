@@ -31,6 +31,7 @@ def verdict(**changes: Any) -> Comparison:
         "served": ["m:1"],
         "failed_images": [],
         "dropped_patients": [],
+        "off_rule": [],
     }
     return judge(**{**arguments, **changes})
 
@@ -49,6 +50,7 @@ def test_a_clean_evaluation_within_the_allowed_drop_passes() -> None:
         ({"card": card(None)}, "the model card records no test_accuracy"),
         ({"failed_images": ["a.png", "b.png"]}, "2 images not classified, e.g. a.png"),
         ({"dropped_patients": ["P7"]}, "1 patients got no call in the summary, e.g. P7"),
+        ({"off_rule": ["c.png"]}, "1 labels differ from the card's decision rule on their"),
         ({"served": ["m:1", "m:2"]}, "the card is m:1 but m:2 answered"),
         ({"served": ["None:None"]}, "the card is m:1 but None:None answered"),
         ({"accuracy": 0.8}, "a drop of 0.100, more than the 0.05 allowed"),

@@ -8,12 +8,13 @@ import pytest
 
 from core.model_card import ModelCard, Preprocessing
 from evaluation.dataset import load_samples, patient_id_from_name, samples_manifest
-from evaluation.metrics import confusion_matrix, percentiles, precision_recall_f1, roc_auc
-from evaluation.run import build_report
+from evaluation.report import Answer, off_rule, tile_metrics
+from evaluation.run import build_report, percentiles
 
 
-def card(accuracy: float | None) -> ModelCard:
+def card(accuracy: float | None, threshold: float = 0.5) -> ModelCard:
     return ModelCard(
+        threshold=threshold,
         name="m",
         version="1",
         class_names=["benign", "malignant"],
@@ -24,18 +25,47 @@ def card(accuracy: float | None) -> ModelCard:
     )
 
 
-def test_metrics_on_a_small_example() -> None:
-    truth = ["b", "b", "m", "m", "m"]
-    guess = ["b", "m", "m", "m", "b"]
-    matrix = confusion_matrix(truth, guess, ["b", "m"])
-    assert matrix == [[1, 1], [1, 2]]
-    precision, recall, f1 = precision_recall_f1(matrix, 1)
-    assert (precision, recall) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
-    assert f1 == pytest.approx(2 / 3)
-    assert roc_auc([False, False, True, True], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
-    assert roc_auc([True, True], [0.1, 0.2]) is None
+def answer(name: str, label: str, malignant: float) -> Answer:
+    return Answer(
+        filename=name,
+        status="succeeded",
+        label=label,
+        scores={"benign": 1 - malignant, "malignant": malignant},
+    )
+
+
+def test_tiles_are_scored_by_the_labels_the_api_returned() -> None:
+    truth = ["benign", "benign", "malignant", "malignant", "malignant"]
+    items = [
+        answer("a", "benign", 0.1),
+        answer("b", "malignant", 0.9),
+        answer("c", "malignant", 0.85),
+        answer("d", "malignant", 0.8),
+        answer("e", "benign", 0.4),
+    ]
+    tiles = tile_metrics(truth, items, ["benign", "malignant"], card(0.9, threshold=0.8))
+    assert tiles.confusion_matrix["matrix"] == [[1, 1], [1, 2]]
+    assert (tiles.precision, tiles.recall) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    assert tiles.f1 == pytest.approx(2 / 3)
+    assert tiles.roc_auc == pytest.approx(3 / 6)  # each malignant tile beats one of two
+    # An answer naming a class the card does not have is wrong, not dropped.
+    items[0] = answer("a", "tumour", 0.1)
+    assert tile_metrics(truth, items, ["benign", "malignant"], None).accuracy == pytest.approx(
+        2 / 5
+    )
     assert percentiles([1.0, 2.0, 3.0, 4.0])["p50"] in {2.0, 3.0}
     assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_labels_off_the_cards_rule_are_found() -> None:
+    items = [
+        answer("a", "benign", 0.79),
+        answer("b", "malignant", 0.79),
+        answer("c", "malignant", 0.8),
+    ]
+    assert off_rule(items, card(0.9, threshold=0.8)) == ["b"]
+    assert off_rule(items, card(0.9, threshold=0.5)) == ["a"]
+    assert off_rule(items, None) == []
 
 
 def test_labelled_folders_and_manifests(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.metrics import confusion_matrix, precision_recall_f1, roc_auc, roc_curve
 from training.dataset import Record, Split, check_disjoint, split_by_image, split_by_patient
-from training.metrics import confusion_matrix, precision_recall_f1, roc_auc, roc_curve
 from training.params import PipelineParams, load_params
 from training.report import card_metrics, evaluate_predictions
 

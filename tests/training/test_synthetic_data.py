@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.metrics import roc_auc
 from core.preprocessing import decode_image
 from training.dataset import encode_labels, index_dataset, load_images
-from training.metrics import roc_auc
 from training.synthetic import CLASS_NAMES, generate_dataset, tiles_per_patient
 from training.tissue import render_tiles, sample_stain
 

@@ -17,12 +17,12 @@ import numpy as np
 import typer
 
 from core.csv_cells import csv_writer
+from core.metrics import confusion_matrix, patient_accuracy, roc_curve
 from core.settings import get_settings
-from training.metrics import confusion_matrix, patient_accuracy, predict_labels, roc_curve
 from training.params import PipelineParams
 from training.plots import plot_confusion, plot_history, plot_roc
 from training.prepare import PreparedSplit, load_split
-from training.report import card_metrics, evaluate_predictions, positive_index
+from training.report import card_metrics, decision_rule, evaluate_predictions
 from training.stages.common import (
     CANDIDATE_MODEL,
     HISTORY_FILE,
@@ -72,12 +72,12 @@ def draw_plots(
     split: PreparedSplit, scores: np.ndarray, names: list[str], params: PipelineParams
 ) -> None:
     """Draw the ROC curve, the confusion matrix and the training curves."""
-    index = positive_index(names, params.evaluate.positive_class)
-    column = 1 if index is None else index
+    rule = decision_rule(names, params.evaluate.threshold, params.evaluate.positive_class)
+    column = 1 if rule.positive_index is None else rule.positive_index
     fpr, tpr = roc_curve(split.labels == column, scores[:, column])
     auc = float(np.trapezoid(tpr, fpr))
     plot_roc(fpr, tpr, auc, PLOTS_DIR / "roc.png")
-    predicted = predict_labels(scores, params.evaluate.threshold, index)
+    predicted = rule.indices(scores)
     counts = confusion_matrix(split.labels, predicted, len(names))
     plot_confusion(counts, names, PLOTS_DIR / "confusion_matrix.png")
     plot_history(read_json(HISTORY_FILE), PLOTS_DIR / "training_curves.png")
@@ -123,8 +123,8 @@ def evaluate(params: PipelineParams) -> str:
     }
     write_json(report, METRICS_FILE)
     write_predictions(test, scores, names)
-    index = positive_index(names, params.evaluate.positive_class)
-    write_per_patient(test, predict_labels(scores, params.evaluate.threshold, index))
+    rule = decision_rule(names, params.evaluate.threshold, params.evaluate.positive_class)
+    write_per_patient(test, rule.indices(scores))
     draw_plots(test, scores, names, params)
     _log_to_mlflow(run["run_id"], report)
     return (
