@@ -12,6 +12,7 @@ from collections import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.model_card import ModelCard
+from core.patients import normalize_id
 from evaluation.dataset import Sample
 from evaluation.gate import Comparison
 from evaluation.metrics import confusion_matrix, precision_recall_f1, roc_auc
@@ -134,8 +135,9 @@ def tile_metrics(
 def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPatient:
     """Compare each patient's call in the API's summary with the patient's true label."""
     labels: dict[str, Counter[str]] = {}
-    for sample in samples:
-        labels.setdefault(sample.patient_id, Counter())[sample.label] += 1
+    for sample in samples:  # the summary names patients by core's normalised ID
+        key = normalize_id(sample.patient_id) or sample.patient_id
+        labels.setdefault(key, Counter())[sample.label] += 1
     calls = {group.patient_id: group for group in groups if group.patient_id}
     outcomes = []
     for patient_id, counts in sorted(labels.items()):
