@@ -138,7 +138,7 @@ def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPat
     for sample in samples:  # the summary names patients by core's normalised ID
         key = normalize_id(sample.patient_id) or sample.patient_id
         labels.setdefault(key, Counter())[sample.label] += 1
-    calls = {group.patient_id: group for group in groups if group.patient_id}
+    calls = {normalize_id(group.patient_id): group for group in groups if group.patient_id}
     outcomes = []
     for patient_id, counts in sorted(labels.items()):
         truth = counts.most_common(1)[0][0]
