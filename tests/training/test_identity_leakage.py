@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 from PIL import Image
 
 from core.patients import normalize_id
@@ -21,7 +22,10 @@ from training.dataset import (
     with_content_hashes,
 )
 from training.layouts import index_folders
-from training.rows import to_records
+from training.params import PipelineParams
+from training.rows import read_rows, to_records, write_rows
+from training.stages.common import INDEX_FILE, SPLIT_DIR, run_stage
+from training.stages.split import split
 
 N_PATIENTS = 20
 
@@ -122,3 +126,28 @@ def test_a_slide_under_two_patient_ids_joins_them() -> None:
         split = split_by_patient(records, (0.5, 0.0, 0.5), seed=seed)
         check_disjoint(split)
         assert {r.patient_id for r in split.train} in ({"P1", "P2"}, {"P3"})
+
+
+def test_the_split_stage_writes_groups_whole_and_reports_linked_patients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = []
+    for p in range(N_PATIENTS):
+        for t in range(3):
+            path = tmp_path / f"P{p:04d}_{t}.png"
+            path.write_bytes(tile(p * 10 + t))
+            spelling = f"P{p:04d}" if t else f" p{p:04d} "  # two spellings of each patient
+            rows.append({"path": str(path), "label": label_of(p), "patient_id": spelling})
+    write_rows(rows, INDEX_FILE)
+    split(PipelineParams())
+    where: dict[str, set[str]] = {}
+    for name in ("train", "val", "test"):
+        for row in read_rows(SPLIT_DIR / f"{name}.csv"):
+            where.setdefault(str(normalize_id(row["patient_id"])), set()).add(name)
+    assert len(where) == N_PATIENTS and all(len(names) == 1 for names in where.values())
+    shared = [{**row, "slide_id": "S1"} for row in rows]  # per-patient slide numbers: linked
+    write_rows(shared, INDEX_FILE)
+    with pytest.raises(typer.Exit):
+        run_stage(split, tmp_path / "params.yaml")
+    assert "20 patients form 1 groups" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from training.dataset import (
     split_by_patient,
     with_content_hashes,
 )
+from training.identity import group_records
 from training.params import PipelineParams
 from training.rows import Row, read_rows, rows_of, to_records, write_rows
 from training.stages.common import (
@@ -61,8 +62,12 @@ def split(params: PipelineParams) -> str:
     records = with_content_hashes(to_records(rows))  # identical files: one split
     by_patient = split_by_patient(records, params.split.ratios, seed=params.seed)
     if not by_patient.train or not by_patient.test:
-        groups = len({normalize_id(r.patient_id) for r in records})
-        raise ValueError(f"too few patients ({groups}) to split, counting linked ones as one")
+        patients = len({normalize_id(r.patient_id) for r in records})
+        raise ValueError(
+            f"too few patients to split: {patients} patients form "
+            f"{len(group_records(records))} groups (patients sharing a slide ID or a "
+            "file's bytes count as one; slide IDs must name one slide across patients)"
+        )
     check_disjoint(by_patient)
     by_image = split_by_image(records, params.split.ratios, seed=params.seed)
     _write(by_patient, rows, "")
