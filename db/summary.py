@@ -1,6 +1,7 @@
 """Per-patient (and per-slide) summaries of a job, in one bounded pass over its results.
 
-Memory grows with the number of patients and classes, never with the number of images.
+Memory grows with the number of patients and classes, never with the number of images
+(file names of unassigned images and non-images are listed up to FILES_LISTED).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from core.patients import is_not_image, normalize_id
 from db.models import Item, ItemStatus, Result
 
 PAGE_ROWS = 1000
-
-
 #: Spellings of one patient ID kept for display; file names listed per summary.
 SPELLINGS_KEPT = 20
 FILES_LISTED = 1000
