@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,8 +44,7 @@ class Split(NamedTuple):
 
 def parse_patient_id(path: Path) -> str:
     """Return the patient ID a file name encodes (core.patients' convention, slide aware)."""
-    identity = identity_from_name(path.name)
-    return identity.patient_id if identity else path.stem
+    return record_of(path, "").patient_id
 
 
 def record_of(path: Path, label: str) -> Record:
@@ -160,8 +159,7 @@ def check_disjoint(split: Split) -> None:
     """Raise ValueError naming the rows of any patient, slide or file found in two splits."""
     crossings = find_crossings(dict(zip(("train", "val", "test"), split, strict=True)))
     if crossings:
-        kinds = Counter(crossing.kind for crossing in crossings)
-        raise ValueError(crossing_report(crossings, lambda kind: kinds[kind]))
+        raise ValueError(crossing_report(crossings))
 
 
 def split_by_image(

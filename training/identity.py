@@ -9,8 +9,8 @@ split in which any of them crosses, naming the rows.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -113,9 +113,10 @@ def find_crossings(parts: Mapping[str, Sequence[Identified]]) -> list[Crossing]:
     return crossings
 
 
-def crossing_report(crossings: list[Crossing], count: Callable[[str], int]) -> str:
+def crossing_report(crossings: list[Crossing]) -> str:
     """Return the failed check's message: counts by kind, then the first offending rows."""
-    counts = ", ".join(f"{count(kind)} {NOUNS[kind]}" for kind in KINDS if count(kind))
+    count = Counter(crossing.kind for crossing in crossings)
+    counts = ", ".join(f"{count[kind]} {NOUNS[kind]}" for kind in KINDS if count[kind])
     lines = [line for crossing in crossings for line in crossing.describe()]
     more = f"\n  ... and {len(lines) - ROWS_SHOWN} more rows" if len(lines) > ROWS_SHOWN else ""
     return (
