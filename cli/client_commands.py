@@ -75,11 +75,14 @@ def job_line(job: JobPublic) -> str:
 
 def summary_table(summary: JobSummary) -> Table:
     """Return the per-patient summary as a table."""
-    table = Table("patient", "images", "failed", *(f"n {c}" for c in summary.classes), "call")
+    counts = (f"n {c}" for c in summary.classes)
+    table = Table("patient", "status", "coverage", "images", "failed", *counts, "call")
     table.add_column("mean " + ", ".join(summary.classes))
     for group in summary.patients:
         table.add_row(
-            group.patient_id or "(none)",
+            group.patient_id or "(no patient ID)",
+            group.status,
+            f"{group.coverage:.0%}",
             str(group.n_images),
             str(group.n_failed),
             *(str(group.label_counts.get(c, 0)) for c in summary.classes),

@@ -121,7 +121,8 @@ def submit(
     paths: list[Path] = typer.Argument(..., help="Image files, archives or folders."),
     manifest: Path | None = typer.Option(None, help="CSV filename,label,patient_id[,slide_id]."),
     patients_from_names: bool = typer.Option(
-        False, help="Without a manifest: patient ID = file name up to its last '_'."
+        False,
+        help="Without a manifest: patient (and slide) from image names: <patient>[_s<n>]_<n>.png",
     ),
     wait_for: bool = typer.Option(False, "--wait", help="Wait until every image is done."),
     out: Path | None = typer.Option(None, help="Wait, then write results (.csv or .json)."),

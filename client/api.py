@@ -192,7 +192,7 @@ class InferqClient:
         return self.request("GET", f"/v1/jobs/{job_id}/results", params=params).text
 
     def summary(self, job_id: str, **rule: float | str | None) -> JobSummary:
-        """Return the per-patient summary (rule: threshold, positive_class, min_fraction)."""
+        """Return the per-patient summary (rule: threshold, positive_class, min_tiles, ...)."""
         params = {key: value for key, value in rule.items() if value is not None}
         response = self.request("GET", f"/v1/jobs/{job_id}/summary", params=params)
         return JobSummary.model_validate(response.json())

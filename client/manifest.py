@@ -5,15 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping
-from pathlib import PurePosixPath
+
+from core.patients import identity_from_name
 
 COLUMNS = ("filename", "label", "patient_id", "slide_id")
-
-
-def patient_id_from_name(name: str) -> str:
-    """Return the patient ID encoded in a tile's file name: its stem up to the last `_`."""
-    stem = PurePosixPath(name).stem
-    return stem.rsplit("_", 1)[0] if "_" in stem else stem
 
 
 def manifest_csv(rows: Iterable[Mapping[str, str | None]]) -> bytes:
@@ -28,6 +23,14 @@ def manifest_csv(rows: Iterable[Mapping[str, str | None]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def name_row(name: str) -> dict[str, str | None]:
+    """Return a file's manifest row: the patient (and slide) its name encodes, if an image."""
+    identity = identity_from_name(name)
+    if identity is None:  # not an image: it must never become a patient
+        return {"filename": name}
+    return {"filename": name, "patient_id": identity.patient_id, "slide_id": identity.slide_id}
+
+
 def names_manifest(names: Iterable[str]) -> bytes:
-    """Return a manifest giving each file the patient ID its name encodes."""
-    return manifest_csv({"filename": n, "patient_id": patient_id_from_name(n)} for n in names)
+    """Return a manifest giving each image the patient (and slide) its name encodes."""
+    return manifest_csv(name_row(name) for name in names)

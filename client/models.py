@@ -134,7 +134,10 @@ class GroupSummary(ApiModel):
     """One patient (or slide): counts, class probabilities and the call."""
 
     patient_id: str | None
+    patient_spellings: list[str] = []
     slide_id: str | None = None
+    status: str = "called"  # called, incomplete (no call) or unassigned (never called)
+    coverage: float = 1.0
     n_images: int
     n_classified: int
     n_failed: int
@@ -142,6 +145,7 @@ class GroupSummary(ApiModel):
     mean_probability: dict[str, float]
     max_probability: dict[str, float]
     positive_tiles: int | None = None
+    strong_tiles: int | None = None
     call: str | None = None
 
 
@@ -155,6 +159,8 @@ class JobSummary(ApiModel):
     rule: dict[str, Any]
     patients: list[GroupSummary]
     slides: list[GroupSummary] = []
+    unassigned_files: list[str] = []
+    not_images: list[str] = []
 
 
 class Prediction(ApiModel):

@@ -47,6 +47,38 @@ class Preprocessing(BaseModel):
     )
 
 
+class PatientRule(BaseModel):
+    """How a patient's tiles become one call: sensitive, so a focal tumour is not averaged away.
+
+    A patient is called `positive_class` when at least `min_tiles` tiles score at or above
+    `tile_threshold`, OR at least `min_fraction` of the classified tiles (and at least one)
+    reach the card's `threshold`. Below `min_coverage` classified/submitted images the
+    patient is `incomplete` and gets no call.
+    """
+
+    model_config = CLOSED
+
+    min_tiles: int = Field(
+        2, ge=1, description="Tiles at or above tile_threshold that make a patient positive."
+    )
+    tile_threshold: float = Field(
+        0.9, ge=0, le=1, description="The high score on positive_class that min_tiles counts."
+    )
+    min_fraction: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Share of classified tiles at or above the card's threshold that also "
+        "makes a patient positive (at least one tile).",
+    )
+    min_coverage: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Classified / submitted images below which a patient is incomplete: no call.",
+    )
+
+
 class ModelCard(BaseModel):
     """What a served model is, what it expects, and how well it did when trained."""
 
@@ -66,6 +98,10 @@ class ModelCard(BaseModel):
     )
     positive_class: str | None = Field(
         None, description="The class the per-patient call looks for; one of class_names."
+    )
+    patient_rule: PatientRule = Field(
+        default_factory=PatientRule,
+        description="The per-patient call's parameters; a card without them gets the defaults.",
     )
     data_hash: str = Field("", description="Hash of the training data, empty if unknown.")
     git_commit: str = ""

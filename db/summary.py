@@ -1,11 +1,11 @@
 """Per-patient (and per-slide) summaries of a job, in one bounded pass over its results.
 
-Memory grows with the number of patients and classes, never with the number of images.
+Memory grows with the number of patients and classes, never with the number of images
+(file names of unassigned images and non-images are listed up to FILES_LISTED).
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -15,34 +15,37 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.decision import label_scores
+from core.patient_call import CallRule, reaches
+from core.patients import is_not_image, normalize_id
 from db.models import Item, ItemStatus, Result
 
 PAGE_ROWS = 1000
+#: Spellings of one patient ID kept for display; file names listed per summary.
+SPELLINGS_KEPT = 20
+FILES_LISTED = 1000
 
 
-@dataclass(frozen=True)
-class CallRule:
-    """How a patient's tiles become one call (see `call_group`)."""
-
-    threshold: float = 0.5
-    positive_class: str | None = None
-    min_fraction: float = 0.1
+def tile_is_positive(scores: dict[str, Any], positive_class: str | None, threshold: float) -> bool:
+    """Return whether a tile counts positive: the one place the summary asks."""
+    return reaches(scores, positive_class, threshold)
 
 
 @dataclass
 class GroupStats:
     """Counts and class probabilities of one patient's (or one slide's) images."""
 
-    patient_id: str | None
+    patient_id: str | None  # normalised (core.patients.normalize_id)
     slide_id: str | None
     n_images: int = 0
     n_classified: int = 0
     n_failed: int = 0
-    positive_tiles: int = 0
+    positive_tiles: int = 0  # at or above the card's threshold
+    strong_tiles: int = 0  # at or above the patient rule's tile_threshold
     label_counts: Counter[str] = field(default_factory=Counter)
     score_sums: dict[str, float] = field(default_factory=dict)
     score_max: dict[str, float] = field(default_factory=dict)
+    spellings: set[str] = field(default_factory=set)
+    model_ids: set[int | None] = field(default_factory=set)
 
     def add(
         self, status: str, label: str | None, scores: dict[str, Any] | None, rule: CallRule
@@ -57,42 +60,31 @@ class GroupStats:
         for name, value in scores.items():
             self.score_sums[name] = self.score_sums.get(name, 0.0) + float(value)
             self.score_max[name] = max(self.score_max.get(name, 0.0), float(value))
-        if rule.positive_class is not None:
-            label = label_scores(
-                scores, threshold=rule.threshold, positive_class=rule.positive_class
-            )
-            self.positive_tiles += label == rule.positive_class
+        self.positive_tiles += tile_is_positive(scores, rule.positive_class, rule.threshold)
+        self.strong_tiles += tile_is_positive(scores, rule.positive_class, rule.tile_threshold)
+
+    def note(self, raw_id: str | None, model_id: int | None, classified: bool) -> None:
+        """Remember a raw spelling of the group's ID and the model row of a result."""
+        if raw_id is not None and len(self.spellings) < SPELLINGS_KEPT:
+            self.spellings.add(raw_id)
+        if classified:
+            self.model_ids.add(model_id)
 
     def mean(self, name: str) -> float:
         """Return the mean probability of a class over the classified images."""
         return self.score_sums.get(name, 0.0) / self.n_classified if self.n_classified else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobSummaryData:
-    """Every patient group, every slide group and the classes seen."""
+    """Every patient group, every slide group, the classes seen, and the images no patient has."""
 
     classes: list[str]
     patients: list[GroupStats]
     slides: list[GroupStats]
-
-
-def call_group(group: GroupStats, rule: CallRule, classes: list[str]) -> str | None:
-    """Return a group's call: the positive class when enough tiles reach the threshold.
-
-    With a positive class: positive when at least `min_fraction` of the classified tiles
-    (and at least one) score >= `threshold` on it; otherwise the most frequent other label.
-    Without one: the most frequent label. Ties go to the higher mean probability.
-    """
-    if group.n_classified == 0:
-        return None
-    candidates = classes
-    if rule.positive_class is not None:
-        needed = max(1, math.ceil(rule.min_fraction * group.n_classified - 1e-9))
-        if group.positive_tiles >= needed:
-            return rule.positive_class
-        candidates = [name for name in classes if name != rule.positive_class] or classes
-    return min(candidates, key=lambda name: (-group.label_counts[name], -group.mean(name), name))
+    unassigned_files: list[str] = field(default_factory=list)  # up to FILES_LISTED, sorted
+    not_images: list[str] = field(default_factory=list)  # up to FILES_LISTED, sorted
+    n_not_images: int = 0
 
 
 def _sort_key(group: GroupStats) -> tuple[bool, str, bool, str]:
@@ -125,6 +117,11 @@ def job_models(job_id: uuid.UUID, *, session: Session) -> list[ModelShare]:
     return sorted(shares, key=lambda share: (share.model_id or 0, share.name, share.version))
 
 
+def _listed(names: list[str], name: str) -> None:
+    if len(names) < FILES_LISTED:
+        names.append(name)
+
+
 def summarize_job(
     job_id: uuid.UUID,
     rules: Mapping[int | None, CallRule],
@@ -132,16 +129,20 @@ def summarize_job(
     *,
     session: Session,
 ) -> JobSummaryData:
-    """Group a job's items by patient and by slide and aggregate their results.
+    """Group a job's items by normalised patient ID and by slide and aggregate their results.
 
     Each result's tile counts as positive by the rule of the model that produced it
-    (`rules`, by model row; `default_rule` for any other).
+    (`rules`, by model row; `default_rule` for any other). Files refused at intake as not
+    images belong to no group; images without a patient ID form the unassigned group.
     """
     statement = (
         select(
+            Item.filename,
             Item.patient_id,
             Item.slide_id,
             Item.status,
+            Item.attempts,
+            Item.error,
             Result.label,
             Result.scores,
             Result.model_id,
@@ -152,17 +153,28 @@ def summarize_job(
     )
     patients: dict[str | None, GroupStats] = {}
     slides: dict[tuple[str | None, str], GroupStats] = {}
+    data = JobSummaryData([], [], [])
     classes: set[str] = set()
-    for patient_id, slide_id, status, label, scores, model_id in session.execute(statement):
-        rule = rules.get(model_id, default_rule)
-        patient = patients.setdefault(patient_id, GroupStats(patient_id, None))
-        patient.add(status, label, scores, rule)
+    for name, raw_id, slide_id, status, attempts, error, label, scores, model_id in session.execute(
+        statement
+    ):
+        if status == ItemStatus.FAILED and attempts == 0 and is_not_image(error):
+            data.n_not_images += 1
+            _listed(data.not_images, name)
+            continue
+        rule, key = rules.get(model_id, default_rule), normalize_id(raw_id)
+        if key is None:
+            _listed(data.unassigned_files, name)
+        groups = [patients.setdefault(key, GroupStats(key, None))]
         if slide_id is not None:
-            slide = slides.setdefault((patient_id, slide_id), GroupStats(patient_id, slide_id))
-            slide.add(status, label, scores, rule)
+            groups.append(slides.setdefault((key, slide_id), GroupStats(key, slide_id)))
+        for group in groups:
+            group.add(status, label, scores, rule)
+            group.note(raw_id, model_id, label is not None)
         classes.update(scores or {})
-    return JobSummaryData(
-        sorted(classes),
-        sorted(patients.values(), key=_sort_key),
-        sorted(slides.values(), key=_sort_key),
-    )
+    data.unassigned_files.sort()
+    data.not_images.sort()
+    data.classes = sorted(classes)
+    data.patients = sorted(patients.values(), key=_sort_key)
+    data.slides = sorted(slides.values(), key=_sort_key)
+    return data

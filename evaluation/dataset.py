@@ -7,14 +7,15 @@ import io
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
+from core.patients import IMAGE_SUFFIXES, identity_from_name
+
 MANIFEST_NAME = "manifest.csv"
 
 
 def patient_id_from_name(name: str) -> str:
-    """Return the patient ID a tile's file name encodes: its stem up to the last `_`."""
-    stem = PurePosixPath(name).stem
-    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+    """Return the patient ID a tile's file name encodes (core.patients' convention)."""
+    identity = identity_from_name(name)
+    return identity.patient_id if identity else PurePosixPath(name).stem
 
 
 def is_hidden(relative: str) -> bool:

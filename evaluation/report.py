@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.decision import DecisionRule
 from core.metrics import score_tiles
 from core.model_card import ModelCard
+from core.patients import normalize_id
 from evaluation.dataset import Sample
 from evaluation.gate import Comparison
 
@@ -138,9 +139,10 @@ def tile_metrics(
 def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPatient:
     """Compare each patient's call in the API's summary with the patient's true label."""
     labels: dict[str, Counter[str]] = {}
-    for sample in samples:
-        labels.setdefault(sample.patient_id, Counter())[sample.label] += 1
-    calls = {group.patient_id: group for group in groups if group.patient_id}
+    for sample in samples:  # the summary names patients by core's normalised ID
+        key = normalize_id(sample.patient_id) or sample.patient_id
+        labels.setdefault(key, Counter())[sample.label] += 1
+    calls = {normalize_id(group.patient_id): group for group in groups if group.patient_id}
     outcomes = []
     for patient_id, counts in sorted(labels.items()):
         truth = counts.most_common(1)[0][0]

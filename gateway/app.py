@@ -39,7 +39,9 @@ MAX_FIELDS = 16
 DESCRIPTION = """
 Asynchronous batch image classification. Submit images to `POST /v1/jobs` and get a job
 ID at once; workers classify them in batches; poll `GET /v1/jobs/{id}` and read
-`GET /v1/jobs/{id}/results` and the per-patient `GET /v1/jobs/{id}/summary`. Folders
+`GET /v1/jobs/{id}/results` and the per-patient `GET /v1/jobs/{id}/summary` (a sensitive
+call per normalised patient ID, with its coverage and a status: `called`, `incomplete`
+or `unassigned`). Folders
 arrive as archives or over several requests into one open job (`close=false`, then
 `POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
 `{"detail": "..."}` saying what went wrong.

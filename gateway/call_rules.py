@@ -1,20 +1,22 @@
 """Which call rule each of a job's results is counted by: its own model's card.
 
-Threshold and positive class come from the card of the model that produced a result (as
-recorded by the workers), unless the request sets them. A job whose results came from two
-models (a switch while it ran) is counted with each model's own rule and says so.
+Threshold, positive class and the patient rule (`patient_rule` on the card) come from the
+card of the model that produced a result (as recorded by the workers), unless the request
+sets them. A job whose results came from two models (a switch while it ran) is counted
+with each model's own rule and says so.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy.orm import Session
 
-from core.model_card import ModelCard
+from core.model_card import ModelCard, PatientRule
+from core.patient_call import CallRule
 from db.served import current_model, read_models
-from db.summary import CallRule, job_models
+from db.summary import job_models
 from gateway.schemas import ModelUsed
 
 
@@ -27,22 +29,35 @@ class JobRules:
     models: list[ModelUsed]
 
 
-def rule_for(
-    card: ModelCard | None, threshold: float | None, positive_class: str | None, fraction: float
-) -> CallRule:
+@dataclass(frozen=True)
+class RuleRequest:
+    """What a request sets of the rule; None takes the card's value, then the default."""
+
+    threshold: float | None = None
+    positive_class: str | None = None
+    min_fraction: float | None = None
+    min_tiles: int | None = None
+    tile_threshold: float | None = None
+    min_coverage: float | None = None
+
+
+def rule_for(card: ModelCard | None, request: RuleRequest) -> CallRule:
     """Fill a rule's gaps from a model card, then from the defaults."""
-    if threshold is None:
-        threshold = card.threshold if card else 0.5
-    if positive_class is None and card is not None:
-        positive_class = card.positive_class
-    return CallRule(threshold=threshold, positive_class=positive_class, min_fraction=fraction)
+    patient = card.patient_rule if card else PatientRule()
+    values = {
+        "threshold": card.threshold if card else 0.5,
+        "positive_class": card.positive_class if card else None,
+        **patient.model_dump(),
+    }
+    for item in fields(RuleRequest):
+        if getattr(request, item.name) is not None:
+            values[item.name] = getattr(request, item.name)
+    return CallRule(**values)
 
 
 def resolve_rules(
     job_id: uuid.UUID,
-    threshold: float | None,
-    positive_class: str | None,
-    fraction: float,
+    request: RuleRequest,
     *,
     session: Session,
     stale_seconds: float,
@@ -58,7 +73,7 @@ def resolve_rules(
     for share in shares:
         row = rows.get(share.model_id) if share.model_id is not None else None
         card = ModelCard.model_validate(row.card) if row else None
-        rule = rule_for(card, threshold, positive_class, fraction)
+        rule = rule_for(card, request)
         by_model[share.model_id] = rule
         used.append(
             ModelUsed(
@@ -69,10 +84,11 @@ def resolve_rules(
                 results=share.results,
                 threshold=rule.threshold,
                 positive_class=rule.positive_class,
+                tile_threshold=rule.tile_threshold,
             )
         )
     if shares:
         return JobRules(by_model, by_model[shares[-1].model_id], used)
     serving = current_model(session=session, stale_seconds=stale_seconds)
     card = ModelCard.model_validate(serving.card) if serving else None
-    return JobRules(by_model, rule_for(card, threshold, positive_class, fraction), used)
+    return JobRules(by_model, rule_for(card, request), used)

@@ -10,26 +10,28 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from core.patients import IMAGE_SUFFIXES, identity_from_name
 from core.preprocessing import Resample, decode_image
+from training.identity import crossing_report, file_hash, find_crossings, group_records
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 
 
 @dataclass(frozen=True)
 class Record:
-    """One labelled image file and the patient it came from."""
+    """One labelled image file, the patient (and slide) it came from, and its bytes' hash."""
 
     path: Path
     label: str
     patient_id: str
+    slide_id: str = ""  # empty when the layout names no slide
+    content_hash: str = ""  # empty until `with_content_hashes`
 
 
 class Split(NamedTuple):
@@ -41,15 +43,27 @@ class Split(NamedTuple):
 
 
 def parse_patient_id(path: Path) -> str:
-    """Return the patient ID encoded in a file name: the stem up to its last underscore."""
-    stem = path.stem
-    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+    """Return the patient ID a file name encodes (core.patients' convention, slide aware)."""
+    return record_of(path, "").patient_id
+
+
+def record_of(path: Path, label: str) -> Record:
+    """Return a record with the patient and slide the file name encodes."""
+    identity = identity_from_name(path.name)
+    if identity is None:
+        return Record(path, label, path.stem)
+    return Record(path, label, identity.patient_id, identity.slide_id or "")
+
+
+def with_content_hashes(records: Sequence[Record]) -> list[Record]:
+    """Return the records with the sha256 of each file's bytes filled in."""
+    return [replace(record, content_hash=file_hash(record.path)) for record in records]
 
 
 def index_dataset(root: Path) -> list[Record]:
     """List the images of a class-folder dataset, sorted by path."""
     records = [
-        Record(path=path, label=folder.name, patient_id=parse_patient_id(path))
+        record_of(path, folder.name)
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for path in sorted(folder.iterdir())
         if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
@@ -83,12 +97,14 @@ def _allocate(n: int, quotas: Sequence[float], wanted: Sequence[bool]) -> list[i
 def split_by_patient(
     records: Sequence[Record], ratios: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0
 ) -> Split:
-    """Split records into train/val/test by patient, stratified by each patient's label set."""
+    """Split records into train/val/test by patient, stratified by each patient's label set.
+
+    A "patient" is a group of `training.identity.group_records`: records sharing a
+    normalised patient ID, a slide ID or identical bytes never land in two splits.
+    """
     if any(ratio < 0 for ratio in ratios) or sum(ratios) <= 0:
         raise ValueError(f"ratios must be non-negative and not all zero: {ratios}")
-    by_patient: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        by_patient[record.patient_id].append(record)
+    by_patient = group_records(records)  # one patient, slide or file: one split
     strata: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for patient_id in sorted(by_patient):
         strata[tuple(sorted({r.label for r in by_patient[patient_id]}))].append(patient_id)
@@ -134,16 +150,16 @@ def hash_dataset(records: Sequence[Record], root: Path) -> str:
 
 
 def shared_patients(split: Split) -> set[str]:
-    """Return the patients that appear in more than one split (empty when there is no leak)."""
-    seen = [{record.patient_id for record in part} for part in split]
-    return (seen[0] & seen[1]) | (seen[0] & seen[2]) | (seen[1] & seen[2])
+    """Return the normalised patient IDs found in more than one split (empty without a leak)."""
+    parts = dict(zip(("train", "val", "test"), split, strict=True))
+    return {c.key for c in find_crossings(parts) if c.kind == "patient"}
 
 
 def check_disjoint(split: Split) -> None:
-    """Raise ValueError if any patient's images are in two splits."""
-    shared = shared_patients(split)
-    if shared:
-        raise ValueError(f"{len(shared)} patients in two splits, e.g. {sorted(shared)[:5]}")
+    """Raise ValueError naming the rows of any patient, slide or file found in two splits."""
+    crossings = find_crossings(dict(zip(("train", "val", "test"), split, strict=True)))
+    if crossings:
+        raise ValueError(crossing_report(crossings))
 
 
 def split_by_image(

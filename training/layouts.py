@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from training.dataset import IMAGE_SUFFIXES, index_dataset
+from core.patients import IMAGE_SUFFIXES
+from training.dataset import index_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ def index_manifest(root: Path, magnification: int | None = None) -> list[Row]:
 
 
 def index_folders(root: Path, magnification: int | None = None) -> list[Row]:
-    """Index class folders: <root>/<class>/<patient>_<anything>.<ext>."""
+    """Index class folders: <root>/<class>/<patient>[_s<n>]_<anything>.<ext>."""
     return [
         {"path": str(r.path), "label": r.label, "patient_id": r.patient_id}
+        | ({"slide_id": r.slide_id} if r.slide_id else {})
         for r in index_dataset(root)
     ]
 

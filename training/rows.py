@@ -35,7 +35,10 @@ def read_rows(path: Path) -> list[Row]:
 
 def to_records(rows: Sequence[Row]) -> list[Record]:
     """Return the rows as dataset records."""
-    return [Record(Path(row["path"]), row["label"], row["patient_id"]) for row in rows]
+    return [
+        Record(Path(row["path"]), row["label"], row["patient_id"], row.get("slide_id") or "")
+        for row in rows
+    ]
 
 
 def rows_of(records: Sequence[Record], rows: Sequence[Row]) -> list[Row]:

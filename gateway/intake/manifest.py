@@ -2,7 +2,9 @@
 
 The header row names the columns; `filename` is required, `label`, `patient_id` and
 `slide_id` are known, and any other column is kept in the item's `attributes`. A row that
-cannot be used is reported with its line number instead of being ignored.
+cannot be used is reported with its line number instead of being ignored. Patient IDs are
+stored as spelt (the summary compares them through core.patients.normalize_id); one that
+normalises to nothing is no patient ID.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException, UploadFile, status
 
+from core.patients import normalize_id
 from db.manifests import ManifestRow
 from gateway.intake.budget import RequestBudget
 from gateway.intake.names import visible
@@ -79,6 +82,8 @@ def parse_row(values: list[str], header: list[str]) -> ManifestRow | str:
     if too_long:
         return f"{too_long[0]} longer than {MAX_VALUE} characters"
     known = {KNOWN[name]: cells.pop(name) or None for name in list(cells) if name in KNOWN}
+    if normalize_id(known.get("patient_id")) is None:  # blank or invisible: no patient
+        known["patient_id"] = None
     attributes = {name: value for name, value in cells.items() if value}
     return ManifestRow(filename=filename, attributes=attributes or None, **known)
 

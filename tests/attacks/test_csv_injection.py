@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+from core.patients import normalize_id
 from tests.attacks.conftest import Target
 from tests.attacks.stored import count_rows
 from tests.integration.conftest import tile_bytes
@@ -72,10 +73,11 @@ def test_formula_payloads_are_neutralised_in_every_csv_export(target: Target) ->
             assert item[json_field].lstrip()[0] in "=+-@", item
             assert neutralised(row[field], item[json_field]), (field, row[field])
     patients = {group["patient_id"] for group in summary["patients"]}
-    assert patients == set(PAYLOADS)
+    assert patients == {normalize_id(payload) for payload in PAYLOADS}
     for row in csv_table(summary_csv.text):
         assert neutralised(row["patient_id"], row["patient_id"][1:]), row
         assert row["patient_id"][1:] in patients
+        assert row["patient_spellings"][1:] in PAYLOADS, row  # the raw spelling, neutralised
         if row["level"] == "slide":
             assert neutralised(row["slide_id"], row["slide_id"][1:]), row
     assert target.healthz_seconds() < max(1.0, 10 * healthz_before)

@@ -7,12 +7,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
+from core.patient_call import CallRule, call_label
 from db.jobs import NewItem, add_items, create_job
 from db.manifests import ManifestRow, apply_to_existing, attach_metadata, store_entries
 from db.migrate import alembic_config, upgrade
 from db.models import Base, Item
 from db.session import get_session
-from db.summary import CallRule, GroupStats, call_group
+from db.summary import GroupStats
 
 
 def test_migrations_go_down_and_up_and_match_the_models(database_url: str) -> None:
@@ -53,11 +54,11 @@ def group(labels: dict[str, int], positives: int, means: dict[str, float]) -> Gr
 def test_call_rule() -> None:
     classes = ["benign", "malignant"]
     rule = CallRule(threshold=0.5, positive_class="malignant", min_fraction=0.25)
-    assert call_group(group({"benign": 3, "malignant": 1}, 1, {}), rule, classes) == "malignant"
-    assert call_group(group({"benign": 5, "malignant": 1}, 1, {}), rule, classes) == "benign"
+    assert call_label(group({"benign": 3, "malignant": 1}, 1, {}), rule, classes) == "malignant"
+    assert call_label(group({"benign": 5, "malignant": 1}, 1, {}), rule, classes) == "benign"
     zero = CallRule(threshold=0.5, positive_class="malignant", min_fraction=0.0)
-    assert call_group(group({"benign": 5}, 0, {}), zero, classes) == "benign"  # needs one tile
+    assert call_label(group({"benign": 5}, 0, {}), zero, classes) == "benign"  # needs one tile
     majority = CallRule()
     tie = group({"benign": 2, "malignant": 2}, 0, {"benign": 0.4, "malignant": 0.6})
-    assert call_group(tie, majority, classes) == "malignant"
-    assert call_group(GroupStats("P", None), majority, classes) is None
+    assert call_label(tie, majority, classes) == "malignant"
+    assert call_label(GroupStats("P", None), majority, classes) is None

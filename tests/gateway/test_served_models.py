@@ -94,8 +94,9 @@ def test_summary_counts_each_result_by_its_own_models_rule(
     assert used == {strict: (2, 0.8), lenient: (2, 0.15), None: (1, 0.5)}
     assert summary["rule"]["positive_class"] == "malignant"  # from the cards, not a default
     patients = {p["patient_id"]: p for p in summary["patients"]}
-    assert patients["P1"]["positive_tiles"] == 3 and patients["P1"]["call"] == "malignant"
-    assert patients["P2"]["positive_tiles"] == 0 and patients["P2"]["call"] == "benign"
+    assert patients["p1"]["positive_tiles"] == 3 and patients["p1"]["call"] == "malignant"
+    assert patients["p1"]["model_ids"] == [strict, lenient]  # the cards its call counts
+    assert patients["p2"]["positive_tiles"] == 0 and patients["p2"]["status"] == "incomplete"
 
 
 def test_summary_of_a_job_without_results_uses_the_served_models_card(

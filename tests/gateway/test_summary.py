@@ -67,35 +67,42 @@ def test_summary_groups_by_patient_and_slide_with_a_documented_call(
         f"/v1/jobs/{job_id}/summary", params={"positive_class": "malignant"}
     ).json()
     assert summary["final"] is True and summary["classes"] == ["benign", "malignant"]
-    assert "at least 0.1" in summary["rule"]["description"]
+    assert "at least 2 of its tiles score >= 0.9" in summary["rule"]["description"]
+    assert "at least 0.05 of its classified tiles" in summary["rule"]["description"]
     patients = {p["patient_id"]: p for p in summary["patients"]}
-    assert list(patients) == ["P1", "P2", None]
-    p1 = patients["P1"]
+    assert list(patients) == ["p1", "p2", None]  # normalised IDs; unassigned last
+    p1 = patients["p1"]
+    assert p1["patient_spellings"] == ["P1"]
     assert (p1["n_images"], p1["n_classified"], p1["positive_tiles"]) == (3, 3, 1)
+    assert (p1["status"], p1["coverage"], p1["strong_tiles"]) == ("called", 1.0, 1)
     assert p1["label_counts"] == {"benign": 2, "malignant": 1}
     assert p1["mean_probability"]["malignant"] == pytest.approx((0.9 + 0.2 + 0.3) / 3)
     assert p1["max_probability"]["malignant"] == pytest.approx(0.9)
-    assert p1["call"] == "malignant"  # one tile of three reaches 0.5: at least 10 %
-    p2 = patients["P2"]
-    assert (p2["n_images"], p2["n_failed"], p2["call"]) == (2, 1, "benign")
-    assert patients[None]["call"] == "malignant"  # p3.png has no manifest row
+    assert p1["call"] == "malignant"  # one tile of three reaches 0.5: at least 5 %
+    p2 = patients["P2".lower()]
+    assert (p2["n_images"], p2["n_failed"], p2["coverage"]) == (2, 1, 0.5)
+    assert (p2["status"], p2["call"]) == ("incomplete", None)  # half its images failed
+    unassigned = patients[None]  # p3.png has no manifest row
+    assert (unassigned["status"], unassigned["call"]) == ("unassigned", None)
+    assert summary["unassigned_files"] == ["p3.png"]
     slides = [(s["patient_id"], s["slide_id"], s["n_images"], s["call"]) for s in summary["slides"]]
-    assert slides == [("P1", "S1", 1, "malignant"), ("P1", "S2", 2, "benign")]
+    assert slides == [("p1", "S1", 1, "malignant"), ("p1", "S2", 2, "benign")]
 
 
 def test_summary_rule_parameters_and_csv(client: TestClient, job_id: str) -> None:
-    params = {"positive_class": "malignant", "min_fraction": 0.5}
+    params = {"positive_class": "malignant", "min_fraction": 0.5, "min_tiles": 5}
     strict = client.get(f"/v1/jobs/{job_id}/summary", params=params).json()
-    assert strict["patients"][0]["call"] == "benign"  # 1 of 3 tiles is less than half
+    assert strict["patients"][0]["call"] == "benign"  # 1 of 3 tiles: under half, under 5
+    assert strict["rule"]["min_tiles"] == 5 and strict["rule"]["min_fraction"] == 0.5
     majority = client.get(f"/v1/jobs/{job_id}/summary").json()  # no card: most frequent label
     assert majority["rule"]["positive_class"] is None
     assert majority["patients"][0]["call"] == "benign"
     response = client.get(f"/v1/jobs/{job_id}/summary", params={**params, "format": "csv"})
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["level"], r["patient_id"], r["call"]) for r in rows][:2] == [
-        ("patient", "P1", "benign"),
-        ("patient", "P2", "benign"),
+    assert [(r["level"], r["patient_id"], r["status"], r["call"]) for r in rows][:2] == [
+        ("patient", "p1", "called", "benign"),
+        ("patient", "p2", "incomplete", ""),
     ]
     assert rows[0]["count_benign"] == "2" and float(rows[0]["max_malignant"]) == 0.9
     wrong = client.get(f"/v1/jobs/{job_id}/summary", params={"positive_class": "cat"})

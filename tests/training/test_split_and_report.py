@@ -57,7 +57,7 @@ def test_image_split_keeps_every_image_once(layout: list[tuple[str, int]], seed:
 
 def test_check_catches_a_patient_in_two_splits() -> None:
     records = _records([("a", 4), ("b", 4)])
-    with pytest.raises(ValueError, match="1 patients in two splits"):
+    with pytest.raises(ValueError, match="1 patients in more than one split"):
         check_disjoint(Split(records[:2], [], records[2:]))
     assert split_by_image(records * 10, seed=0) != split_by_patient(records * 10, seed=0)
 

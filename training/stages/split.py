@@ -1,6 +1,7 @@
 """Stage `split`: patient-level train/val/test tables, and the image-level split for contrast.
 
-`data/split/{train,val,test}.csv` never share a patient: the stage fails if they would.
+`data/split/{train,val,test}.csv` never share a patient (compared normalised), a slide or
+a file's bytes: the stage fails, naming the rows, if they would.
 `data/split/image_level/` splits the same images at random, image by image; the `leakage`
 stage trains on it to show how much a leaky split flatters a model.
 """
@@ -13,13 +14,16 @@ from typing import Any
 
 import typer
 
+from core.patients import normalize_id
 from training.dataset import (
     Split,
     check_disjoint,
     shared_patients,
     split_by_image,
     split_by_patient,
+    with_content_hashes,
 )
+from training.identity import group_records
 from training.params import PipelineParams
 from training.rows import Row, read_rows, rows_of, to_records, write_rows
 from training.stages.common import (
@@ -40,7 +44,7 @@ def describe(split: Split) -> dict[str, Any]:
     return {
         name: {
             "images": len(part),
-            "patients": len({r.patient_id for r in part}),
+            "patients": len({normalize_id(r.patient_id) for r in part}),
             "labels": dict(sorted(Counter(r.label for r in part).items())),
         }
         for name, part in zip(SPLITS, split, strict=True)
@@ -55,10 +59,15 @@ def _write(split: Split, rows: list[Row], folder_name: str) -> None:
 def split(params: PipelineParams) -> str:
     """Split the index by patient (stratified by label), check it, and write the tables."""
     rows = read_rows(INDEX_FILE)
-    records = to_records(rows)
+    records = with_content_hashes(to_records(rows))  # identical files: one split
     by_patient = split_by_patient(records, params.split.ratios, seed=params.seed)
     if not by_patient.train or not by_patient.test:
-        raise ValueError(f"too few patients ({len({r.patient_id for r in records})}) to split")
+        patients = len({normalize_id(r.patient_id) for r in records})
+        raise ValueError(
+            f"too few patients to split: {patients} patients form "
+            f"{len(group_records(records))} groups (patients sharing a slide ID or a "
+            "file's bytes count as one; slide IDs must name one slide across patients)"
+        )
     check_disjoint(by_patient)
     by_image = split_by_image(records, params.split.ratios, seed=params.seed)
     _write(by_patient, rows, "")

@@ -58,13 +58,14 @@ def test_an_archived_folder_with_a_manifest_round_trips(
         summary = client.get(body["links"]["summary"], params={"format": "csv"}).text
     table = list(csv.DictReader(io.StringIO(summary)))
     patients = {(r["level"], r["patient_id"], r["slide_id"]): r for r in table}
-    assert patients[("patient", "PA", "")]["n_images"] == "8"
-    assert patients[("patient", "PB", "")]["n_classified"] == "4"
-    assert patients[("patient", "", "")]["n_failed"] == "1"  # the note, which has no patient
+    assert patients[("patient", "pa", "")]["n_images"] == "8"  # normalised patient IDs
+    assert patients[("patient", "pb", "")]["n_classified"] == "4"
+    assert patients[("patient", "pa", "")]["patient_spellings"] == "PA"
+    assert ("patient", "", "") not in patients  # the note is no image: it forms no group
     assert {k for k in patients if k[0] == "slide"} == {
-        ("slide", "PA", "S1"),
-        ("slide", "PA", "S2"),
-        ("slide", "PB", "S3"),
+        ("slide", "pa", "S1"),
+        ("slide", "pa", "S2"),
+        ("slide", "pb", "S3"),
     }
     assert all(r["call"] in {"benign", "malignant"} for r in table if r["n_classified"] != "0")
 
