@@ -20,6 +20,7 @@ from cli.main import app
 from cli.stack import Stack, free_port, stop_process
 from core.decision import DecisionRule
 from core.model_card import ModelCard
+from core.patients import normalize_id
 from db.migrate import upgrade
 from tests.integration.conftest import stack_environment, wait_for_job
 from training.report import evaluate_predictions
@@ -149,9 +150,9 @@ def evaluate_and_compare(stack: Stack, served_dir: Path, tmp_path: Path) -> None
     )
     for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
         assert training[key] == pytest.approx(report[key]), key
-    malignant = Counter(i["patient_id"] for i in items if i["label"] == "malignant")
+    malignant = Counter(normalize_id(i["patient_id"]) for i in items if i["label"] == "malignant")
     assert {g["patient_id"]: g["positive_tiles"] for g in summary["patients"]} == {
-        f"P{k}": malignant[f"P{k}"] for k in range(1, 5)
+        normalize_id(f"P{k}"): malignant[normalize_id(f"P{k}")] for k in range(1, 5)
     }
 
 
