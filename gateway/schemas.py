@@ -222,7 +222,13 @@ class MetricsPublic(BaseModel):
     items_by_status: dict[str, int]
     avg_inference_latency_ms: float | None
     latency_ms: dict[str, LatencyPercentiles] = Field(description="inference, queue and total.")
-    throughput_per_second: float = Field(description="Results written over the last minute.")
+    throughput_per_second: float = Field(
+        description="Results written a second, averaged over the last "
+        "`throughput_window_seconds` (60 s), not since the start."
+    )
+    throughput_window_seconds: int = Field(
+        description="The window `throughput_per_second` averages over, in seconds."
+    )
     queue_depth: int = Field(description="Items queued and not yet claimed by a worker.")
     items_by_model: list[ModelCount]
 
