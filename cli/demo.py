@@ -14,6 +14,7 @@ from cli.stack import Stack, free_port
 from cli.tables import results_table
 from client.models import ResultItem
 from core.commands import command_hint
+from core.native_output import import_tensorflow
 from core.settings import get_settings
 
 console = Console()
@@ -30,6 +31,7 @@ def ensure_model(model_dir: Path, work_dir: Path) -> None:
     if (model_dir / "model.json").exists():
         console.print(f"using the model in {model_dir}")
         return
+    import_tensorflow(get_settings().data_dir)  # its start-up lines go to a log, not here
     from training.synthetic import generate_dataset
     from training.train import train_quick
 
