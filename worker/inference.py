@@ -161,7 +161,9 @@ def to_outcomes(
                 label=class_names[best],
                 probability=float(row[best]),
                 scores={name: float(p) for name, p in zip(class_names, row, strict=True)},
-                inference_ms=model_ms,
+                inference_ms=model_ms / len(items),  # the item's share of the batch
+                batch_ms=model_ms,
+                batch_size=len(items),
             )
         )
     return outcomes

@@ -37,7 +37,9 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
             inference=result.inference_ms if result else None,
             queue=result.queue_ms if result else None,
             total=result.total_ms if result else None,
+            batch=result.batch_ms if result else None,
         ),
+        batch_size=result.batch_size if result else None,
         model_name=result.model_name if result else None,
         model_version=result.model_version if result else None,
         model_id=result.model_id if result else None,
@@ -54,7 +56,8 @@ def csv_header(classes: list[str], attributes: list[str]) -> list[str]:
     """Return the CSV's columns: scores in the model's class order, then manifest extras."""
     header = ["item_id", "filename", "status", "label", "probability"]
     header += [f"score_{name}" for name in classes]
-    header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
+    header += ["inference_ms", "queue_ms", "total_ms", "batch_ms", "batch_size"]
+    header += ["model_name", "model_version"]
     header += ["attempts", "error", "true_label", "patient_id", "slide_id"]
     # A manifest column named like a fixed one keeps both, its own prefixed.
     return header + [f"attribute_{name}" if name in header else name for name in attributes]
@@ -84,6 +87,7 @@ def csv_rows(
                 [row.item_id, row.filename, row.status, row.label, row.probability]
                 + [scores.get(name) for name in classes]
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
+                + [row.latency_ms.batch, row.batch_size]
                 + [row.model_name, row.model_version, row.attempts, row.error]
                 + [row.true_label, row.patient_id, row.slide_id]
                 + [(row.attributes or {}).get(name) for name in attributes]

@@ -1,4 +1,4 @@
-"""The results CSV: scores in the model card's class order, manifest extras as columns."""
+"""Results: CSV scores in the card's class order, manifest extras as columns, batch times."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def classify(settings: Settings, job_id: str, model_id: int) -> None:
         ids = [i.id for i in session.query(Item).filter_by(job_id=uuid.UUID(job_id))]
         claimed = claim_items(ids, session=session, worker_id="w", lease_seconds=60, max_attempts=3)
         scores = {"normal": 0.1, "malignant": 0.2, "benign": 0.7}
-        outcomes = [Outcome(c, "benign", 0.7, scores, 3.0) for c in claimed]
+        outcomes = [Outcome(c, "benign", 0.7, scores, 1.5, 3.0, len(claimed)) for c in claimed]
         record_results(
             outcomes,
             session=session,
@@ -65,3 +65,20 @@ def test_csv_follows_the_card_class_order_and_keeps_manifest_columns(
     assert rows["a.png"]["status"] == "succeeded"
     assert (rows["b.png"]["stain"], rows["b.png"]["scanner"]) == ("IHC", "")
     assert rows["b.png"]["score_benign"] == "0.7"
+
+
+def test_an_items_inference_latency_is_its_share_of_the_batch(
+    client: TestClient, settings: Settings
+) -> None:
+    files = [("files", ("a.png", png_bytes(1))), ("files", ("b.png", png_bytes(2)))]
+    job_id = client.post("/v1/jobs", files=files).json()["job_id"]
+    classify(settings, job_id, served_model(settings))
+    items = client.get(f"/v1/jobs/{job_id}/results").json()["items"]
+    for item in items:
+        latency = item["latency_ms"]
+        assert (latency["inference"], latency["batch"], item["batch_size"]) == (1.5, 3.0, 2)
+    text = client.get(f"/v1/jobs/{job_id}/results", params={"format": "csv"}).text
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert (row["inference_ms"], row["batch_ms"], row["batch_size"]) == ("1.5", "3.0", "2")
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Latency"]
+    assert "batch_size" in schema["properties"]["inference"]["description"]
