@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from cli.stack import Stack, free_port
-from db.migrate import upgrade
 from tests.integration.conftest import tile_bytes
-
-
-@pytest.fixture(scope="module")
-def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("gateway")
-    env = {
-        **os.environ,
-        "INFERQ_DATA_DIR": str(folder / "data"),
-        "INFERQ_AUTH_ENABLED": "false",
-        "INFERQ_LOG_JSON": "false",
-    }
-    for name in ("INFERQ_DATABASE_URL", "INFERQ_BROKER_URL", "INFERQ_STORAGE_URL"):
-        env.pop(name, None)
-    upgrade(f"sqlite:///{folder / 'data' / 'inferq.db'}")
-    stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=folder)
-    stack.start_gateway()
-    try:
-        stack.wait_ready()
-        yield stack.url
-    finally:
-        stack.stop()
 
 
 def scanner_folder(root: Path) -> Path:
