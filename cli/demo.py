@@ -13,7 +13,7 @@ from rich.console import Console
 from cli.stack import Stack, free_port
 from cli.tables import results_table
 from client.models import ResultItem
-from core.commands import command_hint
+from core.commands import INFERQ, command_hint
 from core.native_output import import_tensorflow
 from core.settings import get_settings
 
@@ -23,6 +23,14 @@ CORRUPT_FILE = "corrupt.png"
 CORRUPT_NOTE = (
     f"{CORRUPT_FILE} is broken on purpose: it shows that a bad file fails its own item, "
     "not the job, so the job ends partially_failed while every other image is classified."
+)
+
+
+CLOSING_HINT = (
+    f"To keep a stack up: {command_hint('gateway')} and {command_hint('worker')} in two "
+    f"terminals (or {command_hint('demo --keep-running')}); they require API keys: "
+    f"`export INFERQ_API_KEY=$({INFERQ} keys create --tenant lab)` for the CLI. "
+    "README.md, 'Your first hour', goes on from here."
 )
 
 
@@ -125,10 +133,7 @@ def demo(
             console.print(f"stack up at {url} (docs at {url}/docs); Ctrl-C stops it")
             while True:
                 time.sleep(3600)
-        console.print(
-            f"To keep a stack up: {command_hint('gateway')} and {command_hint('worker')} in "
-            f"two terminals (or {command_hint('demo --keep-running')})."
-        )
+        console.print(CLOSING_HINT)
     except KeyboardInterrupt:
         pass
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from cli.demo import CLOSING_HINT
 from cli.main import app
 from core.commands import INFERQ, command_hint
 
@@ -68,3 +69,13 @@ def test_each_hinted_subcommand_exists() -> None:
             assert flag in answer.output, (arguments, flag)
         assert HINT.search(command_hint(arguments))
     assert (ROOT / INFERQ).exists(), "make install puts the entry point where hints say"
+
+
+def test_the_demos_closing_hint_runs_as_printed() -> None:
+    commands = re.findall(r"`([^`]+)`", CLOSING_HINT)
+    assert commands and all(INFERQ in command for command in commands), commands
+    runner = CliRunner()
+    for command in commands:
+        arguments = shlex.split(command.split(INFERQ, 1)[1].rstrip(")"))
+        answer = runner.invoke(app, [w for w in arguments if not w.startswith("--")] + ["--help"])
+        assert answer.exit_code == 0, (command, answer.output)
