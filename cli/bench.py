@@ -30,6 +30,8 @@ from rich.table import Table
 
 from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
 from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
+from core.native_output import import_tensorflow
+from core.settings import get_settings
 
 console = Console()
 
@@ -207,6 +209,7 @@ def bench(
     """Measure raw vs end-to-end throughput and latency on real PostgreSQL and Redis."""
     from db.scratch import scratch_database
 
+    import_tensorflow(get_settings().data_dir)  # its start-up lines go to a log, not here
     if not wrk_available():
         console.print("wrk is not installed (apt-get install wrk): /predict uses client processes")
     results = []

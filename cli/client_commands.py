@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.tables import results_table
 from client.api import ApiError, InferqClient
 from client.models import JobPublic, JobSummary
 from core.settings import get_settings
@@ -119,18 +120,7 @@ def results(
         if out is not None:
             console.print(f"wrote {write_results(client, job_id, out)} results to {out}")
             return
-        table = Table("file", "status", "label", "probability", "patient", "error")
-        for item in client.iter_results(job_id):
-            probability = f"{item.probability:.3f}" if item.probability is not None else ""
-            table.add_row(
-                item.filename,
-                item.status,
-                item.label or "",
-                probability,
-                item.patient_id or "",
-                item.error or "",
-            )
-        console.print(table)
+        console.print(results_table(client.iter_results(job_id)))
 
 
 def summary(

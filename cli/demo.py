@@ -9,12 +9,29 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from cli.stack import Stack, free_port
+from cli.tables import results_table
+from client.models import ResultItem
+from core.commands import INFERQ, command_hint
+from core.native_output import import_tensorflow
 from core.settings import get_settings
 
 console = Console()
+
+CORRUPT_FILE = "corrupt.png"
+CORRUPT_NOTE = (
+    f"{CORRUPT_FILE} is broken on purpose: it shows that a bad file fails its own item, "
+    "not the job, so the job ends partially_failed while every other image is classified."
+)
+
+
+CLOSING_HINT = (
+    f"To keep a stack up: {command_hint('gateway')} and {command_hint('worker')} in two "
+    f"terminals (or {command_hint('demo --keep-running')}); they require API keys: "
+    f"`export INFERQ_API_KEY=$({INFERQ} keys create --tenant lab)` for the CLI. "
+    "README.md, 'Your first hour', goes on from here."
+)
 
 
 def ensure_model(model_dir: Path, work_dir: Path) -> None:
@@ -22,6 +39,7 @@ def ensure_model(model_dir: Path, work_dir: Path) -> None:
     if (model_dir / "model.json").exists():
         console.print(f"using the model in {model_dir}")
         return
+    import_tensorflow(get_settings().data_dir)  # its start-up lines go to a log, not here
     from training.synthetic import generate_dataset
     from training.train import train_quick
 
@@ -39,7 +57,7 @@ def demo_folder(work_dir: Path) -> Path:
     folder = work_dir / "submit"
     if not folder.exists():
         generate_dataset(folder, n_tiles=24, seed=12345)
-        (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+        (folder / CORRUPT_FILE).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     return folder
 
 
@@ -70,20 +88,20 @@ def print_results(client: httpx.Client, job_id: str) -> None:
     items = client.get(f"/v1/jobs/{job_id}/results", params={"limit": 1000}).json()["items"]
     versions = sorted({item["model_version"] for item in items if item["model_version"]})
     console.print(f"model version: {', '.join(versions)}")
-    table = Table("label", "probability", "total ms", "error")
-    table.add_column("file", overflow="fold")
-    for item in items:
-        probability = item["probability"]
-        total = item["latency_ms"]["total"]
-        table.add_row(
-            item["label"] or item["status"],
-            f"{probability:.3f}" if probability is not None else "",
-            f"{total:.0f}" if total is not None else "",
-            item["error"] or "",
-            item["filename"],
-        )
-    console.print(table)
-    console.print_json(data=client.get("/v1/metrics").json())
+    console.print(results_table(ResultItem.model_validate(item) for item in items))
+    metrics = client.get("/v1/metrics").json()
+    console.print(
+        f"throughput: {metrics['throughput_per_second']} results a second over the last "
+        f"{metrics['throughput_window_seconds']} s; every metric:"
+    )
+    console.print_json(data=metrics)
+
+
+def report_job(client: httpx.Client, job_id: str, job: dict[str, object]) -> None:
+    """Print the job's final status, why an item failed, its results and the metrics."""
+    console.print(f"job {job_id}: {job['status']} {job['counts']}")
+    console.print(CORRUPT_NOTE)
+    print_results(client, job_id)
 
 
 def demo(
@@ -110,16 +128,12 @@ def demo(
         with httpx.Client(base_url=url, timeout=60) as client:
             job_id = submit_folder(client, demo_folder(work_dir))
             job = wait_for_job(client, job_id)
-            console.print(f"job {job_id}: {job['status']} {job['counts']}")
-            print_results(client, job_id)
+            report_job(client, job_id, job)
         if keep_running:
             console.print(f"stack up at {url} (docs at {url}/docs); Ctrl-C stops it")
             while True:
                 time.sleep(3600)
-        console.print(
-            "To keep a stack up: `inferq gateway` and `inferq worker` in two terminals "
-            "(or `inferq demo --keep-running`)."
-        )
+        console.print(CLOSING_HINT)
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from core.commands import command_hint
 from core.settings import get_settings
 from db.api_keys import TenantNameError, create_key, list_keys, revoke_key
 from db.session import get_session
@@ -27,9 +29,16 @@ def key_store() -> Iterator[Session]:
             yield session
     except DBAPIError as exc:
         typer.echo(
-            f"error: cannot use the database ({exc.orig}); has `inferq db upgrade` run?", err=True
+            f"error: cannot use the database ({exc.orig}); has {command_hint('db upgrade')} run?",
+            err=True,
         )
         raise typer.Exit(1) from exc
+
+
+def database_name() -> str:
+    """Return the database keys go to, its password hidden."""
+    url = make_url(get_settings().resolved_database_url)
+    return url.render_as_string(hide_password=True)
 
 
 @keys_app.command("create")
@@ -42,7 +51,8 @@ def create(tenant: str = typer.Option(..., help="Tenant the key acts for (its jo
             raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
     typer.echo(key.plaintext)
     typer.echo(
-        f"key {key.prefix}… for tenant {key.tenant}: store it now, it cannot be shown again",
+        f"key {key.prefix}… for tenant {key.tenant} in {database_name()}: store it now, it "
+        "cannot be shown again; a gateway accepts it only if it uses this database",
         err=True,
     )
 

@@ -6,7 +6,6 @@ TensorFlow and MLflow are imported inside the commands: the main CLI imports thi
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.model_card import CardError, ModelCard, card_schema_text
+from core.native_output import import_tensorflow
 from core.settings import get_settings
 
 models_app = typer.Typer(
@@ -83,7 +83,7 @@ def import_command(
     alias: Annotated[str, typer.Option(help="Alias the registered version gets.")] = "candidate",
 ) -> None:
     """Check a Keras model against its card and write a model directory workers can serve."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ banner quiet
+    import_tensorflow(get_settings().data_dir)  # its start-up lines go to a log, not here
     from training.importer import card_for_import
 
     try:

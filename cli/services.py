@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -65,6 +66,8 @@ def worker(
     mid-batch leaves a lease that expires, and the sweeper republishes its items.
     """
     settings = get_settings()
+    # TensorFlow's C++ INFO notices (CPU features) off once absl starts; its warnings stay.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if settings.log_json:  # every line JSON: no Python warning or TensorFlow notice on its own
         from worker.native_logs import route_native_output
 

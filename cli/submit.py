@@ -26,7 +26,7 @@ from cli.client_commands import (
     write_summary,
 )
 from client.api import InferqClient
-from client.files import UploadPart, collect_parts
+from client.files import UploadPart, collect_parts, split_non_images
 from client.manifest import names_manifest
 from client.models import JobAccepted, JobPublic
 from client.upload import FilesTooLargeError, UploadResult, upload_files
@@ -51,6 +51,23 @@ def read_manifest(manifest: Path | None, patients: bool, parts: list[UploadPart]
     if manifest is not None:
         return manifest.read_bytes()
     return names_manifest(part.name for part in parts) if patients else None
+
+
+def leave_out_non_images(parts: list[UploadPart], include_all: bool) -> list[UploadPart]:
+    """Return the parts to send; list the files that are neither images nor archives."""
+    if include_all:
+        return parts
+    kept, others = split_non_images(parts)
+    if others:
+        console.print(
+            f"skipped {len(others)} file(s) that are not images or archives by content "
+            "(--include-all sends them anyway):"
+        )
+        for part in others[:20]:
+            console.print(f"  skipped {part.name}")
+        if len(others) > 20:
+            console.print(f"  ... and {len(others) - 20} more")
+    return kept
 
 
 def describe(result: UploadResult) -> None:
@@ -130,6 +147,9 @@ def submit(
         None, help="Wait, then write the per-patient summary (.csv or .json)."
     ),
     job: str | None = typer.Option(None, help="Add to this open job instead of a new one."),
+    include_all: bool = typer.Option(
+        False, help="Also send files that are not images or archives (they fail as items)."
+    ),
     max_request_bytes: int | None = typer.Option(
         None, help="Split uploads under this size [default: INFERQ_CLIENT_MAX_REQUEST_BYTES]."
     ),
@@ -137,7 +157,10 @@ def submit(
     api_key: str | None = ApiKeyOption,
 ) -> None:
     """Upload files and folders as one job (several requests if needed), then the results."""
-    parts = collect_parts(paths)
+    parts = leave_out_non_images(collect_parts(paths), include_all)
+    if not parts:
+        errors.print("[red]error:[/red] no image or archive to send")
+        raise typer.Exit(2)
     limit = max_request_bytes or get_settings().client_max_request_bytes
     with api_errors(), make_client(api, api_key) as client:
         try:

@@ -32,6 +32,18 @@ def watch(
         2.0, help="A file is complete once its size and time are unchanged this long."
     ),
     once: bool = typer.Option(False, help="Exit once everything present now is done."),
+    manifest: Path | None = typer.Option(
+        None, help="CSV filename,label,patient_id[,slide_id,...] sent with each new job."
+    ),
+    patients_from_names: bool = typer.Option(
+        False, help="Without a manifest: patient ID = file name up to its last '_'."
+    ),
+    session: bool = typer.Option(
+        False, help="One open job per folder, closed once the folder has been quiet."
+    ),
+    quiet: float = typer.Option(
+        60.0, help="With --session: seconds without a new file before a folder's job closes."
+    ),
     max_request_bytes: int | None = typer.Option(
         None, help="Split uploads under this size [default: INFERQ_CLIENT_MAX_REQUEST_BYTES]."
     ),
@@ -45,6 +57,9 @@ def watch(
         out_csv=out,
         settle_seconds=settle,
         max_request_bytes=max_request_bytes or get_settings().client_max_request_bytes,
+        manifest=manifest.read_bytes() if manifest is not None else None,
+        patients_from_names=patients_from_names,
+        session_quiet_seconds=quiet if session else None,
     )
     with api_errors(), make_client(api, api_key) as client:
         watcher = Watcher(client, options, notify)

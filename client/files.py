@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.file_kinds import is_upload_content
+
 JUNK_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
 JUNK_FOLDERS = frozenset({"__macosx"})
 PART_OVERHEAD = 512  # multipart headers and boundaries of one part, generously
@@ -49,6 +51,15 @@ def collect_parts(paths: Iterable[Path]) -> list[UploadPart]:
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return parts
+
+
+def split_non_images(parts: Iterable[UploadPart]) -> tuple[list[UploadPart], list[UploadPart]]:
+    """Return the parts that are images or archives by content, and the others."""
+    kept: list[UploadPart] = []
+    others: list[UploadPart] = []
+    for part in parts:
+        (kept if is_upload_content(part.path) else others).append(part)
+    return kept, others
 
 
 def part_cost(part: UploadPart) -> int:

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, batch TEXT, state TEXT NOT NULL,
     result TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    folder TEXT PRIMARY KEY, job_id TEXT NOT NULL, last_added REAL NOT NULL
+);
 """
 
 
@@ -97,6 +100,34 @@ class Ledger:
                 [(json.dumps(result), path) for path, result in results.items()],
             )
             self._db.execute("UPDATE batches SET state = 'done' WHERE key = ?", (key,))
+
+    def session_job(self, folder: str) -> str | None:
+        """Return the open job of a folder's session, if one is open."""
+        row = self._db.execute("SELECT job_id FROM sessions WHERE folder = ?", (folder,))
+        found = row.fetchone()
+        return str(found[0]) if found else None
+
+    def touch_session(self, folder: str, job_id: str) -> None:
+        """Record that files just went into a folder's open job."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (folder, job_id, time.time())
+        )
+
+    def quiet_sessions(self, quiet_seconds: float) -> list[tuple[str, str]]:
+        """Return (folder, job_id) of the open sessions that got no file for this long."""
+        since = time.time() - quiet_seconds
+        rows = self._db.execute(
+            "SELECT folder, job_id FROM sessions WHERE last_added <= ? ORDER BY folder", (since,)
+        )
+        return [(folder, job_id) for folder, job_id in rows]
+
+    def open_sessions(self) -> int:
+        """Return how many folder sessions are open."""
+        return int(self._db.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    def end_session(self, folder: str) -> None:
+        """Forget a folder's session once its job is closed."""
+        self._db.execute("DELETE FROM sessions WHERE folder = ?", (folder,))
 
     def results(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (path, result) for every file with a result, by path."""

@@ -108,6 +108,7 @@ class Latency(ApiModel):
     inference: float | None = None
     queue: float | None = None
     total: float | None = None
+    batch: float | None = None
 
 
 class ResultItem(ApiModel):
@@ -120,6 +121,7 @@ class ResultItem(ApiModel):
     probability: float | None = None
     scores: dict[str, float] | None = None
     latency_ms: Latency = Latency()
+    batch_size: int | None = None
     model_name: str | None = None
     model_version: str | None = None
     attempts: int = 0

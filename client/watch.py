@@ -4,6 +4,10 @@ Files are taken once their size and modification time have not changed for a set
 period. The ledger (SQLite) remembers every file taken and the Idempotency-Key of its
 request, so a restart neither skips nor resends anything. Results are written beside each
 file (`<name>.inferq.json`) or into one CSV rewritten from the ledger.
+
+Each request is a job of its own, unless sessions are on: then each folder's files go into
+one open job, which is closed once no file has arrived in that folder for the quiet time,
+so a patient's tiles written over minutes end up in one job and one summary.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from client.api import ApiError, InferqClient
 from client.files import UploadPart, is_junk, plan_requests
 from client.ledger import Batch, Ledger
+from client.manifest import names_manifest
+from client.models import JobAccepted, ResultItem
 from client.retry import RETRY_STATUSES
 from client.upload import DEFAULT_MAX_PARTS, DEFAULT_MAX_REQUEST_BYTES
 from core.csv_cells import csv_writer
@@ -43,6 +49,22 @@ class WatchOptions:
     settle_seconds: float = 2.0
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_parts: int = DEFAULT_MAX_PARTS
+    manifest: bytes | None = None  # sent with each new job
+    patients_from_names: bool = False  # each request names its files' patients
+    session_quiet_seconds: float | None = None  # None: every request is a job of its own
+
+
+def folder_of(relative: str) -> str:
+    """Return the folder of a relative path, the unit of a session ("." for the top)."""
+    return PurePosixPath(relative).parent.as_posix()
+
+
+def by_folder(parts: list[UploadPart]) -> list[list[UploadPart]]:
+    """Group parts by their folder, keeping their order within each."""
+    groups: dict[str, list[UploadPart]] = {}
+    for part in parts:
+        groups.setdefault(folder_of(part.name), []).append(part)
+    return list(groups.values())
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -96,6 +118,12 @@ class Watcher:
         return ready
 
     def send_new(self, parts: list[UploadPart]) -> None:
+        """Send new files: in batches of one folder each when sessions are on."""
+        sessions = self.options.session_quiet_seconds is not None
+        for group in by_folder(parts) if sessions else [parts]:
+            self.send_group(group)
+
+    def send_group(self, parts: list[UploadPart]) -> None:
         """Record new files in batches under the request limits, then send each batch."""
         requests, too_large = plan_requests(
             parts,
@@ -121,7 +149,7 @@ class Watcher:
             self.record(batch, {name: {"status": "missing"} for name in batch.paths})
             return
         try:
-            answer = self.client.create_job(parts, idempotency_key=batch.key)
+            answer = self.submit(batch, parts)
         except ApiError as exc:
             if exc.status_code is None or exc.status_code in RETRY_STATUSES:
                 self.notify(f"could not send {len(parts)} files (will retry): {exc}")
@@ -132,15 +160,51 @@ class Watcher:
         self.ledger.mark_sent(batch.key, answer.job_id)
         self.notify(f"sent {len(parts)} files as job {answer.job_id}")
 
+    def submit(self, batch: Batch, parts: list[UploadPart]) -> JobAccepted:
+        """Send a batch as a job of its own, or into its folder's open session job."""
+        names = names_manifest(p.name for p in parts) if self.options.patients_from_names else None
+        if self.options.session_quiet_seconds is None:
+            manifest = names or self.options.manifest
+            return self.client.create_job(parts, manifest=manifest, idempotency_key=batch.key)
+        folder = folder_of(batch.paths[0])
+        job_id = self.ledger.session_job(folder)
+        if job_id is None:  # the session's first request carries the --manifest file
+            manifest = names or self.options.manifest
+            key = batch.key
+            answer = self.client.create_job(
+                parts, manifest=manifest, close=False, idempotency_key=key
+            )
+        else:
+            answer = self.client.add_items(job_id, parts, manifest=names, idempotency_key=batch.key)
+        self.ledger.touch_session(folder, answer.job_id)
+        return answer
+
+    def close_quiet(self) -> None:
+        """Close each folder's open job once no file has gone into it for the quiet time."""
+        quiet = self.options.session_quiet_seconds
+        if quiet is None:
+            return
+        pending = {folder_of(path) for b in self.ledger.batches("pending") for path in b.paths}
+        settling = {folder_of(relative) for relative in self._seen}
+        for folder, job_id in self.ledger.quiet_sessions(quiet):
+            if folder in pending or folder in settling:
+                continue  # a file of this folder is on its way: the session goes on
+            self.client.close_job(job_id)  # closing again changes nothing
+            self.ledger.end_session(folder)
+            self.notify(f"closed job {job_id} of {folder}/: no new file for {quiet:g} s")
+
     def collect(self) -> None:
         """Write the results of every sent batch whose job is finished."""
         sent = [batch for batch in self.ledger.batches("sent") if batch.job_id is not None]
         jobs = self.client.get_jobs([str(batch.job_id) for batch in sent]) if sent else {}
+        read: dict[str, dict[str, ResultItem]] = {}  # a session's job holds many batches
         for batch in sent:
             job = jobs.get(str(batch.job_id))
             if job is None or not job.done:
                 continue
-            items = {item.filename: item for item in self.client.iter_results(job.job_id)}
+            if job.job_id not in read:
+                read[job.job_id] = {i.filename: i for i in self.client.iter_results(job.job_id)}
+            items = read[job.job_id]
             results: dict[str, dict[str, Any]] = {}
             for name in batch.paths:
                 item = items.get(name)
@@ -170,12 +234,13 @@ class Watcher:
         for batch in self.ledger.batches("pending"):
             self.send(batch)
         self.send_new(self.settled(time.monotonic()))
+        self.close_quiet()
         self.collect()
 
     def idle(self) -> bool:
         """Return whether nothing is waiting to settle, to be sent or to finish."""
         busy = self.ledger.batches("pending") or self.ledger.batches("sent")
-        return not busy and not self._seen
+        return not busy and not self._seen and not self.ledger.open_sessions()
 
     def run(self, interval: float, *, once: bool = False) -> None:
         """Watch until interrupted (or, with `once`, until everything present is done)."""

@@ -38,7 +38,9 @@ class Outcome:
     label: str
     probability: float
     scores: dict[str, float]
-    inference_ms: float
+    inference_ms: float  # the item's share: the batch's model time over its size
+    batch_ms: float | None = None  # the whole batch's model time
+    batch_size: int | None = None
 
 
 def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
@@ -193,6 +195,8 @@ def record_results(
             "model_id": model_id,
             "queue_ms": (outcome.item.claimed_at - outcome.item.created_at).total_seconds() * 1e3,
             "inference_ms": outcome.inference_ms,
+            "batch_ms": outcome.batch_ms,
+            "batch_size": outcome.batch_size,
             "total_ms": (now - outcome.item.created_at).total_seconds() * 1000.0,
             "worker_id": worker_id,
             "created_at": now,

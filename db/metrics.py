@@ -101,6 +101,7 @@ def compute_metrics(
         "throughput_per_second": round(
             (session.scalar(recent.where(Result.created_at >= since)) or 0) / window_seconds, 3
         ),
+        "throughput_window_seconds": window_seconds,
         "queue_depth": by_status[ItemStatus.QUEUED],
         "items_by_model": [
             {"model_name": name, "model_version": version, "items": count}

@@ -166,7 +166,9 @@ class Result(Base):
     model_name: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(255))
     queue_ms: Mapped[float] = mapped_column(Float)
-    inference_ms: Mapped[float] = mapped_column(Float)
+    inference_ms: Mapped[float] = mapped_column(Float)  # the item's share of its batch's
+    batch_ms: Mapped[float | None] = mapped_column(Float)  # the batch's model time
+    batch_size: Mapped[int | None] = mapped_column(Integer)  # images in that batch
     total_ms: Mapped[float] = mapped_column(Float)
     worker_id: Mapped[str] = mapped_column(String(255))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Item, Result
+from db.served import read_models
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,44 @@ def list_results(
         rows = rows[:limit]
         return ResultPage(rows, rows[-1][0].position)
     return ResultPage(rows, None)
+
+
+def job_class_names(job_id: uuid.UUID, *, session: Session) -> list[str]:
+    """Return the classes of a job's results in the order of the models' cards.
+
+    Models count in the order the job first used them; results recorded before results
+    named their model fall back to the first result's class names, sorted.
+    """
+    first_use = func.min(Result.created_at)
+    used = session.execute(
+        select(Result.model_id)
+        .where(Result.job_id == job_id, Result.model_id.is_not(None))
+        .group_by(Result.model_id)
+        .order_by(first_use)
+    )
+    model_ids = [model_id for (model_id,) in used if model_id is not None]
+    models = read_models(set(model_ids), session=session)
+    names: list[str] = []
+    for model_id in model_ids:
+        for name in models[model_id].card.get("class_names", []):
+            if name not in names:
+                names.append(name)
+    if not names:
+        first = session.scalar(select(Result.scores).where(Result.job_id == job_id).limit(1))
+        names = sorted(first) if first else []
+    return names
+
+
+def attribute_names(job_id: uuid.UUID, *, session: Session) -> list[str]:
+    """Return the manifest's extra columns found on a job's items, first seen first."""
+    names: dict[str, None] = {}
+    rows = session.scalars(
+        select(Item.attributes)
+        .where(Item.job_id == job_id)
+        .order_by(Item.position)
+        .execution_options(yield_per=1000)
+    )
+    for attributes in rows:
+        for name in attributes or {}:
+            names.setdefault(name)
+    return list(names)

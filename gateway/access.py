@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.commands import command_hint
 from core.settings import Settings
 from db.api_keys import find_tenant, hash_key
 from db.models import DEFAULT_TENANT
@@ -32,6 +33,13 @@ logger = logging.getLogger(__name__)
 BUSY_RETRY_SECONDS = 30  # what a 429 for unfinished work or a full queue asks clients to wait
 DATABASE_RETRY_SECONDS = 5
 MAX_KNOWN_KEYS = 10_000
+# The usual cause of an unknown key is one made against another database (the CLI's
+# embedded SQLite while the gateway runs on PostgreSQL): say so, naming no database.
+UNKNOWN_KEY = (
+    "invalid or revoked API key; if it is new, check that it was made against this "
+    f"gateway's database ({command_hint('keys create')} with the gateway's "
+    "INFERQ_DATABASE_URL)"
+)
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ class Admission:
             return unauthorized("missing API key: send it as 'Authorization: Bearer <key>'")
         tenant = await self.check_key(token, client)
         if tenant is None:
-            return unauthorized("invalid or revoked API key")
+            return unauthorized(UNKNOWN_KEY)
         return tenant
 
     def refresh(self) -> None:

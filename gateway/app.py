@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from core.commands import command_hint
 from core.completion import signal_url
 from core.queue import make_celery
 from core.settings import Settings, get_settings
@@ -47,8 +48,8 @@ arrive as archives or over several requests into one open job (`close=false`, th
 `{"detail": "..."}` saying what went wrong.
 
 Every route but the health probes, the docs and `/metrics` needs an API key
-(`Authorization: Bearer <key>`, made by `inferq keys create --tenant NAME`): 401 without
-a valid one. A tenant sees only its own
+(`Authorization: Bearer <key>`, made by KEYS_CREATE, against the
+gateway's database): 401 without a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
 `Retry-After`: past the tenant's requests a minute, with too many images queued or running,
 when the service-wide queue is full, or when too many `/predict` calls already wait; and
@@ -57,7 +58,7 @@ before any key lookup, after too many unknown keys from the caller's address.
 Any route: a request line and headers over 32 KiB or more than 100 headers answer 431, a
 head that takes over 10 s or a body that pauses over 30 s answers 408 (the defaults), and
 the connection is closed. A path with a trailing slash is not the same path (404).
-"""
+""".replace("KEYS_CREATE", command_hint("keys create --tenant NAME"))
 
 
 SYNC_ROUTE_THREADS = 16  # more only contend for the GIL and the 15 pooled connections

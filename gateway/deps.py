@@ -21,6 +21,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from core.commands import command_hint
 from core.settings import Settings
 from core.storage import BlobStore
 from db.jobs import get_job
@@ -39,7 +40,7 @@ async def get_settings_dep(request: Request) -> Settings:
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="An API key made by `inferq keys create --tenant NAME`.",
+    description=f"An API key made by {command_hint('keys create --tenant NAME')}.",
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from core.commands import command_hint
 from gateway.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ _MEANINGS = {
     ),
     401: (
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
-        "(make one with `inferq keys create --tenant NAME`)."
+        f"(make one with {command_hint('keys create --tenant NAME')}, with "
+        "INFERQ_DATABASE_URL set to the gateway's database)."
     ),
     403: (
         "An operator view (workers, hosts): the key's tenant is not one of INFERQ_OPERATOR_TENANTS."

@@ -126,9 +126,16 @@ class JobClosed(JobPublic):
 class Latency(BaseModel):
     """Milliseconds an item spent waiting, in the model, and from upload to result."""
 
-    inference: float | None
-    queue: float | None
-    total: float | None
+    inference: float | None = Field(
+        description="The item's share of its batch's model time: `batch` / `batch_size`."
+    )
+    queue: float | None = Field(description="From upload to a worker's claim.")
+    total: float | None = Field(description="From upload to result.")
+    batch: float | None = Field(
+        None,
+        description="The model time of the whole batch the item ran in (null for results "
+        "written before batches were recorded, whose `inference` is this batch time).",
+    )
 
 
 class ResultItem(BaseModel):
@@ -145,6 +152,9 @@ class ResultItem(BaseModel):
     probability: float | None = Field(description="The score of `label`.")
     scores: dict[str, float] | None = Field(description="Every class's probability.")
     latency_ms: Latency
+    batch_size: int | None = Field(
+        None, description="Images in the batch the item ran in (across jobs and tenants)."
+    )
     model_name: str | None
     model_version: str | None
     model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
@@ -171,6 +181,11 @@ class Prediction(BaseModel):
     probability: float
     scores: dict[str, float]
     latency_ms: float = Field(description="From upload to result, as measured by the gateway.")
+    inference_ms: float = Field(
+        description="The image's share of its batch's model time: `batch_ms` / `batch_size`."
+    )
+    batch_ms: float | None = Field(None, description="Model time of the image's whole batch.")
+    batch_size: int | None = Field(None, description="Images in that batch.")
     model_name: str
     model_version: str
     model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
@@ -227,7 +242,13 @@ class MetricsPublic(BaseModel):
     items_by_status: dict[str, int]
     avg_inference_latency_ms: float | None
     latency_ms: dict[str, LatencyPercentiles] = Field(description="inference, queue and total.")
-    throughput_per_second: float = Field(description="Results written over the last minute.")
+    throughput_per_second: float = Field(
+        description="Results written a second, averaged over the last "
+        "`throughput_window_seconds` (60 s), not since the start."
+    )
+    throughput_window_seconds: int = Field(
+        description="The window `throughput_per_second` averages over, in seconds."
+    )
     queue_depth: int = Field(description="Items queued and not yet claimed by a worker.")
     items_by_model: list[ModelCount]
 

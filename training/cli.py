@@ -8,7 +8,6 @@ TensorFlow. The training modules are imported inside the commands.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +16,7 @@ import typer
 
 from core.logging import configure_logging
 from core.model_card import ModelCard
+from core.native_output import import_tensorflow
 from core.settings import get_settings
 from training.defaults import ARCHITECTURES, DEFAULT_ARCHITECTURE, DEFAULT_EPOCHS, DEFAULT_TILES
 
@@ -120,7 +120,7 @@ def _train_quick(
     data: Path, target: Path, *, epochs: int, seed: int, architecture: str
 ) -> ModelCard:
     """Run training.train.train_quick, importing TensorFlow only now; report bad data plainly."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ banner quiet
+    import_tensorflow(get_settings().data_dir)  # its start-up lines go to a log, not here
     from training.train import train_quick
 
     try:

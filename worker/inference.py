@@ -164,7 +164,9 @@ def to_outcomes(
                 label=card.class_names[best],
                 probability=scores[best],
                 scores=dict(zip(card.class_names, scores, strict=True)),
-                inference_ms=model_ms,
+                inference_ms=model_ms / len(items),  # the item's share of the batch
+                batch_ms=model_ms,
+                batch_size=len(items),
             )
         )
     return outcomes

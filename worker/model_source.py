@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.commands import command_hint
 from core.model_card import CARD_FILE, KERAS_FILE
 from core.settings import get_settings
 
@@ -66,7 +67,8 @@ def resolve_model(
     if not (path / KERAS_FILE).exists():
         raise FileNotFoundError(
             f"no model at {path.absolute()}: expected {KERAS_FILE} and model.json there "
-            "(train one with `dvc repro` or `inferq train --quick --out models/default`)"
+            f"(train one with `.venv/bin/dvc repro` or "
+            f"{command_hint('train --quick --out models/default')})"
         )
     return ModelSource(uri, path)
 

@@ -11,12 +11,26 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 
 logger = logging.getLogger("native")
 
 SEVERITY = {"E": logging.ERROR, "F": logging.CRITICAL, "W": logging.WARNING}
+#: absl's own line format: a severity letter, then the date or 0000 ("I0000 00:00:...").
+ABSL_LINE = re.compile(r"^([IWEF])\d{4} ")
+#: What absl prints once before it is initialised: a notice, not a warning about anything.
+ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
+
+
+def line_level(text: str) -> int:
+    """Return a line's level: TensorFlow's informational start-up notices are DEBUG."""
+    if text.startswith(ABSL_PREAMBLE):
+        return logging.DEBUG
+    if match := ABSL_LINE.match(text):
+        return SEVERITY.get(match.group(1), logging.DEBUG)
+    return SEVERITY.get(text[:1], logging.INFO)
 
 
 def forward_lines(read_fd: int) -> None:
@@ -25,7 +39,7 @@ def forward_lines(read_fd: int) -> None:
         for line in pipe:
             text = line.rstrip()
             if text:
-                logger.log(SEVERITY.get(text[:1], logging.INFO), text)
+                logger.log(line_level(text), text)
 
 
 def route_native_output() -> None:

@@ -1,4 +1,4 @@
-"""Archive uploads (.zip, .tar, .tar.gz): what a reader yields and how a kind is sniffed.
+"""Archive uploads (.zip, .tar, .tar.gz): what a reader yields (core.file_kinds sniffs them).
 
 An archive is checked whole before any of it is stored: one unsafe member (absolute path,
 `..`, link, device) or a broken limit (members, total size, compression ratio, header
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ZIP, TAR, TAR_GZ = "zip", "tar", "tar.gz"
-HEAD_BYTES = 512
 CHUNK = 1024 * 1024
 
 
@@ -35,17 +33,6 @@ class Scan:
     """What checking an archive found: the junk it will skip."""
 
     skipped: list[str] = field(default_factory=list)
-
-
-def sniff_archive(head: bytes) -> str | None:
-    """Return the archive kind of a file from its first bytes, or None."""
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return ZIP
-    if head.startswith(b"\x1f\x8b"):
-        return TAR_GZ
-    if head[257:262] == b"ustar":
-        return TAR
-    return None
 
 
 def too_large(limit: int) -> str:

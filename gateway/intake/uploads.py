@@ -7,21 +7,13 @@ from dataclasses import dataclass, field
 
 from fastapi import UploadFile
 
+from core.file_kinds import HEAD_BYTES, TAR_GZ, ZIP, sniff_archive
 from core.preprocessing import ImageError, sniff_image
 from core.settings import Settings
 from core.storage import BlobStore, content_hash
 from db.jobs import NewItem
 from gateway.intake import archive_tar, archive_zip
-from gateway.intake.archives import (
-    HEAD_BYTES,
-    TAR_GZ,
-    ZIP,
-    ArchiveCorruptError,
-    Entry,
-    Scan,
-    sniff_archive,
-    too_large,
-)
+from gateway.intake.archives import ArchiveCorruptError, Entry, Scan, too_large
 from gateway.intake.budget import RequestBudget
 from gateway.intake.names import clean_filename
 

@@ -21,7 +21,9 @@ def read_metrics(tenant: TenantDep, session: SessionDep) -> MetricsPublic:
     (Prometheus text, no key) is the service-wide view for operators.
 
     Latencies are milliseconds: `queue` from upload to claim by a worker, `inference` the
-    model call of the item's batch, `total` from upload to result.
+    item's share of its batch's model time (batch time / batch size), `total` from upload
+    to result. `throughput_per_second` counts the results written over the last
+    `throughput_window_seconds` (60), divided by that window.
     """
     return MetricsPublic.model_validate(compute_metrics(session=session, tenant=tenant))
 

@@ -9,12 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.csv_cells import csv_writer
 from db.models import Item, Result
-from db.results import list_results
+from db.results import attribute_names, job_class_names, list_results
 from gateway.deps import JobDep, SessionDep, SessionOpener, SessionOpenerDep
 from gateway.errors import responses
 from gateway.pagination import CursorQuery, decode_position_cursor, encode_position_cursor
@@ -38,7 +37,9 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
             inference=result.inference_ms if result else None,
             queue=result.queue_ms if result else None,
             total=result.total_ms if result else None,
+            batch=result.batch_ms if result else None,
         ),
+        batch_size=result.batch_size if result else None,
         model_name=result.model_name if result else None,
         model_version=result.model_version if result else None,
         model_id=result.model_id if result else None,
@@ -51,21 +52,30 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
     )
 
 
-def class_names(job_id: uuid.UUID, session: Session) -> list[str]:
-    """Return the class names found in a job's results (the CSV's score columns)."""
-    first = session.scalar(select(Result.scores).where(Result.job_id == job_id).limit(1))
-    return sorted(first) if first else []
-
-
-def csv_rows(job_id: uuid.UUID, classes: list[str], open_session: SessionOpener) -> Iterator[str]:
-    """Yield the CSV text of every item of a job, one page of rows at a time."""
+def csv_header(classes: list[str], attributes: list[str]) -> list[str]:
+    """Return the CSV's columns: scores in the model's class order, then manifest extras."""
     header = ["item_id", "filename", "status", "label", "probability"]
     header += [f"score_{name}" for name in classes]
-    header += ["inference_ms", "queue_ms", "total_ms", "model_name", "model_version"]
+    header += ["inference_ms", "queue_ms", "total_ms", "batch_ms", "batch_size"]
+    header += ["model_name", "model_version"]
     header += ["attempts", "error", "true_label", "patient_id", "slide_id"]
+    # A manifest column named like a fixed one keeps both, its own prefixed.
+    return header + [f"attribute_{name}" if name in header else name for name in attributes]
+
+
+def csv_columns(job_id: uuid.UUID, session: Session) -> tuple[list[str], list[str]]:
+    """Return a job's class names (card order) and manifest extra columns."""
+    return job_class_names(job_id, session=session), attribute_names(job_id, session=session)
+
+
+def csv_rows(
+    job_id: uuid.UUID, columns: tuple[list[str], list[str]], open_session: SessionOpener
+) -> Iterator[str]:
+    """Yield the CSV text of every item of a job, one page of rows at a time."""
+    classes, attributes = columns
     buffer = io.StringIO()
     writer = csv_writer(buffer)
-    writer.writerow(header)
+    writer.writerow(csv_header(classes, attributes))
     after: int | None = -1
     while after is not None:
         with open_session() as page_session:  # short sessions: a slow reader holds none
@@ -77,8 +87,10 @@ def csv_rows(job_id: uuid.UUID, classes: list[str], open_session: SessionOpener)
                 [row.item_id, row.filename, row.status, row.label, row.probability]
                 + [scores.get(name) for name in classes]
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
+                + [row.latency_ms.batch, row.batch_size]
                 + [row.model_name, row.model_version, row.attempts, row.error]
                 + [row.true_label, row.patient_id, row.slide_id]
+                + [(row.attributes or {}).get(name) for name in attributes]
             )
         yield buffer.getvalue()
         buffer.seek(0)
@@ -101,14 +113,15 @@ def read_results_route(
 ) -> ResultPage | Response:
     """Return a job's items in submission order with their labels and latencies.
 
-    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file,
-    where text a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`) gets a
-    leading `'`. The JSON has the raw values.
+    JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file:
+    score columns in the model card's class order, then the manifest's extra columns
+    (`attributes`), one column each. Text a spreadsheet would run as a formula (starting
+    `=`, `+`, `-`, `@`) gets a leading `'`. The JSON has the raw values.
     """
     after = decode_position_cursor(cursor)  # checked for CSV too, which starts at the top
     if format == "csv":
         return StreamingResponse(
-            csv_rows(job.id, class_names(job.id, session), open_session),
+            csv_rows(job.id, csv_columns(job.id, session), open_session),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{job.id}.csv"'},
         )

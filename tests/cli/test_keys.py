@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.keys import database_name
 from cli.main import app
 from core.settings import get_settings
 from db.migrate import upgrade
@@ -37,7 +38,22 @@ def test_create_list_revoke(runner: CliRunner) -> None:
 
 def test_bad_tenant_names_and_a_missing_schema_are_clear_errors(runner: CliRunner) -> None:
     missing = runner.invoke(app, ["keys", "create", "--tenant", "lab"])
-    assert missing.exit_code == 1 and "inferq db upgrade" in missing.stderr
+    assert missing.exit_code == 1 and "`.venv/bin/inferq db upgrade`" in missing.stderr
     upgrade(get_settings().resolved_database_url)
     bad = runner.invoke(app, ["keys", "create", "--tenant", "Lab One"])
     assert bad.exit_code == 2 and "lower-case" in bad.stderr
+
+
+def test_create_names_the_database_without_its_password(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(get_settings().resolved_database_url)
+    created = runner.invoke(app, ["keys", "create", "--tenant", "lab"])
+    assert created.exit_code == 0, created.output
+    assert f"in {get_settings().resolved_database_url}:" in created.stderr
+    assert "gateway accepts it only if it uses this database" in created.stderr
+    monkeypatch.setenv("INFERQ_DATABASE_URL", "postgresql+psycopg://lab:s3cret@127.0.0.1:1/x")
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["keys", "create", "--tenant", "lab"])
+    assert refused.exit_code == 1 and "s3cret" not in refused.output
+    assert database_name() == "postgresql+psycopg://lab:***@127.0.0.1:1/x"

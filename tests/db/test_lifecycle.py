@@ -182,4 +182,5 @@ def test_metrics_percentiles_match_nearest_rank(database_url: str) -> None:
     assert metrics["items_by_status"]["succeeded"] == 10
     assert metrics["queue_depth"] == 0
     assert metrics["throughput_per_second"] == pytest.approx(10 / 60, abs=1e-3)
+    assert metrics["throughput_window_seconds"] == 60
     assert metrics["items_by_model"] == [{"model_name": "m", "model_version": "7", "items": 10}]

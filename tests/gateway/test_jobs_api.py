@@ -222,3 +222,13 @@ def test_many_jobs_are_read_in_one_call(client: TestClient, settings: Settings) 
     assert client.get("/v1/jobs", params={"ids": "nope"}).status_code == 400
     assert client.get("/v1/jobs", params={"cursor": "nope"}).status_code == 400
     assert client.get("/v1/jobs", params={"id": ids[0]}).status_code == 400  # a typo
+
+
+def test_metrics_name_the_throughput_window(client: TestClient) -> None:
+    metrics = client.get("/v1/metrics").json()
+    assert metrics["throughput_per_second"] == 0
+    assert metrics["throughput_window_seconds"] == 60
+    field = client.get("/openapi.json").json()["components"]["schemas"]["MetricsPublic"]
+    assert (
+        "throughput_window_seconds" in field["properties"]["throughput_per_second"]["description"]
+    )

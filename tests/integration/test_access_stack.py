@@ -100,6 +100,6 @@ def test_keys_tenants_and_backpressure(guarded_stack: tuple[Stack, dict[str, str
         while (revoked := lab.get(f"/v1/jobs/{job_id}")).status_code == 200:
             assert time.monotonic() - revoked_at < 1.5, "a revoked key outlived the key cache"
             time.sleep(0.05)
-        assert revoked.status_code == 401 and revoked.json()["detail"] == (
+        assert revoked.status_code == 401 and revoked.json()["detail"].startswith(
             "invalid or revoked API key"
         )
