@@ -79,6 +79,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             "INFERQ_BROKER_URL": broker_url,
             "INFERQ_MODEL_URI": str(tmp / "no-model"),
             "INFERQ_LOG_JSON": "true",
+            "INFERQ_PREDICT_TIMEOUT_SECONDS": "1",  # no worker here: /predict answers 202
             # Short enough for the slow-client attacks to wait them out in seconds.
             "INFERQ_HEADER_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
             "INFERQ_BODY_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),

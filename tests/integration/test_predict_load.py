@@ -83,9 +83,9 @@ def test_concurrent_predict_calls_are_all_answered_and_probes_stay_fast(
         f"median {statistics.median(probes.samples):.1f} ms, max {max(probes.samples):.1f} ms"
     )
     assert set(codes) <= {200, 202, 429} and codes.count(429) == CALLS - WAITERS
-    # The slow model cannot classify all in 3 s; how many it does depends on the machine's
-    # load, so only the 202 path is required here (test_stack.py requires 200s).
-    assert codes.count(200) + codes.count(202) == WAITERS and codes.count(202) >= 1
+    # How many the slow model classifies within 3 s depends on the machine's load: every
+    # waiting call gets a 200 or a 202 (the 202 alone: tests/attacks/test_predict_pending.py).
+    assert codes.count(200) + codes.count(202) == WAITERS
     pending = [answer.json() for answer in answers if answer.status_code == 202]
     assert all(body["status"] in {"queued", "running"} for body in pending)
     assert all(body["links"]["self"] == f"/v1/jobs/{body['job_id']}" for body in pending)
