@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -72,7 +73,12 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BlobStore
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     upgrade(get_settings().resolved_database_url)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield BlobStore(get_settings().resolved_storage_url)
+    # `inferq purge` configures logging onto the runner's stream: later tests must not log there
+    root.handlers[:] = handlers
+    root.setLevel(level)
     get_settings.cache_clear()
 
 
