@@ -8,8 +8,10 @@ from cli.bench import bench
 from cli.client_commands import metrics, results, status, summary
 from cli.demo import demo
 from cli.evaluate import evaluate
+from cli.job_commands import cancel, jobs
 from cli.keys import keys_app
 from cli.models import models_app
+from cli.purge import purge
 from cli.services import db_app, gateway, sweeper, worker
 from cli.submit import submit
 from cli.watch import watch
@@ -25,9 +27,10 @@ app.command()(train)
 app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
+app.command()(purge)
 app.command()(demo)
 app.command()(bench)
-for command in (submit, status, results, summary, metrics, watch, evaluate, workers):
+for command in (submit, status, jobs, cancel, results, summary, metrics, watch, evaluate, workers):
     app.command()(command)
 
 if __name__ == "__main__":

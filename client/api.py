@@ -169,6 +169,19 @@ class InferqClient:
             found.update((job.job_id, job) for job in page.jobs)
         return found
 
+    def iter_jobs(self, page_size: int = JOBS_PER_LISTING) -> Iterator[JobPublic]:
+        """Yield the tenant's jobs, newest first, following the pages."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = JobList.model_validate(self.request("GET", "/v1/jobs", params=params).json())
+            yield from page.jobs
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
     def cancel_job(self, job_id: str) -> JobPublic:
         """Cancel a job's images that have not started."""
         return JobPublic.model_validate(self.request("DELETE", f"/v1/jobs/{job_id}").json())

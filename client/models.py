@@ -95,6 +95,8 @@ class JobPublic(ApiModel):
     cancelled_at: datetime | None = None
     model: list[str] = []
     manifest: ManifestReport | None = None
+    images_expire_at: datetime | None = None
+    expires_at: datetime | None = None
 
     @property
     def done(self) -> bool:

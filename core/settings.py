@@ -6,10 +6,19 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".inferq")
+
+
+class RetentionOverride(BaseModel):
+    """One tenant's retention, where it differs from the service-wide settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    blob_hours: float | None = Field(None, ge=0)
+    result_days: float | None = Field(None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -141,6 +150,23 @@ class Settings(BaseSettings):
     )
     max_queue_depth: int = Field(
         100_000, ge=0, description="Queued items service-wide before submissions get 429."
+    )
+
+    blob_retention_hours: float = Field(
+        24, ge=0, description="Hours a final job's images are kept; 0: deleted at the next purge."
+    )
+    result_retention_days: float = Field(
+        30, gt=0, description="Days a final job's rows (items, results, manifest) are kept."
+    )
+    tenant_retention: dict[str, RetentionOverride] = Field(
+        default_factory=dict,
+        description='Per-tenant retention, JSON: {"lab": {"blob_hours": 2, "result_days": 7}}.',
+    )
+    purge_interval_seconds: float = Field(
+        3600, ge=0, description="How often each worker purges expired images and jobs; 0: never."
+    )
+    purge_batch_size: int = Field(
+        500, ge=1, description="Most blobs or rows a purge deletes in one transaction."
     )
 
     api_url: str = Field("http://127.0.0.1:8000", description="Gateway URL the CLI talks to.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from datetime import UTC, datetime
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -42,8 +43,13 @@ class BlobStore:
     @staticmethod
     def _put_local(path: str, data: bytes) -> None:
         # Write beside the target and rename, so a reader never sees half a file.
-        if os.path.exists(path):
+        try:
+            os.utime(path)  # stored already: renewed, so a purge leaves a blob just sent alone
             return
+        except PermissionError:  # another user's file: it is there, which is what counts
+            return
+        except FileNotFoundError:
+            pass
         os.makedirs(os.path.dirname(path), exist_ok=True)
         temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.part"
         with open(temporary, "wb") as handle:
@@ -54,6 +60,24 @@ class BlobStore:
         """Return the bytes stored under a digest."""
         data: bytes = self._fs.cat_file(self.path_for(digest))
         return data
+
+    def delete(self, digest: str, *, written_before: datetime | None = None) -> bool:
+        """Delete a blob unless it was written at or after `written_before`; return if gone."""
+        path = self.path_for(digest)
+        try:
+            if written_before is not None and self._written_at(path) >= written_before:
+                return False
+            self._fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+        return True
+
+    def _written_at(self, path: str) -> datetime:
+        try:
+            written: datetime = self._fs.modified(path)
+        except NotImplementedError:  # a store that keeps no time: every blob counts as old
+            return datetime.min.replace(tzinfo=UTC)
+        return written if written.tzinfo else written.replace(tzinfo=UTC)
 
     def check(self) -> None:
         """Raise if the storage root cannot be reached or created."""

@@ -37,6 +37,7 @@ class JobState:
     status: str
     finished_at: datetime | None = None
     models: list[str] = field(default_factory=list)
+    final_at: datetime | None = None  # when it became final: its last item, or its closing
 
 
 def create_job(
@@ -156,7 +157,10 @@ def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
         status = derive_status(job, job_counts)
         done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
         last = max(finished[job.id]) if done and finished[job.id] else None
-        states.append(JobState(job, job_counts, status, last, sorted(models[job.id])))
+        final = job.final_at or max(filter(None, (last, job.closed_at)), default=None)
+        states.append(
+            JobState(job, job_counts, status, last, sorted(models[job.id]), final if done else None)
+        )
     return states
 
 

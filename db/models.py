@@ -77,6 +77,9 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # Retention (db.purge): when the job was found final, and when its images were deleted.
+    final_at: Mapped[datetime | None] = mapped_column(index=True)
+    images_purged_at: Mapped[datetime | None]
 
 
 class Item(Base):
@@ -95,6 +98,8 @@ class Item(Base):
             postgresql_where=text("status = 'queued'"),
             sqlite_where=text("status = 'queued'"),
         ),
+        # The purge asks whether a live job still holds a blob (db.purge).
+        Index("ix_items_content_hash", "content_hash"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

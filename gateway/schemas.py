@@ -108,6 +108,16 @@ class JobPublic(BaseModel):
     cancelled_at: datetime | None
     model: list[str] = Field(description="name:version of every model that produced results.")
     links: JobLinks
+    images_expire_at: datetime | None = Field(
+        None,
+        description="When the job's images are deleted (final time plus the tenant's "
+        "INFERQ_BLOB_RETENTION_HOURS); null while the job is not final.",
+    )
+    expires_at: datetime | None = Field(
+        None,
+        description="When the job, its items, results and manifest are deleted (final time "
+        "plus the tenant's INFERQ_RESULT_RETENTION_DAYS); null while the job is not final.",
+    )
 
 
 class JobList(BaseModel):

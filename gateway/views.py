@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from core.retention import expiry, retention_for
+from core.settings import Settings
 from db.jobs import JobState, read_job_state
 from db.models import Job
 from gateway.links import job_links
 from gateway.schemas import JobCounts, JobPublic
 
 
-def to_public(job: Job, session: Session) -> JobPublic:
+def to_public(job: Job, session: Session, settings: Settings) -> JobPublic:
     """Build the public view of a job."""
-    return public_view(read_job_state(job, session=session))
+    return public_view(read_job_state(job, session=session), settings)
 
 
-def public_view(state: JobState) -> JobPublic:
+def public_view(state: JobState, settings: Settings) -> JobPublic:
     """Build the public view of a job from its state."""
     job = state.job
+    images_expire_at, expires_at = expiry(state.final_at, retention_for(settings, job.tenant))
     return JobPublic(
         job_id=job.id,
         status=state.status,  # type: ignore[arg-type]
@@ -28,4 +31,6 @@ def public_view(state: JobState) -> JobPublic:
         cancelled_at=job.cancelled_at,
         model=state.models,
         links=job_links(job.id),
+        images_expire_at=images_expire_at,
+        expires_at=expires_at,
     )

@@ -26,6 +26,7 @@ from worker.broker import tolerate_lost_redis_client
 from worker.health import HealthState, serve_health
 from worker.heartbeat import HeartbeatThread
 from worker.model_watch import ModelWatcher
+from worker.purge import PurgeThread
 from worker.serving import Served
 from worker.sweeper import SweeperThread
 
@@ -38,11 +39,12 @@ app.conf.imports = ["worker.tasks"]
 
 
 class WorkerProcess:
-    """What the worker's signal handlers share: health, heartbeat, sweeper, model watcher."""
+    """What the worker's signal handlers share: health, heartbeat, sweeper, purge, watcher."""
 
     def __init__(self) -> None:
         self.health = HealthState()
         self.sweeper: SweeperThread | None = None
+        self.purge: PurgeThread | None = None
         self.heartbeat: HeartbeatThread | None = None
         self.watcher: ModelWatcher | None = None
 
@@ -124,6 +126,9 @@ def _on_ready(**_: Any) -> None:
     if current.embedded_sweeper:
         process.sweeper = SweeperThread(current, app)
         process.sweeper.start()
+    if current.purge_interval_seconds > 0:
+        process.purge = PurgeThread(current)
+        process.purge.start()
     process.set_state(WorkerState.READY)
     logger.info("worker ready", extra={"worker_id": current.resolved_worker_id})
 
@@ -144,5 +149,7 @@ def _on_shutdown(**_: Any) -> None:
     process.health.state = WorkerState.STOPPED
     if process.sweeper is not None:
         process.sweeper.stop()
+    if process.purge is not None:
+        process.purge.stop()
     if process.heartbeat is not None:
         process.heartbeat.stop()

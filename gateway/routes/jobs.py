@@ -87,6 +87,7 @@ async def refuse_unknown_parameters(request: Request) -> None:
 def list_jobs_route(
     tenant: TenantDep,
     session: SessionDep,
+    settings: SettingsDep,
     ids: IdsQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_IDS)] = MAX_IDS,
     cursor: CursorQuery = None,
@@ -104,20 +105,28 @@ def list_jobs_route(
         limit=len(wanted) if wanted else limit,
         before=decode_job_cursor(cursor),
     )
-    page = [public_view(state) for state in read_job_states(jobs, session=session)]
+    page = [public_view(state, settings) for state in read_job_states(jobs, session=session)]
     full = wanted is None and len(jobs) == limit
     return JobList(jobs=page, next_cursor=encode_job_cursor(jobs[-1]) if full else None)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
-def read_job_route(job: JobDep, session: SessionDep) -> JobPublic:
-    """Return a job's status and progress counts (`open` until an open job is closed)."""
-    return to_public(job, session)
+def read_job_route(job: JobDep, session: SessionDep, settings: SettingsDep) -> JobPublic:
+    """Return a job's status and progress counts (`open` until an open job is closed).
+
+    A final job says when its images (`images_expire_at`) and then the job itself
+    (`expires_at`) are deleted; after that it is 404 like an unknown job.
+    """
+    return to_public(job, session, settings)
 
 
 @router.delete("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
-def cancel_job_route(job: JobDep, session: SessionDep) -> JobPublic:
-    """Cancel every image that has not started; finished results are kept."""
+def cancel_job_route(job: JobDep, session: SessionDep, settings: SettingsDep) -> JobPublic:
+    """Cancel every image that has not started; finished results are kept.
+
+    Images already handed to workers but not started are skipped by them (a worker claims
+    only `queued` items); images running now finish and keep their results.
+    """
     cancel_job(job, session=session)
     session.flush()
-    return to_public(job, session)
+    return to_public(job, session, settings)

@@ -57,7 +57,7 @@ def add_items_route(
 
 
 @router.post("/{job_id}/close", response_model=JobClosed, responses=responses(401, 404, 422, 429))
-def close_job_route(job: LockedJobDep, session: SessionDep) -> JobClosed:
+def close_job_route(job: LockedJobDep, session: SessionDep, settings: SettingsDep) -> JobClosed:
     """Seal an open job: no more files, and its status may now become final.
 
     Closing again changes nothing. `manifest.unmatched` lists manifest rows that named
@@ -65,5 +65,5 @@ def close_job_route(job: LockedJobDep, session: SessionDep) -> JobClosed:
     """
     close_job(job)  # LockedJobDep waited for the adds in flight to commit
     session.flush()
-    public = to_public(job, session)
+    public = to_public(job, session, settings)
     return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,17 @@ def test_metrics_name_the_throughput_window(client: TestClient) -> None:
     assert (
         "throughput_window_seconds" in field["properties"]["throughput_per_second"]["description"]
     )
+
+
+def test_a_final_job_says_when_it_expires(client: TestClient) -> None:
+    body = submit(client, ("a.png", png_bytes(3)))
+    queued = client.get(body["links"]["self"]).json()
+    assert queued["images_expire_at"] is None and queued["expires_at"] is None
+    cancelled = client.delete(body["links"]["self"]).json()
+    final = datetime.fromisoformat(cancelled["cancelled_at"])
+    images = datetime.fromisoformat(cancelled["images_expire_at"])
+    rows = datetime.fromisoformat(cancelled["expires_at"])
+    assert images - final == timedelta(hours=24)  # the defaults: a day, then 30 days
+    assert rows - final == timedelta(days=30)
+    listed = client.get("/v1/jobs", params={"ids": body["job_id"]}).json()["jobs"][0]
+    assert listed["expires_at"] == cancelled["expires_at"]

@@ -1,0 +1,96 @@
+"""`inferq jobs` and `inferq cancel`: list and stop jobs through a running gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+import typer
+from rich.table import Table
+
+from cli.client_commands import ApiKeyOption, ApiOption, api_errors, console, job_line, make_client
+from client.models import JobPublic
+
+STATUSES = ("open", "queued", "running", "succeeded", "partially_failed", "failed", "cancelled")
+
+
+def matching(jobs: Iterable[JobPublic], statuses: set[str], limit: int) -> Iterator[JobPublic]:
+    """Yield up to `limit` jobs whose status is one of `statuses` (any when empty)."""
+    if limit <= 0:
+        return
+    found = 0
+    for job in jobs:
+        if statuses and job.status not in statuses:
+            continue
+        yield job
+        found += 1
+        if found >= limit:
+            return
+
+
+def when(moment: datetime | None) -> str:
+    """Return a time to the minute, in UTC, or an empty cell."""
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def jobs_table(jobs: Iterable[JobPublic]) -> Table:
+    """Return jobs as a table, one row each."""
+    table = Table()
+    table.add_column("job", no_wrap=True, min_width=36)  # whole IDs: they are copied
+    for name in ("status", "images", "succeeded", "failed", "pending"):
+        table.add_column(name)
+    table.add_column("created (UTC)")
+    table.add_column("expires (UTC)")
+    for job in jobs:
+        counts = job.counts
+        table.add_row(
+            job.job_id,
+            job.status,
+            str(counts.total),
+            str(counts.succeeded),
+            str(counts.failed),
+            str(counts.queued + counts.running),
+            when(job.created_at),
+            when(job.expires_at),
+        )
+    return table
+
+
+def check_statuses(statuses: list[str]) -> set[str]:
+    """Return the statuses asked for, refusing one that no job can have."""
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise typer.BadParameter(
+            f"{unknown[0]!r} is not a status; use one of {', '.join(STATUSES)}",
+            param_hint="--status",
+        )
+    return set(statuses)
+
+
+def jobs(
+    status: list[str] = typer.Option(
+        [], "--status", help="Only jobs with this status (repeat for several)."
+    ),
+    limit: int = typer.Option(20, "--limit", min=1, help="Most jobs to show."),
+    api: str | None = ApiOption,
+    api_key: str | None = ApiKeyOption,
+) -> None:
+    """List the tenant's jobs, newest first: status, counts and when each expires."""
+    wanted = check_statuses(status)
+    with api_errors(), make_client(api, api_key) as client:
+        found = list(matching(client.iter_jobs(), wanted, limit))
+    if not found:
+        console.print("no jobs" + (f" with status {', '.join(sorted(wanted))}" if wanted else ""))
+        return
+    console.print(jobs_table(found))
+
+
+def cancel(
+    job_ids: list[str] = typer.Argument(..., help="One or more job IDs."),
+    api: str | None = ApiOption,
+    api_key: str | None = ApiKeyOption,
+) -> None:
+    """Cancel jobs: images not started are never classified; finished ones keep results."""
+    with api_errors(), make_client(api, api_key) as client:
+        for job_id in job_ids:
+            console.print(job_line(client.cancel_job(job_id)))
