@@ -91,7 +91,8 @@ def export(params: PipelineParams) -> str:
     run_id = read_json(RUN_FILE)["run_id"]
     tags = {"card_version": card.version, "data_hash": card.data_hash}
     tags |= {"git_commit": card.git_commit} if card.git_commit else {}
-    tags |= {"git_dirty": str(card.git_dirty).lower(), "dvc_data_hash": card.dvc_data_hash}
+    tags |= {"git_dirty": str(card.git_dirty).lower()}
+    tags |= {"dvc_data_hash": card.dvc_data_hash} if card.dvc_data_hash else {}
     registration = register_model_dir(
         client_for(get_settings().mlflow_tracking_uri),
         run_id,
