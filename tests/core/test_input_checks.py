@@ -15,10 +15,10 @@ from core.preprocessing import decode_source
 TRAINED = TrainingImages(color_mode="rgb", tile_size=(96, 96))
 
 
-def png(pixels: np.ndarray, mode: str | None = None) -> bytes:
-    """Encode pixels as PNG (mode as Pillow infers it unless given)."""
+def png(pixels: np.ndarray) -> bytes:
+    """Encode pixels as PNG (uint8 RGB or L, uint16 I;16, as Pillow infers the mode)."""
     buffer = io.BytesIO()
-    Image.fromarray(pixels, mode=mode).save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -41,7 +41,7 @@ def test_a_colour_tile_of_the_trained_size_is_not_flagged() -> None:
     [
         png(colour()[..., 0]),  # mode L
         png(np.repeat(colour()[..., :1], 3, axis=2)),  # RGB with equal channels
-        png((colour()[..., 0].astype(np.uint16) * 257), mode="I;16"),  # 16-bit grey
+        png(colour()[..., 0].astype(np.uint16) * 257),  # 16-bit grey (I;16)
     ],
     ids=["L", "rgb-equal-channels", "I;16"],
 )
