@@ -126,12 +126,14 @@ class ResultItem(ApiModel):
     batch_size: int | None = None
     model_name: str | None = None
     model_version: str | None = None
+    model_id: int | None = None
     attempts: int = 0
     error: str | None = None
     true_label: str | None = None
     patient_id: str | None = None
     slide_id: str | None = None
     attributes: dict[str, Any] | None = None
+    warnings: list[str] = []  # ways the image is unlike the model's training images
 
 
 class GroupSummary(ApiModel):
@@ -151,6 +153,7 @@ class GroupSummary(ApiModel):
     positive_tiles: int | None = None
     strong_tiles: int | None = None
     call: str | None = None
+    n_flagged: int = 0  # classified images with an input warning
 
 
 class JobSummary(ApiModel):

@@ -79,6 +79,33 @@ class PatientRule(BaseModel):
     )
 
 
+class TrainingImages(BaseModel):
+    """What the training images looked like, so inputs unlike them can be flagged.
+
+    Every field is optional: null means unknown, and an unknown property is never checked.
+    """
+
+    model_config = CLOSED
+
+    color_mode: Literal["rgb", "grayscale"] | None = Field(
+        None,
+        description="rgb when any training image had colour; grayscale when none had (equal "
+        "channels). A colour model is flagged on grayscale input.",
+    )
+    tile_size: tuple[Pixels, Pixels] | None = Field(
+        None,
+        description="(height, width) of the training images before resizing (the median). "
+        "An input whose area differs by the scale tolerance is flagged: it is seen at "
+        "another scale.",
+    )
+    pixel_size_um: float | None = Field(
+        None, gt=0, description="Micrometres per pixel of the training images, if known."
+    )
+    magnification: float | None = Field(
+        None, gt=0, description="Objective magnification of the training images, if known."
+    )
+
+
 class ModelCard(BaseModel):
     """What a served model is, what it expects, and how well it did when trained."""
 
@@ -104,9 +131,25 @@ class ModelCard(BaseModel):
         description="The per-patient call's parameters; a card without them gets the defaults.",
     )
     data_hash: str = Field("", description="Hash of the training data, empty if unknown.")
-    git_commit: str = ""
+    git_commit: str = Field(
+        "", description="Commit the model was exported from; empty outside git."
+    )
     architecture: str = ""
     metrics: dict[str, float] = Field(default_factory=dict, description="Recorded at training.")
+    git_dirty: bool = Field(
+        False,
+        description="Whether the working tree differed from git_commit at export (exported "
+        "with --allow-dirty): the commit does not fully describe the code.",
+    )
+    dvc_data_hash: str = Field(
+        "",
+        description="md5 of the prepared data (data/prepared) the train stage consumed, as "
+        "dvc.lock recorded it; empty when not trained by the pipeline.",
+    )
+    training_images: TrainingImages = Field(
+        default_factory=TrainingImages,
+        description="Colour mode, tile size and scale of the training images (all optional).",
+    )
 
     @field_validator("class_names")
     @classmethod

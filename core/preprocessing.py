@@ -200,6 +200,33 @@ def _to_array(image: Image.Image, size: tuple[int, int], resample: int) -> np.nd
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """Model-ready pixels and the size of the image they came from."""
+
+    pixels: np.ndarray  # RGB uint8 (height, width, 3) of the model's input size
+    source_size: tuple[int, int]  # (height, width) as stored, before any resizing
+
+
+def decode_source(
+    data: bytes,
+    size: tuple[int, int],
+    *,
+    resample: Resample = "bilinear",
+    max_pixels: int = 89_478_485,
+    reserve: Reserve = hold_nothing,
+) -> Decoded:
+    """Decode image bytes as decode_image does, keeping the source image's size."""
+    image = _open(data, max_pixels)
+    source_size = (image.height, image.width)  # read before a JPEG draft shrinks it
+    height, width = size
+    with _pixel_errors():
+        _draft(image, (width, height))
+        cost = _decode_cost(image, data)
+    with reserve(cost), _pixel_errors():
+        return Decoded(_to_array(image, (width, height), _RESAMPLING[resample]), source_size)
+
+
 def decode_image(
     data: bytes,
     size: tuple[int, int],
@@ -213,10 +240,5 @@ def decode_image(
     `reserve` is entered with the most bytes the decoding will hold, before any pixel is
     decoded, so a caller can bound what several decoding threads hold together.
     """
-    image = _open(data, max_pixels)
-    height, width = size
-    with _pixel_errors():
-        _draft(image, (width, height))
-        cost = _decode_cost(image, data)
-    with reserve(cost), _pixel_errors():
-        return _to_array(image, (width, height), _RESAMPLING[resample])
+    decoded = decode_source(data, size, resample=resample, max_pixels=max_pixels, reserve=reserve)
+    return decoded.pixels

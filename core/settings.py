@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         30, ge=0, description="How often workers check a models:/ alias; 0 turns it off."
     )
+    fail_on_input_warnings: bool = Field(
+        False,
+        description="Fail an image unlike the training images (grayscale, other scale) with "
+        "the reason, instead of scoring it with a warning.",
+    )
     heartbeat_seconds: float = Field(
         5, gt=0, description="How often a worker records itself in the workers table."
     )

@@ -7,7 +7,7 @@ never produce a second result for an item.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ class Outcome:
     inference_ms: float  # the item's share: the batch's model time over its size
     batch_ms: float | None = None  # the whole batch's model time
     batch_size: int | None = None
+    warnings: list[str] = field(default_factory=list)  # ways the input is unlike training's
 
 
 def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
@@ -200,6 +201,7 @@ def record_results(
             "total_ms": (now - outcome.item.created_at).total_seconds() * 1000.0,
             "worker_id": worker_id,
             "created_at": now,
+            "warnings": outcome.warnings,
         }
         for outcome in outcomes
     ]

@@ -178,6 +178,8 @@ class Result(Base):
     worker_id: Mapped[str] = mapped_column(String(255))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Ways the input was unlike the training images (core.input_checks); NULL before 0008.
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class ServedModel(Base):

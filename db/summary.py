@@ -41,6 +41,7 @@ class GroupStats:
     n_failed: int = 0
     positive_tiles: int = 0  # at or above the card's threshold
     strong_tiles: int = 0  # at or above the patient rule's tile_threshold
+    n_flagged: int = 0  # classified images with an input warning (core.input_checks)
     label_counts: Counter[str] = field(default_factory=Counter)
     score_sums: dict[str, float] = field(default_factory=dict)
     score_max: dict[str, float] = field(default_factory=dict)
@@ -63,12 +64,15 @@ class GroupStats:
         self.positive_tiles += tile_is_positive(scores, rule.positive_class, rule.threshold)
         self.strong_tiles += tile_is_positive(scores, rule.positive_class, rule.tile_threshold)
 
-    def note(self, raw_id: str | None, model_id: int | None, classified: bool) -> None:
-        """Remember a raw spelling of the group's ID and the model row of a result."""
+    def note(
+        self, raw_id: str | None, model_id: int | None, classified: bool, flagged: bool = False
+    ) -> None:
+        """Remember a raw spelling of the group's ID, a result's model row and its flags."""
         if raw_id is not None and len(self.spellings) < SPELLINGS_KEPT:
             self.spellings.add(raw_id)
         if classified:
             self.model_ids.add(model_id)
+            self.n_flagged += flagged
 
     def mean(self, name: str) -> float:
         """Return the mean probability of a class over the classified images."""
@@ -146,6 +150,7 @@ def summarize_job(
             Result.label,
             Result.scores,
             Result.model_id,
+            Result.warnings,
         )
         .outerjoin(Result, Result.item_id == Item.id)
         .where(Item.job_id == job_id)
@@ -155,9 +160,8 @@ def summarize_job(
     slides: dict[tuple[str | None, str], GroupStats] = {}
     data = JobSummaryData([], [], [])
     classes: set[str] = set()
-    for name, raw_id, slide_id, status, attempts, error, label, scores, model_id in session.execute(
-        statement
-    ):
+    for row in session.execute(statement):
+        name, raw_id, slide_id, status, attempts, error, label, scores, model_id, flags = row
         if status == ItemStatus.FAILED and attempts == 0 and is_not_image(error):
             data.n_not_images += 1
             _listed(data.not_images, name)
@@ -170,7 +174,7 @@ def summarize_job(
             groups.append(slides.setdefault((key, slide_id), GroupStats(key, slide_id)))
         for group in groups:
             group.add(status, label, scores, rule)
-            group.note(raw_id, model_id, label is not None)
+            group.note(raw_id, model_id, label is not None, bool(flags))
         classes.update(scores or {})
     data.unassigned_files.sort()
     data.not_images.sort()

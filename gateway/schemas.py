@@ -174,6 +174,12 @@ class ResultItem(BaseModel):
     patient_id: str | None = Field(None, description="From the manifest.")
     slide_id: str | None = Field(None, description="From the manifest.")
     attributes: dict[str, str] | None = Field(None, description="Other manifest columns.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Ways the image is unlike the model's training images (`grayscale input`, "
+        "`tile 2.0x the trained size`): its scores are less to be trusted. Empty when none, "
+        "or when the model's card does not say what it was trained on.",
+    )
 
 
 class ResultPage(BaseModel):
@@ -199,6 +205,9 @@ class Prediction(BaseModel):
     model_name: str
     model_version: str
     model_id: int | None = Field(None, description="The served model's row (GET /v1/models).")
+    warnings: list[str] = Field(
+        default_factory=list, description="Ways the image is unlike the training images."
+    )
 
 
 class PredictionPending(BaseModel):
@@ -313,6 +322,12 @@ class GroupSummary(BaseModel):
     )
     model_ids: list[int | None] = Field(
         description="The model rows (see `models`) whose results this call counts."
+    )
+    n_flagged: int = Field(
+        0,
+        description="Classified images with an input warning (unlike the training images: "
+        "see each result's `warnings`); their scores, and a call resting on them, deserve "
+        "a second look.",
     )
 
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard, validate_card
+from core.model_card import (
+    CARD_FILE,
+    KERAS_FILE,
+    SMOKE_FILE,
+    ModelCard,
+    TrainingImages,
+    validate_card,
+)
+from training.lineage import GitState, git_state
 
 if TYPE_CHECKING:  # saving needs no import: the stage that only copies skips TensorFlow
     import keras
@@ -33,17 +40,6 @@ def make_version(data_hash: str, now: datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{data_hash[:8]}"
 
 
-def git_commit(cwd: Path | None = None) -> str:
-    """Return the current git commit, or an empty string outside a repository."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return result.stdout.strip() if result.returncode == 0 else ""
-
-
 def build_card(
     *,
     architecture: str,
@@ -56,12 +52,17 @@ def build_card(
     resample: str = "bilinear",
     name: str | None = None,
     version: str | None = None,
+    training_images: TrainingImages | None = None,
+    dvc_data_hash: str = "",
+    git: GitState | None = None,
 ) -> ModelCard:
-    """Describe a model: identity, input contract, threshold and metrics; CardError if invalid.
+    """Describe a model: identity, input contract, threshold, metrics and lineage.
 
     The name defaults to one derived from the architecture and the version to the export
-    time and the data hash.
+    time and the data hash; `git` to the state of the current directory's tree (recorded,
+    not refused: refusing a dirty tree is the export stage's decision). CardError if invalid.
     """
+    git = git or git_state()
     fields = {
         "name": name or model_name(architecture),
         "version": version or make_version(data_hash),
@@ -71,7 +72,10 @@ def build_card(
         "threshold": threshold,
         "positive_class": positive_class,
         "data_hash": data_hash,
-        "git_commit": git_commit(),
+        "git_commit": git.commit,
+        "git_dirty": git.dirty,
+        "dvc_data_hash": dvc_data_hash,
+        "training_images": (training_images or TrainingImages()).model_dump(),
         "architecture": architecture,
         "metrics": metrics,
     }

@@ -93,6 +93,7 @@ class RegistryParams(_Section):
 
     model_name: str | None = None
     alias: str = "champion"
+    allow_dirty: bool = False  # export from a tree with uncommitted changes (card: git_dirty)
 
 
 class PipelineParams(_Section):

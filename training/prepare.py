@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from core.preprocessing import Resample
+from core.input_checks import describe_training_images, is_grayscale
+from core.model_card import TrainingImages
+from core.preprocessing import Resample, sniff_image
 from training.dataset import (
     Record,
     class_names,
@@ -44,6 +46,7 @@ class PreparedData:
     train: Arrays
     val: Arrays
     test: Arrays
+    training_images: TrainingImages = field(default_factory=TrainingImages)
 
 
 def _arrays(records: list[Record], names: list[str], input_size: tuple[int, int]) -> Arrays:
@@ -68,13 +71,24 @@ def prepare_data(data_dir: Path, input_size: tuple[int, int], seed: int) -> Prep
         len(split.val),
         len(split.test),
     )
+    train = _arrays(split.train, names, input_size)
     return PreparedData(
         class_names=names,
         data_hash=hash_dataset(records, data_dir),
-        train=_arrays(split.train, names, input_size),
+        train=train,
         val=_arrays(split.val, names, input_size),
         test=_arrays(split.test, names, input_size),
+        training_images=profile_images([r.path for r in split.train], train.images),
     )
+
+
+def profile_images(paths: list[Path], images: np.ndarray) -> TrainingImages:
+    """Describe the training images for the card: colour mode and median source size."""
+    sizes = []
+    for path in paths:
+        info = sniff_image(path.read_bytes())
+        sizes.append((info.height, info.width))
+    return describe_training_images([is_grayscale(image) for image in images], sizes)
 
 
 @dataclass(frozen=True)

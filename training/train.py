@@ -204,6 +204,7 @@ def train_model(
         metrics=metrics,
         positive_class=positive,
         threshold=THRESHOLD,
+        training_images=data.training_images,
     )
     return TrainedModel(model=model, card=card)
 

@@ -70,7 +70,7 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
             probabilities, model_ms = model.predict(batch.images)
         else:
             probabilities, model_ms = batch.images, 0.0
-    outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card)
+    outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card, batch.warnings)
     with batch.timer("write"):
         written = persist(outcomes, batch.errors, served, runtime)
     runtime.announcer.announce(item.job_id for item in batch.claimed)

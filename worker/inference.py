@@ -13,8 +13,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from core.decision import DecisionRule
+from core.input_checks import input_warnings
 from core.model_card import ModelCard
-from core.preprocessing import ImageError, decode_image
+from core.preprocessing import Decoded, ImageError, decode_source
 from db.claims import (
     ClaimedItem,
     Outcome,
@@ -55,6 +56,7 @@ class Batch:
     decoded: list[ClaimedItem] = field(default_factory=list)
     images: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
     errors: dict[uuid.UUID, str] = field(default_factory=dict)
+    warnings: dict[uuid.UUID, list[str]] = field(default_factory=dict)  # decoded items only
     served: Served | None = None  # the model the images were decoded for, and run on
     timer: StageTimer = field(default_factory=StageTimer)
 
@@ -115,10 +117,10 @@ def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem
         return claimed + claim_more(missing, session, runtime)
 
 
-def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> np.ndarray | str:
+def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> Decoded | str:
     """Return an item's preprocessed image for a model, or why it cannot be read."""
     try:
-        return decode_image(
+        return decode_source(
             runtime.store.get(item.content_hash),
             card.input_size,
             resample=card.preprocessing.resample,
@@ -131,29 +133,48 @@ def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> np.ndarr
         return "image blob missing from storage"
 
 
+def check_input(decoded: Decoded, card: ModelCard, fail: bool) -> tuple[list[str], str | None]:
+    """Return an input's warnings, and the failure they make when warnings fail items."""
+    warnings = input_warnings(decoded, card.training_images)
+    if fail and warnings:
+        return warnings, "input unlike the model's training images: " + "; ".join(warnings)
+    return warnings, None
+
+
 def decode_batch(batch: Batch, runtime: Runtime) -> Batch:
     """Decode a batch's images on the decode threads; unreadable ones become errors."""
     arrays: list[np.ndarray] = []
     batch.served = runtime.served
     card = batch.served.model.card
+    fail = runtime.settings.fail_on_input_warnings
     with batch.timer("decode"):
         decoded = runtime.decoders.map(lambda item: decode_one(item, card, runtime), batch.claimed)
         for item, image in zip(batch.claimed, decoded, strict=True):
             if isinstance(image, str):
                 batch.errors[item.id] = image
-            else:
-                batch.decoded.append(item)
-                arrays.append(image)
+                continue
+            warnings, failure = check_input(image, card, fail)
+            if failure is not None:
+                batch.errors[item.id] = failure
+                continue
+            batch.decoded.append(item)
+            batch.warnings[item.id] = warnings
+            arrays.append(image.pixels)
     height, width = card.input_size
     batch.images = np.stack(arrays) if arrays else np.zeros((0, height, width, 3), np.uint8)
     return batch
 
 
 def to_outcomes(
-    items: list[ClaimedItem], probabilities: np.ndarray, model_ms: float, card: ModelCard
+    items: list[ClaimedItem],
+    probabilities: np.ndarray,
+    model_ms: float,
+    card: ModelCard,
+    warnings: dict[uuid.UUID, list[str]] | None = None,
 ) -> list[Outcome]:
     """Turn model outputs into outcomes labelled by the card's decision rule (core.decision)."""
     rule = DecisionRule.from_card(card)
+    warnings = warnings or {}
     outcomes = []
     for item, row in zip(items, probabilities, strict=True):
         scores = [float(p) for p in row]  # the rule sees exactly the scores that are stored
@@ -167,6 +188,7 @@ def to_outcomes(
                 inference_ms=model_ms / len(items),  # the item's share of the batch
                 batch_ms=model_ms,
                 batch_size=len(items),
+                warnings=warnings.get(item.id, []),
             )
         )
     return outcomes

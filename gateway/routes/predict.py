@@ -85,6 +85,7 @@ def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Predi
         model_name=result.model_name,
         model_version=result.model_version,
         model_id=result.model_id,
+        warnings=result.warnings or [],
     )
 
 

@@ -49,6 +49,7 @@ def to_item(item: Item, result: Result | None) -> ResultItem:
         patient_id=item.patient_id,
         slide_id=item.slide_id,
         attributes=item.attributes,
+        warnings=(result.warnings or []) if result else [],
     )
 
 
@@ -58,7 +59,7 @@ def csv_header(classes: list[str], attributes: list[str]) -> list[str]:
     header += [f"score_{name}" for name in classes]
     header += ["inference_ms", "queue_ms", "total_ms", "batch_ms", "batch_size"]
     header += ["model_name", "model_version"]
-    header += ["attempts", "error", "true_label", "patient_id", "slide_id"]
+    header += ["attempts", "error", "warnings", "true_label", "patient_id", "slide_id"]
     # A manifest column named like a fixed one keeps both, its own prefixed.
     return header + [f"attribute_{name}" if name in header else name for name in attributes]
 
@@ -89,6 +90,7 @@ def csv_rows(
                 + [row.latency_ms.inference, row.latency_ms.queue, row.latency_ms.total]
                 + [row.latency_ms.batch, row.batch_size]
                 + [row.model_name, row.model_version, row.attempts, row.error]
+                + ["; ".join(row.warnings)]
                 + [row.true_label, row.patient_id, row.slide_id]
                 + [(row.attributes or {}).get(name) for name in attributes]
             )
@@ -116,7 +118,8 @@ def read_results_route(
     JSON is paginated (follow `next_cursor`); `format=csv` returns every item in one file:
     score columns in the model card's class order, then the manifest's extra columns
     (`attributes`), one column each. Text a spreadsheet would run as a formula (starting
-    `=`, `+`, `-`, `@`) gets a leading `'`. The JSON has the raw values.
+    `=`, `+`, `-`, `@`) gets a leading `'`. The JSON has the raw values. `warnings` flags
+    an image unlike the model's training images (CSV: joined by `; `).
     """
     after = decode_position_cursor(cursor)  # checked for CSV too, which starts at the top
     if format == "csv":

@@ -78,6 +78,7 @@ def to_group(group: GroupStats, rule: CallRule, classes: list[str]) -> GroupSumm
         strong_tiles=group.strong_tiles if counted else None,
         call=call,
         model_ids=sorted(group.model_ids, key=lambda model_id: (model_id is not None, model_id)),
+        n_flagged=group.n_flagged,
     )
 
 
@@ -85,7 +86,7 @@ def summary_csv(summary: JobSummary) -> str:
     """Return the summary as CSV: one row per patient, then one per slide."""
     classes = summary.classes
     header = ["level", "patient_id", "patient_spellings", "slide_id", "status", "coverage"]
-    header += ["n_images", "n_classified", "n_failed", "n_pending"]
+    header += ["n_images", "n_classified", "n_failed", "n_pending", "n_flagged"]
     header += ["positive_tiles", "strong_tiles", "call"] + [f"count_{name}" for name in classes]
     header += [f"mean_{name}" for name in classes] + [f"max_{name}" for name in classes]
     buffer = io.StringIO()
@@ -95,7 +96,7 @@ def summary_csv(summary: JobSummary) -> str:
         for g in groups:
             writer.writerow(
                 [level, g.patient_id, "|".join(g.patient_spellings), g.slide_id, g.status]
-                + [g.coverage, g.n_images, g.n_classified, g.n_failed, g.n_pending]
+                + [g.coverage, g.n_images, g.n_classified, g.n_failed, g.n_pending, g.n_flagged]
                 + [g.positive_tiles, g.strong_tiles, g.call]
                 + [g.label_counts[name] for name in classes]
                 + [g.mean_probability[name] for name in classes]

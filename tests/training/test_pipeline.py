@@ -88,6 +88,11 @@ def test_model_card_ties_the_model_to_data_and_results(repo: Path) -> None:
     for key in ("test_accuracy", "test_auc", "n_train", "n_test_patients"):
         assert key in card.metrics
     assert card.metrics["n_train"] + card.metrics["n_val"] + card.metrics["n_test"] == 120
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    trained_on = {d["path"]: d["md5"] for d in lock["stages"]["train"]["deps"]}
+    assert card.dvc_data_hash == trained_on["data/prepared"]
+    assert (card.training_images.color_mode, card.training_images.tile_size) == ("rgb", (96, 96))
+    assert (card.git_commit, card.git_dirty) == ("", False)  # a repository with no commit
 
 
 def test_served_model_scores_bytes_as_the_evaluation_did(repo: Path) -> None:

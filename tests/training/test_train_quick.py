@@ -13,6 +13,7 @@ from core.model_card import CARD_FILE, KERAS_FILE, SMOKE_FILE, ModelCard
 from core.preprocessing import decode_image
 from training.dataset import hash_dataset, index_dataset
 from training.export import export_model
+from training.lineage import git_state
 from training.train import TrainedModel, train_model, train_quick
 
 pytestmark = [
@@ -48,6 +49,9 @@ def test_card_describes_model_data_and_results(trained: TrainedModel, small_dir:
         assert key in card.metrics
     assert card.metrics["n_train"] + card.metrics["n_val"] + card.metrics["n_test"] == 240
     assert 0.0 <= card.metrics["test_auc"] <= 1.0
+    # Training fills what it knows of its images; the commit is this checkout's.
+    assert (card.training_images.color_mode, card.training_images.tile_size) == ("rgb", (96, 96))
+    assert card.git_commit == git_state().commit and card.dvc_data_hash == ""
 
 
 def test_reloaded_model_scores_bytes_like_the_trained_one(

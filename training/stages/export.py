@@ -1,23 +1,30 @@
 """Stage `export`: write `models/default/` for the workers and register it in MLflow.
 
 The directory holds the evaluated `model.keras` (copied, not re-saved) and `model.json`
-(name, version, classes, input size, threshold, preprocessing, data hash, git commit and
-the evaluation's metrics). DVC tracks it (CD pulls it into the worker image); MLflow gets a
-new version of the registered model with the alias from params (`champion`), which workers
-load with `INFERQ_MODEL_URI=models:/<name>@champion`.
+(name, version, classes, input size, threshold, preprocessing, data hash, the evaluation's
+metrics, and lineage: the git commit with `git_dirty`, the md5 dvc.lock recorded for the
+prepared data the train stage read, and what the training images looked like). A tree with
+uncommitted changes outside the pipeline's own outputs is refused unless `--allow-dirty`
+or `registry.allow_dirty: true`; the card then says `git_dirty: true`.
+
+DVC tracks the directory (CD pulls it into the worker image); MLflow gets a new version of
+the registered model with the alias from params (`champion`), which workers load
+with `INFERQ_MODEL_URI=models:/<name>@champion`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from core.model_card import ModelCard
+from core.model_card import ModelCard, TrainingImages
 from core.settings import get_settings
 from training.export import build_card, export_model_file, model_name
-from training.params import PipelineParams
+from training.lineage import dvc_data_hash, git_state, require_clean
+from training.params import PARAMS_FILE, PipelineParams
 from training.report import card_metrics
 from training.stages.common import (
     CANDIDATE_MODEL,
@@ -28,7 +35,7 @@ from training.stages.common import (
     RUN_FILE,
     SPLIT_REPORT,
     read_json,
-    stage_command,
+    run_stage,
     write_json,
 )
 from training.tracking import client_for, register_model_dir
@@ -45,10 +52,21 @@ def _metrics() -> dict[str, float]:
     return metrics
 
 
+def training_images(meta: dict[str, Any], params: PipelineParams) -> TrainingImages:
+    """Return what prepare learnt of the training images, with the magnification kept."""
+    described = TrainingImages.model_validate(meta.get("training_images", {}))
+    return described.model_copy(update={"magnification": params.ingest.magnification})
+
+
 def make_card(params: PipelineParams) -> ModelCard:
-    """Describe the candidate: identity, input contract, decision rule, data and metrics."""
+    """Describe the candidate: identity, input contract, decision rule, data and lineage.
+
+    DirtyTreeError when the tree has uncommitted changes and dirt is not allowed.
+    """
     meta = read_json(PREPARED_DIR / "meta.json")
     positive = params.evaluate.positive_class
+    git = git_state()
+    require_clean(git, allow_dirty=params.registry.allow_dirty)
     card = build_card(
         architecture=params.train.architecture,
         class_names=meta["class_names"],
@@ -58,6 +76,9 @@ def make_card(params: PipelineParams) -> ModelCard:
         positive_class=positive if positive in meta["class_names"] else None,
         threshold=params.evaluate.threshold,
         resample=params.prepare.resample,
+        training_images=training_images(meta, params),
+        dvc_data_hash=dvc_data_hash(),
+        git=git,
     )
     name = params.registry.model_name or model_name(params.train.architecture)
     return card.model_copy(update={"name": name})
@@ -70,6 +91,8 @@ def export(params: PipelineParams) -> str:
     run_id = read_json(RUN_FILE)["run_id"]
     tags = {"card_version": card.version, "data_hash": card.data_hash}
     tags |= {"git_commit": card.git_commit} if card.git_commit else {}
+    tags |= {"git_dirty": str(card.git_dirty).lower()}
+    tags |= {"dvc_data_hash": card.dvc_data_hash} if card.dvc_data_hash else {}
     registration = register_model_dir(
         client_for(get_settings().mlflow_tracking_uri),
         run_id,
@@ -86,5 +109,22 @@ def export(params: PipelineParams) -> str:
     )
 
 
+def command(
+    params: Path = typer.Option(PARAMS_FILE, "--params", help="Pipeline parameters file."),
+    allow_dirty: bool = typer.Option(
+        False, "--allow-dirty", help="Export from a tree with uncommitted changes."
+    ),
+) -> None:
+    """Export the evaluated model to models/default and register it under the alias."""
+
+    def stage(loaded: PipelineParams) -> str:
+        if allow_dirty:
+            registry = loaded.registry.model_copy(update={"allow_dirty": True})
+            loaded = loaded.model_copy(update={"registry": registry})
+        return export(loaded)
+
+    run_stage(stage, params)  # a dirty tree: one line on stderr and exit 1
+
+
 if __name__ == "__main__":
-    typer.run(stage_command(export))
+    typer.run(command)

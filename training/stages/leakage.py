@@ -56,7 +56,9 @@ def _test_leaky_model(params: PipelineParams) -> dict[str, Any]:
     meta = read_json(PREPARED_DIR / "meta.json")
     splits = _image_level_splits()
     arrays: dict[str, Arrays] = {name: split.arrays() for name, split in splits.items()}
-    data = PreparedData(meta["class_names"], meta["data_hash"], **arrays)
+    data = PreparedData(
+        meta["class_names"], meta["data_hash"], arrays["train"], arrays["val"], arrays["test"]
+    )
     model, history = fit_candidate(params, data)
     test = splits["test"]
     report = evaluate_predictions(

@@ -6,9 +6,10 @@ import logging
 
 import typer
 
+from core.model_card import TrainingImages
 from training.dataset import class_names
 from training.params import PipelineParams
-from training.prepare import data_hash, decode_split, save_split
+from training.prepare import data_hash, decode_split, profile_images, save_split
 from training.rows import read_rows, to_records
 from training.stages.common import PREPARED_DIR, SPLIT_DIR, SPLITS, stage_command, write_json
 
@@ -22,10 +23,13 @@ def prepare(params: PipelineParams) -> str:
     records = [record for part in splits.values() for record in part]
     names = class_names(records)
     options = params.prepare
+    profile = TrainingImages()
     for name, part in splits.items():
         prepared = decode_split(part, names, options.input_size, options.resample)
         save_split(prepared, PREPARED_DIR / f"{name}.npz")
         logger.info("prepared %d %s images", len(part), name)
+        if name == "train":  # the card describes the images the model learnt from
+            profile = profile_images([r.path for r in part], prepared.images)
     digest = data_hash(records)
     meta = {
         "class_names": names,
@@ -33,6 +37,7 @@ def prepare(params: PipelineParams) -> str:
         "input_size": list(options.input_size),
         "resample": options.resample,
         "counts": {name: len(part) for name, part in splits.items()},
+        "training_images": profile.model_dump(mode="json"),
     }
     write_json(meta, META_FILE)
     return f"prepared {len(records)} images of {len(names)} classes; data hash {digest[:12]}"

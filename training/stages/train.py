@@ -40,7 +40,9 @@ def load_prepared() -> PreparedData:
     """Load the prepared splits and their metadata."""
     meta = read_json(PREPARED_DIR / "meta.json")
     parts = {name: load_split(PREPARED_DIR / f"{name}.npz").arrays() for name in SPLITS}
-    return PreparedData(class_names=meta["class_names"], data_hash=meta["data_hash"], **parts)
+    return PreparedData(
+        meta["class_names"], meta["data_hash"], parts["train"], parts["val"], parts["test"]
+    )
 
 
 def fit_options(params: PipelineParams) -> FitOptions:
