@@ -10,7 +10,7 @@ from cli.demo import demo
 from cli.evaluate import evaluate
 from cli.keys import keys_app
 from cli.models import models_app
-from cli.services import db_app, gateway, sweeper, worker
+from cli.services import db_app, gateway, sweeper, webhooks, worker
 from cli.submit import submit
 from cli.watch import watch
 from cli.workers import workers
@@ -25,6 +25,7 @@ app.command()(train)
 app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
+app.command()(webhooks)
 app.command()(demo)
 app.command()(bench)
 for command in (submit, status, results, summary, metrics, watch, evaluate, workers):

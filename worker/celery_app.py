@@ -28,6 +28,7 @@ from worker.heartbeat import HeartbeatThread
 from worker.model_watch import ModelWatcher
 from worker.serving import Served
 from worker.sweeper import SweeperThread
+from worker.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class WorkerProcess:
     def __init__(self) -> None:
         self.health = HealthState()
         self.sweeper: SweeperThread | None = None
+        self.webhooks: WebhookSender | None = None
         self.heartbeat: HeartbeatThread | None = None
         self.watcher: ModelWatcher | None = None
 
@@ -124,6 +126,9 @@ def _on_ready(**_: Any) -> None:
     if current.embedded_sweeper:
         process.sweeper = SweeperThread(current, app)
         process.sweeper.start()
+    if current.embedded_webhooks:
+        process.webhooks = WebhookSender(current)
+        process.webhooks.start()
     process.set_state(WorkerState.READY)
     logger.info("worker ready", extra={"worker_id": current.resolved_worker_id})
 
@@ -144,5 +149,7 @@ def _on_shutdown(**_: Any) -> None:
     process.health.state = WorkerState.STOPPED
     if process.sweeper is not None:
         process.sweeper.stop()
+    if process.webhooks is not None:
+        process.webhooks.stop()
     if process.heartbeat is not None:
         process.heartbeat.stop()
