@@ -33,12 +33,12 @@ def choose_callback(
         return None
     if stored is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"tenant {tenant!r} has no webhook secret to sign callbacks with; an operator "
             f"makes one with {command_hint(f'keys webhook-secret --tenant {tenant}')}",
         )
     try:
         check_target(url, settings.webhook_allow_list)
     except TargetRefusedError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return url

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from cli.stack import Stack
+from client.api import InferqClient
+from client.files import UploadPart
 from db.migrate import upgrade
 from db.models import DEFAULT_TENANT
 from db.session import get_session
@@ -78,14 +80,25 @@ def refuse_private_callbacks(client: httpx.Client) -> None:
     assert client.get("/v1/jobs").json()["jobs"] == []
 
 
+def submit_with_the_client(stack: Stack, folder: Path, callback: str) -> str:
+    """Submit two images through the Python client with a callback; return the job ID."""
+    parts = []
+    for seed in (20, 21):
+        path = folder / f"c{seed}.png"
+        path.write_bytes(tile_bytes(seed))
+        parts.append(UploadPart(path.name, path, path.stat().st_size))
+    with InferqClient(stack.url) as api:
+        return str(api.create_job(parts, callback_url=callback).job_id)
+
+
 def test_one_verified_event_per_job_despite_failures_and_a_slow_receiver(
-    hooked: tuple[Stack, Receiver],
+    hooked: tuple[Stack, Receiver], tmp_path: Path
 ) -> None:
     stack, receiver = hooked
     with httpx.Client(base_url=stack.url, timeout=60) as client:
         refuse_private_callbacks(client)
         flaky = submit(client, 10, f"{receiver.url}/flaky")
-        slow = submit(client, 20, f"{receiver.url}/slow")
+        slow = submit_with_the_client(stack, tmp_path, f"{receiver.url}/slow")
         silent = submit(client, 30, None)
         for job_id in (flaky, slow, silent):
             wait_for_job(client, job_id)
