@@ -1,4 +1,4 @@
-"""`inferq keys`: create, list and revoke the API keys the gateway checks."""
+"""`inferq keys`: create, list and revoke the API keys the gateway checks; webhook secrets."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from core.commands import command_hint
 from core.settings import get_settings
+from core.webhook_target import TargetRefusedError, check_target
 from db.api_keys import TenantNameError, create_key, list_keys, revoke_key
 from db.session import get_session
+from db.tenant_webhooks import NoSecretError, rotate_secret, set_default_url
 
 keys_app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 
@@ -80,3 +82,43 @@ def revoke(
         typer.echo(f"no live key with prefix {prefix!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {prefix}")
+
+
+@keys_app.command("webhook-secret")
+def webhook_secret(
+    tenant: str = typer.Option(..., help="Tenant whose webhooks the secret signs."),
+) -> None:
+    """Make (or replace) a tenant's webhook signing secret and print it once."""
+    with key_store() as session:
+        try:
+            secret = rotate_secret(tenant, session=session)
+        except TenantNameError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
+    typer.echo(secret)
+    typer.echo(
+        f"webhook secret for tenant {tenant} in {database_name()}: give it to the receiver, "
+        "which checks Inferq-Signature with it; events sent from now on use it",
+        err=True,
+    )
+
+
+@keys_app.command("webhook-url")
+def webhook_url(
+    tenant: str = typer.Option(..., help="Tenant whose jobs get this callback by default."),
+    url: str = typer.Argument("", help="https URL; empty clears the default."),
+) -> None:
+    """Set the callback URL of a tenant's jobs that name none (checked like a submitted one)."""
+    settings = get_settings()
+    if url:
+        try:
+            check_target(url, settings.webhook_allow_list)
+        except TargetRefusedError as exc:
+            raise typer.BadParameter(str(exc), param_hint="URL") from exc
+    with key_store() as session:
+        try:
+            set_default_url(tenant, url or None, session=session)
+        except NoSecretError as exc:
+            hint = command_hint(f"keys webhook-secret --tenant {tenant}")
+            typer.echo(f"error: {exc}; make one first with {hint}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"tenant {tenant}: default callback {url or '(none)'}")

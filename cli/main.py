@@ -12,7 +12,7 @@ from cli.job_commands import cancel, jobs
 from cli.keys import keys_app
 from cli.models import models_app
 from cli.purge import purge
-from cli.services import db_app, gateway, sweeper, worker
+from cli.services import db_app, gateway, sweeper, webhooks, worker
 from cli.submit import submit
 from cli.watch import watch
 from cli.workers import workers
@@ -28,6 +28,7 @@ app.command()(gateway)
 app.command()(worker)
 app.command()(sweeper)
 app.command()(purge)
+app.command()(webhooks)
 app.command()(demo)
 app.command()(bench)
 for command in (submit, status, jobs, cancel, results, summary, metrics, watch, evaluate, workers):

@@ -117,3 +117,17 @@ def sweeper(once: bool = typer.Option(False, help="Sweep once and exit.")) -> No
             typer.echo(f"failed {failed}, republished {republished}")
             return
         time.sleep(settings.sweep_interval_seconds)
+
+
+def webhooks(once: bool = typer.Option(False, help="Send what is due once and exit.")) -> None:
+    """Deliver due webhook events (standalone sender, beside INFERQ_EMBEDDED_WEBHOOKS=false)."""
+    from worker.webhooks import send_due
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    while True:
+        sent = send_due(settings)
+        if once:
+            typer.echo(f"attempted {sent}")
+            return
+        time.sleep(settings.webhook_poll_seconds)

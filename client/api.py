@@ -119,13 +119,18 @@ class InferqClient:
         manifest: bytes | None = None,
         close: bool = True,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> JobAccepted:
-        """Create a job from files (open for more when `close` is false)."""
+        """Create a job from files (open for more when `close` is false); a `callback_url`
+        gets a signed webhook when the job is done."""
+        data = {"close": "true" if close else "false"}
+        if callback_url:
+            data["callback_url"] = callback_url
         response = self.request(
             "POST",
             "/v1/jobs",
             files=multipart(parts, manifest),
-            data={"close": "true" if close else "false"},
+            data=data,
             headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
         )
         return JobAccepted.model_validate(response.json())

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.webhook_target import AllowList
+
 DEFAULT_DATA_DIR = Path(".inferq")
 
 
@@ -173,6 +175,23 @@ class Settings(BaseSettings):
     purge_batch_size: int = Field(
         500, ge=1, description="Most blobs or rows a purge deletes in one transaction."
     )
+    webhook_allow: str = Field(
+        "",
+        description="Private hosts, addresses or CIDRs webhooks may reach (http too); comma list.",
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=30, description="How long a webhook receiver has to connect and answer."
+    )
+    webhook_retry_seconds: float = Field(
+        86_400.0, gt=0, description="How long a webhook event is retried before it is failed."
+    )
+    webhook_backoff_seconds: float = Field(
+        10.0, gt=0, description="First webhook retry delay; doubled each attempt, with jitter."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a worker's webhook sender looks for due events."
+    )
+    embedded_webhooks: bool = Field(True, description="Send webhooks from each worker.")
 
     api_url: str = Field("http://127.0.0.1:8000", description="Gateway URL the CLI talks to.")
     api_key: SecretStr = Field(
@@ -222,6 +241,11 @@ class Settings(BaseSettings):
     def resolved_worker_id(self) -> str:
         """Return the name this worker process records on its results."""
         return self.worker_id or f"{os.uname().nodename}:{os.getpid()}"
+
+    @property
+    def webhook_allow_list(self) -> AllowList:
+        """Return the private hosts and networks an operator opened to webhooks."""
+        return AllowList.parse(self.webhook_allow)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from db.models import DEFAULT_TENANT, Item, ItemStatus, Job, Result, utc_now
 
+FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "cancelled"})
+
 
 @dataclass(frozen=True)
 class NewItem:
@@ -47,11 +49,16 @@ def create_job(
     tenant: str = DEFAULT_TENANT,
     closed: bool = True,
     job_id: uuid.UUID | None = None,
+    callback_url: str | None = None,
 ) -> tuple[Job, list[uuid.UUID]]:
     """Insert a job and its queued items; the caller commits before publishing."""
     now = utc_now()
     job = Job(
-        id=job_id or uuid.uuid4(), tenant=tenant, created_at=now, closed_at=now if closed else None
+        id=job_id or uuid.uuid4(),
+        tenant=tenant,
+        created_at=now,
+        closed_at=now if closed else None,
+        callback_url=callback_url,
     )
     session.add(job)
     session.flush()
@@ -155,7 +162,7 @@ def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
         job_counts = counts[job.id]
         job_counts["total"] = sum(job_counts[status.value] for status in ItemStatus)
         status = derive_status(job, job_counts)
-        done = status in {"succeeded", "partially_failed", "failed", "cancelled"}
+        done = status in FINAL_STATUSES
         last = max(finished[job.id]) if done and finished[job.id] else None
         final = job.final_at or max(filter(None, (last, job.closed_at)), default=None)
         states.append(

@@ -1,5 +1,5 @@
 """Tables: jobs, their items (one per image), one result per succeeded item, the models
-workers served and the workers themselves."""
+workers served, the workers themselves, and webhook events with their attempts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -80,6 +81,8 @@ class Job(Base):
     # Retention (db.purge): when the job was found final, and when its images were deleted.
     final_at: Mapped[datetime | None] = mapped_column(index=True)
     images_purged_at: Mapped[datetime | None]
+    # Where the job's final-status webhook goes: the submitted one or the tenant's default.
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
 
 
 class Item(Base):
@@ -251,3 +254,67 @@ class RateWindow(Base):
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     window: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since the epoch
     requests: Mapped[int] = mapped_column(Integer)
+
+
+class TenantWebhook(Base):
+    """A tenant's webhook signing secret and default callback URL."""
+
+    __tablename__ = "tenant_webhooks"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Kept in the clear: signing needs the secret itself, not a hash of it.
+    secret: Mapped[str] = mapped_column(String(128))
+    default_url: Mapped[str | None] = mapped_column(String(2048))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class EventStatus(StrEnum):
+    """Where a webhook event is in its delivery."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookEvent(Base):
+    """One event of a job (its final status) and where its delivery stands.
+
+    The unique (job_id, kind) makes recording idempotent: two workers finishing a job's
+    last items at once record one event.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("job_id", "kind", name="uq_webhook_events_job_kind"),
+        Index("ix_webhook_events_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utc_now)
+    deliver_until: Mapped[datetime | None]  # set by the first send (and again by a redeliver)
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookAttempt(Base):
+    """One try at delivering an event: when, the receiver's answer or why it failed."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    worker_id: Mapped[str] = mapped_column(String(255))

@@ -9,10 +9,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Item, ItemStatus, utc_now
+from db.webhook_events import record_final_events
 
 
 def fail_exhausted(*, session: Session, max_attempts: int) -> int:
-    """Fail items whose lease expired after their last allowed attempt."""
+    """Fail items whose lease expired after their last allowed attempt; record the webhook
+    events of the jobs this made final."""
     now = utc_now()
     result = session.execute(
         update(Item)
@@ -26,9 +28,12 @@ def fail_exhausted(*, session: Session, max_attempts: int) -> int:
             finished_at=now,
             error=f"gave up after {max_attempts} attempts: the worker was lost or timed out",
         )
+        .returning(Item.job_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    job_ids = list(result.scalars())
+    record_final_events(job_ids, session=session)
+    return len(job_ids)
 
 
 def find_stalled(

@@ -22,6 +22,7 @@ from gateway.errors import database_unreachable, validation_error
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
 from gateway.routes import (
+    events,
     health,
     jobs,
     metrics,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    for module in (jobs, open_jobs, results, summary, predict, metrics, model, workers, health):
+    routers = (jobs, open_jobs, events, results, summary, predict, metrics, model, workers, health)
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -30,7 +30,7 @@ _MEANINGS = {
     403: (
         "An operator view (workers, hosts): the key's tenant is not one of INFERQ_OPERATOR_TENANTS."
     ),
-    404: "No such job; another tenant's job gets the same answer.",
+    404: "No such job (or no such event of it); another tenant's job gets the same answer.",
     409: "The job is closed or cancelled: no more files may be added to it.",
     413: (
         "The body, or one file in it, is larger than the configured limit; the request's "
@@ -43,6 +43,9 @@ _MEANINGS = {
         "A parameter is invalid; an archive member has an absolute path, `..` (even hidden "
         "by invisible characters), or is a link or device; an Idempotency-Key was reused "
         "for another operation or with another body (other files, file names or fields); "
+        "a `callback_url` that is not https, resolves to a loopback, private, link-local, "
+        "multicast, reserved or metadata address (unless an operator allows it), or whose "
+        "tenant has no webhook secret; "
         "or (for /predict) "
         "the image could not be classified."
     ),

@@ -17,6 +17,7 @@ from core.storage import BlobStore
 from db.jobs import NewItem, add_items, create_job, existing_hashes, mark_published
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
+from db.webhook_events import record_final_events
 from gateway.deps import find_tenant_job
 from gateway.idempotency import RequestKey, remember, replay
 from gateway.intake.manifest import ParsedManifest
@@ -183,7 +184,12 @@ def commit_and_publish(
 
 
 def submit_job(
-    upload: Upload, services: Services, *, close: bool = True, job_id: uuid.UUID | None = None
+    upload: Upload,
+    services: Services,
+    *,
+    close: bool = True,
+    job_id: uuid.UUID | None = None,
+    callback_url: str | None = None,
 ) -> JobAccepted:
     """Create a job from a request's files (open when `close` is false) and queue them."""
     replayed = replay(upload.idempotency_key, "create", services.session, services.tenant)
@@ -193,9 +199,16 @@ def submit_job(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
     intake, manifest = gather(upload, services)
     job, _ = create_job(
-        [], session=services.session, tenant=services.tenant, closed=close, job_id=job_id
+        [],
+        session=services.session,
+        tenant=services.tenant,
+        closed=close,
+        job_id=job_id,
+        callback_url=callback_url,
     )
     item_ids, accepted = add_to_job(job, intake, manifest, services.session, new=True)
+    if not item_ids:  # every file refused: the job is final already
+        record_final_events([job.id], session=services.session)
     return commit_and_publish(upload.idempotency_key, "create", item_ids, accepted, services)
 
 

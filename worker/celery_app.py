@@ -29,6 +29,7 @@ from worker.model_watch import ModelWatcher
 from worker.purge import PurgeThread
 from worker.serving import Served
 from worker.sweeper import SweeperThread
+from worker.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class WorkerProcess:
         self.health = HealthState()
         self.sweeper: SweeperThread | None = None
         self.purge: PurgeThread | None = None
+        self.webhooks: WebhookSender | None = None
         self.heartbeat: HeartbeatThread | None = None
         self.watcher: ModelWatcher | None = None
 
@@ -129,6 +131,9 @@ def _on_ready(**_: Any) -> None:
     if current.purge_interval_seconds > 0:
         process.purge = PurgeThread(current)
         process.purge.start()
+    if current.embedded_webhooks:
+        process.webhooks = WebhookSender(current)
+        process.webhooks.start()
     process.set_state(WorkerState.READY)
     logger.info("worker ready", extra={"worker_id": current.resolved_worker_id})
 
@@ -151,5 +156,7 @@ def _on_shutdown(**_: Any) -> None:
         process.sweeper.stop()
     if process.purge is not None:
         process.purge.stop()
+    if process.webhooks is not None:
+        process.webhooks.stop()
     if process.heartbeat is not None:
         process.heartbeat.stop()

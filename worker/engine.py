@@ -72,7 +72,8 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
             probabilities, model_ms = batch.images, 0.0
     outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card, batch.warnings)
     with batch.timer("write"):
-        written = persist(outcomes, batch.errors, served, runtime)
+        jobs = {item.job_id for item in batch.claimed}
+        written = persist(outcomes, batch.errors, served, runtime, jobs)
     runtime.announcer.announce(item.job_id for item in batch.claimed)
     waits = [(item.claimed_at - item.created_at).total_seconds() for item in batch.claimed]
     runtime.metrics.observe_batch(len(batch.images), batch.timer.stages, waits, len(batch.errors))

@@ -26,6 +26,7 @@ from db.claims import (
     release_items,
 )
 from db.session import get_session
+from db.webhook_events import record_final_events
 from worker.runtime import Runtime
 from worker.serving import Served
 
@@ -195,11 +196,17 @@ def to_outcomes(
 
 
 def persist(
-    outcomes: list[Outcome], errors: dict[uuid.UUID, str], served: Served, runtime: Runtime
+    outcomes: list[Outcome],
+    errors: dict[uuid.UUID, str],
+    served: Served,
+    runtime: Runtime,
+    job_ids: set[uuid.UUID],
 ) -> int:
-    """Write results (naming the model that made them) and failures in one transaction."""
+    """Write results (naming the model that made them) and failures in one transaction,
+    with the webhook event of each of the batch's `job_ids` this made final."""
     card = served.model.card
-    with get_session(runtime.settings.resolved_database_url) as session:
+    settings = runtime.settings
+    with get_session(settings.resolved_database_url) as session:
         written = record_results(
             outcomes,
             session=session,
@@ -209,6 +216,7 @@ def persist(
             model_id=served.model_id,
         )
         fail_items(errors, session=session)
+        record_final_events(job_ids, session=session)
     return written
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 
 from db.jobs import cancel_job, list_jobs, read_job_states
+from db.webhook_events import record_final_events
+from gateway.callbacks import CallbackField, choose_callback
 from gateway.deps import JobDep, PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.forms import FilesField
@@ -45,6 +47,7 @@ def create_job_route(
     close: Annotated[
         bool, Form(description="false keeps the job open for POST /v1/jobs/{id}/items.")
     ] = True,
+    callback_url: CallbackField = None,
 ) -> JobAccepted:
     """Submit images; answers at once with the job ID while workers classify them.
 
@@ -57,12 +60,18 @@ def create_job_route(
     With `close=false` the job stays open: add more with `POST /v1/jobs/{id}/items`, seal
     it with `POST /v1/jobs/{id}/close`; its images are classified as they arrive. A retry
     with the same `Idempotency-Key` gets the first answer and adds nothing; the key sent
-    again with other files, file names or fields is a 422.
+    again with other files, file names or fields is a 422. With `callback_url` (or the
+    tenant's default) the job's final status is announced by a signed webhook (see
+    `GET /v1/jobs/{id}/events`); a URL that is not https or reaches a private address is a
+    422 and nothing is stored.
     """
     services = Services(settings, store, publisher, session, tenant)
     parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
+    if callback_url:  # only when sent, so that earlier keys keep their fingerprints
+        parts.append(("callback_url", callback_url))
     key = request_key(idempotency_key, parts)
-    return submit_job(Upload(files, manifest, key), services, close=close)
+    callback = choose_callback(callback_url, tenant, settings, session)
+    return submit_job(Upload(files, manifest, key), services, close=close, callback_url=callback)
 
 
 LISTING_PARAMETERS = frozenset({"ids", "limit", "cursor"})
@@ -129,4 +138,5 @@ def cancel_job_route(job: JobDep, session: SessionDep, settings: SettingsDep) ->
     """
     cancel_job(job, session=session)
     session.flush()
+    record_final_events([job.id], session=session)
     return to_public(job, session, settings)

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from db.jobs import close_job
+from db.webhook_events import record_final_events
 from gateway.deps import (
     LockedJobDep,
     PublisherDep,
@@ -65,5 +66,6 @@ def close_job_route(job: LockedJobDep, session: SessionDep, settings: SettingsDe
     """
     close_job(job)  # LockedJobDep waited for the adds in flight to commit
     session.flush()
+    record_final_events([job.id], session=session)  # all its items may be done
     public = to_public(job, session, settings)
     return JobClosed(**public.model_dump(), manifest=manifest_report(job.id, None, session))

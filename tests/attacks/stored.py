@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-TABLES = ("jobs", "items", "idempotency_keys", "manifest_entries")
+TABLES = ("jobs", "items", "idempotency_keys", "manifest_entries", "webhook_events")
 
 
 def count_rows(database_url: str) -> dict[str, int]:

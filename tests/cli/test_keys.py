@@ -12,6 +12,8 @@ from cli.keys import database_name
 from cli.main import app
 from core.settings import get_settings
 from db.migrate import upgrade
+from db.session import get_session
+from db.tenant_webhooks import read_tenant_webhook
 
 
 @pytest.fixture
@@ -57,3 +59,21 @@ def test_create_names_the_database_without_its_password(
     refused = runner.invoke(app, ["keys", "create", "--tenant", "lab"])
     assert refused.exit_code == 1 and "s3cret" not in refused.output
     assert database_name() == "postgresql+psycopg://lab:***@127.0.0.1:1/x"
+
+
+def test_a_webhook_secret_is_printed_once_and_a_default_url_needs_it(runner: CliRunner) -> None:
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    early = runner.invoke(app, ["keys", "webhook-url", "--tenant", "lab", "https://1.1.1.1/in"])
+    assert early.exit_code == 1 and "keys webhook-secret --tenant lab" in early.stderr
+    first = runner.invoke(app, ["keys", "webhook-secret", "--tenant", "lab"]).stdout.strip()
+    second = runner.invoke(app, ["keys", "webhook-secret", "--tenant", "lab"]).stdout.strip()
+    assert first.startswith("whsec_") and second.startswith("whsec_") and first != second
+    private = runner.invoke(app, ["keys", "webhook-url", "--tenant", "lab", "https://10.0.0.1/"])
+    assert private.exit_code == 2 and "non-public" in private.stderr
+    ok = runner.invoke(app, ["keys", "webhook-url", "--tenant", "lab", "https://1.1.1.1/in"])
+    assert ok.exit_code == 0, ok.output
+    with get_session(url) as session:
+        stored = read_tenant_webhook("lab", session=session)
+        assert stored is not None
+        assert (stored.secret, stored.default_url) == (second, "https://1.1.1.1/in")

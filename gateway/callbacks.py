@@ -1,0 +1,44 @@
+"""A submission's callback URL: the form field or the tenant's default, checked before
+anything is stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, HTTPException, status
+from sqlalchemy.orm import Session
+
+from core.commands import command_hint
+from core.settings import Settings
+from core.webhook_target import TargetRefusedError, check_target
+from db.tenant_webhooks import read_tenant_webhook
+
+CallbackField = Annotated[
+    str | None,
+    Form(
+        description="https URL that gets one signed `job.finished` event when the job reaches "
+        "a final status (default: the tenant's, if set). Private, loopback, link-local and "
+        "metadata addresses are refused (422) unless an operator allows them."
+    ),
+]
+
+
+def choose_callback(
+    field: str | None, tenant: str, settings: Settings, session: Session
+) -> str | None:
+    """Return the callback URL a new job gets, or None; 422 when it may not be used."""
+    stored = read_tenant_webhook(tenant, session=session)
+    url = field if field else (stored.default_url if stored else None)
+    if not url:
+        return None
+    if stored is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"tenant {tenant!r} has no webhook secret to sign callbacks with; an operator "
+            f"makes one with {command_hint(f'keys webhook-secret --tenant {tenant}')}",
+        )
+    try:
+        check_target(url, settings.webhook_allow_list)
+    except TargetRefusedError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return url
