@@ -14,6 +14,7 @@ from cli.stack import Stack, free_port
 from cli.tables import results_table
 from client.models import ResultItem
 from core.commands import INFERQ, command_hint
+from core.job_status import FINAL_STATUSES
 from core.native_output import import_tensorflow
 from core.settings import get_settings
 
@@ -77,7 +78,7 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 300.0) -> d
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, object] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in {"succeeded", "partially_failed", "failed", "cancelled"}:
+        if job["status"] in FINAL_STATUSES:
             return job
         time.sleep(0.5)
     raise TimeoutError(f"job {job_id} not finished after {timeout} s")

@@ -10,8 +10,7 @@ from rich.table import Table
 
 from cli.client_commands import ApiKeyOption, ApiOption, api_errors, console, job_line, make_client
 from client.models import JobPublic
-
-STATUSES = ("open", "queued", "running", "succeeded", "partially_failed", "failed", "cancelled")
+from core.job_status import JOB_STATUSES
 
 
 def matching(jobs: Iterable[JobPublic], statuses: set[str], limit: int) -> Iterator[JobPublic]:
@@ -58,10 +57,10 @@ def jobs_table(jobs: Iterable[JobPublic]) -> Table:
 
 def check_statuses(statuses: list[str]) -> set[str]:
     """Return the statuses asked for, refusing one that no job can have."""
-    unknown = sorted(set(statuses) - set(STATUSES))
+    unknown = sorted(set(statuses) - set(JOB_STATUSES))
     if unknown:
         raise typer.BadParameter(
-            f"{unknown[0]!r} is not a status; use one of {', '.join(STATUSES)}",
+            f"{unknown[0]!r} is not a status; use one of {', '.join(JOB_STATUSES)}",
             param_hint="--status",
         )
     return set(statuses)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import httpx
 
+from core.job_status import FINAL_STATUSES
+
 POLL_SECONDS = 0.05
-FINAL = {"succeeded", "partially_failed", "failed", "cancelled"}
 
 
 @dataclass
@@ -95,7 +96,7 @@ async def _single_image_clients(
                     if answer.status_code != 200:
                         continue
                     for job in answer.json()["jobs"]:
-                        if job["status"] in FINAL and job["job_id"] in pending:
+                        if job["status"] in FINAL_STATUSES and job["job_id"] in pending:
                             pending.pop(job["job_id"]).set_result(job["status"])
 
         stop = asyncio.Event()
@@ -231,7 +232,7 @@ def wait_final(client: httpx.Client, job_id: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = client.get("/v1/jobs", params={"ids": job_id}).json()["jobs"]
-        if jobs and jobs[0]["status"] in {"succeeded", "partially_failed", "failed"}:
+        if jobs and jobs[0]["status"] in FINAL_STATUSES:
             return
         time.sleep(0.05)
     raise TimeoutError(f"job {job_id} not finished")

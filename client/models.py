@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "cancelled"})
+from core.job_status import FINAL_STATUSES
 
 
 class ApiModel(BaseModel):

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from core.job_status import FINAL_STATUSES
 from db.models import DEFAULT_TENANT, Item, ItemStatus, Job, Result, utc_now
-
-FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)

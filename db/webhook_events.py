@@ -19,7 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from db.jobs import FINAL_STATUSES, JobState, read_job_states
+from core.job_status import FINAL_STATUSES
+from db.jobs import JobState, read_job_states
 from db.models import EventStatus, Job, WebhookAttempt, WebhookEvent, utc_now
 
 JOB_FINISHED = "job.finished"

@@ -8,12 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.job_status import JobStatus
 from core.model_card import ModelCard
 from core.patient_call import CallStatus
-
-JobStatus = Literal[
-    "open", "queued", "running", "succeeded", "partially_failed", "failed", "cancelled"
-]
 
 
 class ErrorResponse(BaseModel):

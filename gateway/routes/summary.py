@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
 from core.csv_cells import csv_writer
+from core.job_status import FINAL_STATUSES
 from core.patient_call import CallRule, call_patient, coverage
 from db.jobs import read_job_state
 from db.models import Job
@@ -20,7 +21,6 @@ from gateway.schemas import GroupSummary, JobSummary, SummaryRule
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
 
-FINAL = {"succeeded", "partially_failed", "failed", "cancelled"}
 RULE = (
     "A patient (or slide) is called {positive} when at least {tiles} of its tiles score >= "
     "{strong:g} on {positive}, or at least {fraction:g} of its classified tiles (and at "
@@ -120,7 +120,7 @@ def build_summary(
     return JobSummary(
         job_id=job.id,
         status=state.status,  # type: ignore[arg-type]
-        final=state.status in FINAL,
+        final=state.status in FINAL_STATUSES,
         classes=data.classes,
         rule=describe(rule),
         models=rules.models,
