@@ -17,7 +17,7 @@ from core.model_card import ModelCard, PatientRule
 from core.patient_call import CallRule
 from db.served import current_model, read_models
 from db.summary import job_models
-from gateway.schemas import ModelUsed
+from gateway.summary_schemas import ModelUsed
 
 
 @dataclass(frozen=True)

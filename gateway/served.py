@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.model_card import ModelCard
 from db.models import ServedModel, Worker
 from db.served import live_since
-from gateway.schemas import ServedModelPublic, WorkerPublic
+from gateway.service_schemas import ServedModelPublic, WorkerPublic
 
 
 def model_public(row: ServedModel, live_workers: int) -> ServedModelPublic:

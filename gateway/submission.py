@@ -24,13 +24,7 @@ from gateway.intake.manifest import ParsedManifest
 from gateway.intake.request import read_request
 from gateway.intake.uploads import Intake
 from gateway.links import job_links
-from gateway.schemas import (
-    DuplicateFile,
-    JobAccepted,
-    ManifestLine,
-    ManifestReport,
-    RejectedFile,
-)
+from gateway.schemas import DuplicateFile, JobAccepted, ManifestLine, ManifestReport, RejectedFile
 
 logger = logging.getLogger(__name__)
 

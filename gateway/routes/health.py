@@ -12,7 +12,7 @@ from sqlalchemy import text
 from core.queue import check_broker
 from db.workers import count_ready
 from gateway.deps import SessionOpener, SessionOpenerDep
-from gateway.schemas import Health, WorkersReady
+from gateway.service_schemas import Health, WorkersReady
 
 router = APIRouter(tags=["health"])
 

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from db.metrics import compute_metrics
 from gateway.deps import SessionDep, TenantDep
 from gateway.errors import responses
-from gateway.schemas import MetricsPublic
+from gateway.service_schemas import MetricsPublic
 
 router = APIRouter(tags=["metrics"])
 

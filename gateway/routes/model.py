@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from db.served import current_model, list_models, serving_counts
 from gateway.deps import SessionDep, SettingsDep, get_tenant
 from gateway.errors import responses
-from gateway.schemas import ErrorResponse, ServedModelPublic
+from gateway.schemas import ErrorResponse
 from gateway.served import model_public
+from gateway.service_schemas import ServedModelPublic
 
 router = APIRouter(tags=["model"])
 

@@ -17,7 +17,7 @@ from db.summary import GroupStats, summarize_job
 from gateway.call_rules import JobRules, RuleRequest, resolve_rules
 from gateway.deps import JobDep, SessionDep, SettingsDep
 from gateway.errors import responses
-from gateway.schemas import GroupSummary, JobSummary, SummaryRule
+from gateway.summary_schemas import GroupSummary, JobSummary, SummaryRule
 
 router = APIRouter(prefix="/v1/jobs", tags=["results"])
 

@@ -12,8 +12,8 @@ from db.served import read_models
 from db.workers import list_workers
 from gateway.deps import SessionDep, SettingsDep, require_operator
 from gateway.errors import responses
-from gateway.schemas import WorkerPublic
 from gateway.served import worker_public
+from gateway.service_schemas import WorkerPublic
 
 router = APIRouter(tags=["operators"])
 
