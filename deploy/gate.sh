@@ -7,7 +7,7 @@
 # API with `inferq evaluate` and judges the answers by the rule in evaluation/gate.py
 # against MODEL_CARD, the model.json the worker image bakes in. It fails closed: no card,
 # no recorded test_accuracy, an image not classified, a patient without a call, an answer
-# from another model, an accuracy drop past 0.05, an API that does not answer or a job
+# from another model, an accuracy or AUC drop past 0.05, an API that does not answer or a job
 # that does not finish all exit non-zero with the reason.
 #
 # Needs `inferq` on PATH and INFERQ_API_KEY (a key of the tenant the gate submits as).
@@ -45,7 +45,7 @@ inferq data generate --out "$data" --n "$tiles" --seed 7 >/dev/null
 # evaluate bounds the job's wait itself; the outer bound also covers uploads that hang.
 status=0
 timeout "$((job_seconds + 120))" inferq evaluate --api "$api" --data "$data" \
-  --model-card "$card" --max-drop 0.05 --timeout "$job_seconds" --report "$report" || status=$?
+  --model-card "$card" --tolerance 0.05 --timeout "$job_seconds" --report "$report" || status=$?
 if [ "$status" -eq 124 ]; then
   fail "inferq evaluate did not finish within $((job_seconds + 120)) s"
 elif [ "$status" -ne 0 ]; then
