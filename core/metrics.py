@@ -9,7 +9,7 @@ one, else their macro averages; undefined ratios count as 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,6 +159,17 @@ def _percentile_interval(values: list[float]) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+def resample_patients(
+    patients: list[str], patient_ids: np.ndarray, resamples: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (drawn patient positions, their tiles' indices) for each bootstrap resample."""
+    tiles = [np.flatnonzero(patient_ids == patient) for patient in patients]
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples if patients else 0):
+        drawn = rng.integers(0, len(patients), len(patients))
+        yield drawn, np.concatenate([tiles[i] for i in drawn])
+
+
 def bootstrap_intervals(
     patient_ids: np.ndarray,
     correct: np.ndarray,
@@ -177,16 +188,36 @@ def bootstrap_intervals(
     """
     patient_ids, correct = np.asarray(patient_ids), np.asarray(correct, dtype=bool)
     patients = sorted(set(patient_ids.tolist()) | set(patient_correct))
-    tiles = [np.flatnonzero(patient_ids == patient) for patient in patients]
     called = np.array([float(patient_correct.get(p, np.nan)) for p in patients])
-    rng = np.random.default_rng(seed)
     figures: dict[str, list[float]] = {"accuracy": [], "roc_auc": [], "patient_accuracy": []}
-    for _ in range(resamples if patients else 0):
-        drawn = rng.integers(0, len(patients), len(patients))
-        index = np.concatenate([tiles[i] for i in drawn])
+    for drawn, index in resample_patients(patients, patient_ids, resamples, seed):
         figures["accuracy"].append(float(np.mean(correct[index])) if len(index) else np.nan)
         if auc_truth is not None and auc_scores is not None:
             figures["roc_auc"].append(roc_auc(auc_truth[index], auc_scores[index]))
         calls = called[drawn][~np.isnan(called[drawn])]
         figures["patient_accuracy"].append(float(np.mean(calls)) if len(calls) else np.nan)
     return {name: _percentile_interval(values) for name, values in figures.items()}
+
+
+def bootstrap_accuracy_gap(
+    first: tuple[np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, tuple[float, float] | None]:
+    """Return first's accuracy minus second's and its 95% interval (patients resampled apart).
+
+    Each argument is (patient_ids, correct) per tile; the two sets are resampled
+    independently, so the interval holds for accuracies measured on different images.
+    """
+    accuracies = []
+    for offset, (patient_ids, correct) in enumerate((first, second)):
+        ids, right = np.asarray(patient_ids), np.asarray(correct, dtype=bool)
+        patients = sorted(set(ids.tolist()))
+        draws = resample_patients(patients, ids, resamples, seed + offset)
+        accuracies.append(np.array([np.mean(right[index]) for _, index in draws]))
+    gap = float(np.mean(first[1]) - np.mean(second[1]))
+    if not all(len(values) for values in accuracies):
+        return gap, None
+    return gap, _percentile_interval(list(accuracies[0] - accuracies[1]))

@@ -138,3 +138,14 @@ def test_bootstrap_counts_a_patient_without_tiles_by_its_call() -> None:
     )
     assert interval["patient_accuracy"] == (0.0, 0.0)
     assert interval["accuracy"] is None
+
+
+def test_accuracy_gap_interval_excludes_zero_only_for_a_real_gap() -> None:
+    ids, labels, _scores, predicted = _two_class_patients(40)
+    right = labels == predicted
+    worse = right & (np.arange(len(right)) % 3 != 0)  # a third of the tiles turned wrong
+    gap, interval = metrics.bootstrap_accuracy_gap((ids, right), (ids, worse))
+    assert gap == pytest.approx(float(np.mean(right) - np.mean(worse)))
+    assert interval is not None and 0 < interval[0] <= gap <= interval[1]
+    _, same = metrics.bootstrap_accuracy_gap((ids, right), (ids, right))
+    assert same is not None and same[0] < 0 < same[1]
