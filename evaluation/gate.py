@@ -127,12 +127,9 @@ def judge(
     failures += input_failures(failed_images, dropped_patients, off_rule)
     if accuracy is None:
         failures.append("no image was classified")
-    for metric, value, recorded in (
-        ("accuracy", accuracy, recorded_accuracy),
-        ("AUC", auc, recorded_auc),
-    ):
-        if accuracy is not None and (failure := drop_failure(metric, value, recorded, tolerance)):
-            failures.append(failure)
+    else:
+        drops = [("accuracy", accuracy, recorded_accuracy), ("AUC", auc, recorded_auc)]
+        failures += [f for m, v, r in drops if (f := drop_failure(m, v, r, tolerance))]
     fields: dict[str, Any] = {
         "recorded_accuracy": recorded_accuracy,
         "accuracy": accuracy,
