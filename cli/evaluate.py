@@ -20,8 +20,9 @@ from client.upload import upload_files
 from core.model_card import CARD_FILE, ModelCard
 from core.settings import get_settings
 from evaluation.dataset import Sample, load_samples, samples_manifest
+from evaluation.markdown import figure, render_markdown
 from evaluation.report import EvaluationReport
-from evaluation.run import build_report
+from evaluation.run import GateOptions, build_report
 
 
 def read_card(path: Path) -> ModelCard:
@@ -30,9 +31,18 @@ def read_card(path: Path) -> ModelCard:
     return ModelCard.model_validate(json.loads(file.read_text()))
 
 
-def number(value: float | None) -> str:
-    """Return a metric with three decimals, or n/a."""
-    return "n/a" if value is None else f"{value:.3f}"
+def load_card(client: InferqClient, path: Path | None) -> ModelCard | None:
+    """Return the card to judge by (the file, else the served one), or None if unreadable."""
+    try:
+        return read_card(path) if path else client.model_card()
+    except ValueError as exc:  # bad JSON or a card that does not validate: no card
+        errors.print(f"[yellow]warning:[/yellow] model card unreadable: {escape(str(exc))}")
+        return None
+
+
+def number(value: float | None, interval: tuple[float, float] | None = None) -> str:
+    """Return a metric with three decimals and its 95% interval, or n/a."""
+    return figure(value, interval)
 
 
 def report_table(report: EvaluationReport) -> Table:
@@ -40,14 +50,15 @@ def report_table(report: EvaluationReport) -> Table:
     table = Table("metric", "value", title=f"evaluation of job {report.job_id}")
     rows = {
         "images (classified)": f"{report.n} ({report.n_classified})",
-        "accuracy": number(report.accuracy),
+        "accuracy [95% CI]": number(report.accuracy, report.intervals.accuracy),
         "recorded test accuracy": number(report.comparison.recorded_accuracy),
         f"precision / recall / F1 ({report.positive_class or 'macro'})": " / ".join(
             number(v) for v in (report.precision, report.recall, report.f1)
         ),
-        "ROC AUC": number(report.roc_auc),
-        "patients (accuracy)": f"{report.per_patient.n_patients} "
-        f"({number(report.per_patient.accuracy)})",
+        "ROC AUC [95% CI]": number(report.roc_auc, report.intervals.roc_auc),
+        "recorded test AUC": number(report.comparison.recorded_auc),
+        "patients (accuracy [95% CI])": f"{report.n_patients} "
+        f"({number(report.per_patient.accuracy, report.intervals.patient_accuracy)})",
         "latency p50 / p95 ms": f"{report.latency_ms['total']['p50']} / "
         f"{report.latency_ms['total']['p95']}",
         "images per second": f"{report.images_per_second}",
@@ -75,7 +86,7 @@ def run_evaluation(
     samples: list[Sample],
     card: ModelCard | None,
     limit: int,
-    max_drop: float,
+    options: GateOptions,
     timeout: float,
 ) -> EvaluationReport:
     """Send the samples with their labels and patients as one job, wait, and score it."""
@@ -95,17 +106,19 @@ def run_evaluation(
         job_id=uploaded.job_id,
         wall_seconds=wall_seconds,
         card=card,
-        max_drop=max_drop,
+        options=options,
         api_url=client.base_url,
     )
 
 
 def show(result: EvaluationReport, report: Path | None) -> None:
-    """Write the JSON report if asked, then print the table and the verdict."""
+    """Write the JSON report and its Markdown twin if asked, then print the table and verdict."""
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(result.model_dump_json(indent=2) + "\n")
-        console.print(f"wrote {report}")
+        readable = report.with_suffix(".md")
+        readable.write_text(render_markdown(result))
+        console.print(f"wrote {report} and {readable}")
     console.print(report_table(result))
     comparison = result.comparison
     if comparison.passed:
@@ -121,11 +134,22 @@ def evaluate(
     manifest: Path | None = typer.Option(
         None, help="CSV filename,label[,patient_id] [default: DATA/manifest.csv, else sub-folders]."
     ),
-    report: Path | None = typer.Option(None, help="Write the JSON report here."),
+    report: Path | None = typer.Option(
+        None, help="Write the JSON report here, and a Markdown one beside it (same name, .md)."
+    ),
     model_card: Path | None = typer.Option(
         None, exists=True, help="model.json (or its folder) to judge by [default: GET /v1/model]."
     ),
-    max_drop: float = typer.Option(0.05, help="Largest allowed drop below test_accuracy."),
+    tolerance: float = typer.Option(
+        0.05,
+        "--tolerance",
+        "--max-drop",
+        min=0,
+        help="Largest allowed drop of accuracy or AUC below the card's test_accuracy/test_auc.",
+    ),
+    allow_no_card: bool = typer.Option(
+        False, help="Pass without a readable model card, skipping its checks (the report says so)."
+    ),
     timeout: float = typer.Option(
         600.0, min=1, help="Seconds the job may take to finish; then FAIL."
     ),
@@ -137,9 +161,10 @@ def evaluate(
 
     Labels come from class sub-folders (DATA/<label>/...) or a manifest; patient IDs from
     the manifest or the file name up to its last '_'. Exit status 1 (FAIL, with every
-    reason) unless all of: a model card recording test_accuracy; every image classified by
-    the card's model; a call for every patient; accuracy at most --max-drop below
-    test_accuracy; the job finished within --timeout with the API answering.
+    reason) unless all of: a model card recording test_accuracy and test_auc (or
+    --allow-no-card); every image classified by the card's model; a call for every patient;
+    accuracy and AUC each at most --tolerance below the card's; the job finished within
+    --timeout with the API answering. Metrics carry 95% intervals (bootstrap over patients).
     """
     try:
         samples = load_samples(data, manifest)
@@ -148,9 +173,10 @@ def evaluate(
         raise typer.Exit(2) from exc
     limit = max_request_bytes or get_settings().client_max_request_bytes
     with api_errors(), make_client(api, api_key) as client, unfinished_fails(client.base_url):
-        card = read_card(model_card) if model_card else client.model_card()
+        card = load_card(client, model_card)
         console.print(f"evaluating {len(samples)} images against {client.base_url}")
-        result = run_evaluation(client, samples, card, limit, max_drop, timeout)
+        options = GateOptions(tolerance=tolerance, allow_no_card=allow_no_card)
+        result = run_evaluation(client, samples, card, limit, options, timeout)
     show(result, report)
     if not result.comparison.passed:
         raise typer.Exit(1)

@@ -9,9 +9,13 @@ one, else their macro averages; undefined ratios count as 0.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 
 
 def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -96,14 +100,12 @@ def patient_accuracy(
 ) -> tuple[float, dict[str, float]]:
     """Return the majority-vote accuracy over patients and each patient's image accuracy."""
     patient_ids, labels, predicted = (np.asarray(a) for a in (patient_ids, labels, predicted))
-    per_patient: dict[str, float] = {}
-    called_right = []
-    for patient in sorted(set(patient_ids.tolist())):
-        mask = patient_ids == patient
-        per_patient[patient] = float(np.mean(labels[mask] == predicted[mask]))
-        truth = np.bincount(labels[mask]).argmax()
-        called_right.append(np.bincount(predicted[mask]).argmax() == truth)
-    return (float(np.mean(called_right)) if called_right else float("nan")), per_patient
+    per_patient = {
+        patient: float(np.mean(labels[patient_ids == patient] == predicted[patient_ids == patient]))
+        for patient in sorted(set(patient_ids.tolist()))
+    }
+    calls = list(majority_calls(patient_ids, labels, predicted).values())
+    return (float(np.mean(calls)) if calls else float("nan")), per_patient
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,90 @@ def score_tiles(
         roc_auc=class_auc(probabilities, labels, positive_index),
         confusion=counts,
     )
+
+
+def majority_calls(
+    patient_ids: np.ndarray, labels: np.ndarray, predicted: np.ndarray
+) -> dict[str, bool]:
+    """Return, per patient, whether the majority of its predictions is its majority label."""
+    patient_ids, labels, predicted = (np.asarray(a) for a in (patient_ids, labels, predicted))
+    calls = {}
+    for patient in sorted(set(patient_ids.tolist())):
+        mask = patient_ids == patient
+        truth = np.bincount(labels[mask]).argmax()
+        calls[patient] = bool(np.bincount(predicted[mask]).argmax() == truth)
+    return calls
+
+
+def _percentile_interval(values: list[float]) -> tuple[float, float] | None:
+    """Return the 2.5th and 97.5th percentiles of the defined values, or None."""
+    defined = np.asarray(values, dtype=np.float64)
+    defined = defined[~np.isnan(defined)]
+    if not len(defined):
+        return None
+    low, high = np.percentile(defined, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def resample_patients(
+    patients: list[str], patient_ids: np.ndarray, resamples: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (drawn patient positions, their tiles' indices) for each bootstrap resample."""
+    tiles = [np.flatnonzero(patient_ids == patient) for patient in patients]
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples if patients else 0):
+        drawn = rng.integers(0, len(patients), len(patients))
+        yield drawn, np.concatenate([tiles[i] for i in drawn])
+
+
+def bootstrap_intervals(
+    patient_ids: np.ndarray,
+    correct: np.ndarray,
+    auc_truth: np.ndarray | None,
+    auc_scores: np.ndarray | None,
+    patient_correct: Mapping[str, bool],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, tuple[float, float] | None]:
+    """Return 95% intervals of tile accuracy, tile AUC and patient accuracy, over patients.
+
+    Each resample draws the patients (those with tiles and those in `patient_correct`)
+    with replacement and recomputes the three figures on the drawn patients' tiles and
+    calls; a fixed seed makes the intervals reproducible. AUC is skipped without scores.
+    """
+    patient_ids, correct = np.asarray(patient_ids), np.asarray(correct, dtype=bool)
+    patients = sorted(set(patient_ids.tolist()) | set(patient_correct))
+    called = np.array([float(patient_correct.get(p, np.nan)) for p in patients])
+    figures: dict[str, list[float]] = {"accuracy": [], "roc_auc": [], "patient_accuracy": []}
+    for drawn, index in resample_patients(patients, patient_ids, resamples, seed):
+        figures["accuracy"].append(float(np.mean(correct[index])) if len(index) else np.nan)
+        if auc_truth is not None and auc_scores is not None:
+            figures["roc_auc"].append(roc_auc(auc_truth[index], auc_scores[index]))
+        calls = called[drawn][~np.isnan(called[drawn])]
+        figures["patient_accuracy"].append(float(np.mean(calls)) if len(calls) else np.nan)
+    return {name: _percentile_interval(values) for name, values in figures.items()}
+
+
+def bootstrap_accuracy_gap(
+    first: tuple[np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, tuple[float, float] | None]:
+    """Return first's accuracy minus second's and its 95% interval (patients resampled apart).
+
+    Each argument is (patient_ids, correct) per tile; the two sets are resampled
+    independently, so the interval holds for accuracies measured on different images.
+    """
+    accuracies = []
+    for offset, (patient_ids, correct) in enumerate((first, second)):
+        ids, right = np.asarray(patient_ids), np.asarray(correct, dtype=bool)
+        patients = sorted(set(ids.tolist()))
+        draws = resample_patients(patients, ids, resamples, seed + offset)
+        accuracies.append(np.array([np.mean(right[index]) for _, index in draws]))
+    gap = float(np.mean(first[1]) - np.mean(second[1]))
+    if not all(len(values) for values in accuracies):
+        return gap, None
+    return gap, _percentile_interval(list(accuracies[0] - accuracies[1]))

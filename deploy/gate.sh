@@ -6,9 +6,10 @@
 # Waits for API_URL/healthz, generates a labelled set (fixed seed), sends it through the
 # API with `inferq evaluate` and judges the answers by the rule in evaluation/gate.py
 # against MODEL_CARD, the model.json the worker image bakes in. It fails closed: no card,
-# no recorded test_accuracy, an image not classified, a patient without a call, an answer
-# from another model, an accuracy drop past 0.05, an API that does not answer or a job
-# that does not finish all exit non-zero with the reason.
+# no recorded test_accuracy or test_auc, an image not classified, a patient without a call,
+# an answer from another model, an accuracy or AUC drop past 0.05 (--tolerance), an API
+# that does not answer or a job that does not finish all exit non-zero with the reason.
+# Beside REPORT (JSON) it writes the readable report (same name, .md).
 #
 # Needs `inferq` on PATH and INFERQ_API_KEY (a key of the tenant the gate submits as).
 # GATE_TILES (default 256), GATE_WAIT_SECONDS (60) and GATE_TIMEOUT_SECONDS (600) bound it.
@@ -45,7 +46,7 @@ inferq data generate --out "$data" --n "$tiles" --seed 7 >/dev/null
 # evaluate bounds the job's wait itself; the outer bound also covers uploads that hang.
 status=0
 timeout "$((job_seconds + 120))" inferq evaluate --api "$api" --data "$data" \
-  --model-card "$card" --max-drop 0.05 --timeout "$job_seconds" --report "$report" || status=$?
+  --model-card "$card" --tolerance 0.05 --timeout "$job_seconds" --report "$report" || status=$?
 if [ "$status" -eq 124 ]; then
   fail "inferq evaluate did not finish within $((job_seconds + 120)) s"
 elif [ "$status" -ne 0 ]; then

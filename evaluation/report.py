@@ -73,6 +73,19 @@ class TileMetrics(BaseModel):
     confusion_matrix: dict[str, list[str] | list[list[int]]]
 
 
+Interval = tuple[float, float] | None
+
+
+class Intervals(BaseModel):
+    """95% confidence intervals by bootstrap over patients (core.metrics.bootstrap_intervals)."""
+
+    accuracy: Interval
+    roc_auc: Interval
+    patient_accuracy: Interval
+    resamples: int
+    seed: int
+
+
 class EvaluationReport(TileMetrics):
     """Everything `inferq evaluate` writes to its JSON report."""
 
@@ -84,7 +97,9 @@ class EvaluationReport(TileMetrics):
     classes: list[str]
     positive_class: str | None
     threshold: float
+    n_patients: int = Field(description="Patients in the labelled set.")
     per_patient: PerPatient
+    intervals: Intervals
     latency_ms: dict[str, dict[str, float | None]]
     wall_seconds: float
     images_per_second: float
@@ -136,11 +151,16 @@ def tile_metrics(
     )
 
 
+def patient_key(patient_id: str) -> str:
+    """Return the patient's key as the API's summary names it: core's normalised ID."""
+    return normalize_id(patient_id) or patient_id
+
+
 def patient_outcomes(samples: list[Sample], groups: list[PatientCall]) -> PerPatient:
     """Compare each patient's call in the API's summary with the patient's true label."""
     labels: dict[str, Counter[str]] = {}
     for sample in samples:  # the summary names patients by core's normalised ID
-        key = normalize_id(sample.patient_id) or sample.patient_id
+        key = patient_key(sample.patient_id)
         labels.setdefault(key, Counter())[sample.label] += 1
     calls = {normalize_id(group.patient_id): group for group in groups if group.patient_id}
     outcomes = []

@@ -20,11 +20,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DEFAULT_PATIENTS = 100  # 10 tiles each: a 20% test split holds 20 patients
+
+
 class GenerateParams(_Section):
     """The synthetic dataset the pipeline trains on by default."""
 
     n_tiles: int = Field(DEFAULT_TILES, ge=2)
-    n_patients: int | None = Field(None, ge=2)
+    n_patients: int | None = Field(DEFAULT_PATIENTS, ge=2)  # None: one per 20 tiles
     tile_size: int = Field(96, ge=16)
 
 
@@ -37,11 +40,12 @@ class IngestParams(_Section):
 
 
 class SplitParams(_Section):
-    """Patient-level split ratios."""
+    """Patient-level split ratios, and the fewest test patients a report may rest on."""
 
-    train: float = Field(0.7, ge=0)
+    train: float = Field(0.65, ge=0)
     val: float = Field(0.15, ge=0)
-    test: float = Field(0.15, gt=0)
+    test: float = Field(0.2, gt=0)
+    min_test_patients: int = Field(20, ge=1)
 
     @property
     def ratios(self) -> tuple[float, float, float]:

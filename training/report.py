@@ -2,7 +2,8 @@
 
 Numpy only. Per-image accuracy, precision, recall, F1 and ROC AUC of the positive class,
 the confusion matrix, and per-patient results (a patient is called by the majority of its
-images, as a reader would).
+images, as a reader would), with 95% intervals of accuracy, AUC and patient accuracy by
+bootstrap over patients (core.metrics).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.decision import DecisionRule
-from core.metrics import patient_accuracy, score_tiles
+from core.metrics import bootstrap_intervals, majority_calls, patient_accuracy, score_tiles
 
 
 def decision_rule(
@@ -22,6 +23,22 @@ def decision_rule(
     """Return the card's decision rule for these classes (no positive class if it is absent)."""
     positive = positive_class if positive_class in class_names else None
     return DecisionRule(tuple(class_names), threshold, positive)
+
+
+def report_intervals(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    patient_ids: np.ndarray,
+    rule: DecisionRule,
+) -> dict[str, list[float] | None]:
+    """Return 95% intervals of accuracy, AUC and patient accuracy, over patients."""
+    column = 1 if rule.positive_index is None else rule.positive_index
+    binary = rule.positive_index is not None or probabilities.shape[1] == 2
+    truth, column_scores = (labels == column, probabilities[:, column]) if binary else (None, None)
+    calls = majority_calls(patient_ids, labels, predicted)
+    found = bootstrap_intervals(patient_ids, labels == predicted, truth, column_scores, calls)
+    return {name: list(bounds) if bounds else None for name, bounds in found.items()}
 
 
 def evaluate_predictions(
@@ -41,6 +58,7 @@ def evaluate_predictions(
     scores = score_tiles(probabilities, labels, predicted, rule.positive_index)
     counts = scores.confusion
     by_patient, per_patient = patient_accuracy(patient_ids, labels, predicted)
+    intervals = report_intervals(probabilities, labels, predicted, patient_ids, rule)
     return {
         "accuracy": scores.accuracy,
         "roc_auc": scores.roc_auc,
@@ -52,6 +70,9 @@ def evaluate_predictions(
         "min_patient_accuracy": float(min(per_patient.values())),
         "n_images": len(labels),
         "n_patients": len(per_patient),
+        "intervals_95": {
+            name: list(bounds) if bounds else None for name, bounds in intervals.items()
+        },
         "confusion_matrix": {
             f"true_{true}": {
                 f"predicted_{pred}": int(counts[i, j]) for j, pred in enumerate(class_names)

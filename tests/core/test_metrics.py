@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core import metrics
 from core.decision import DecisionRule
 from core.metrics import (
     accuracy,
@@ -91,3 +92,60 @@ def test_patients_are_called_by_majority() -> None:
     )
     assert by_patient == 0.5
     assert per_patient == {"A": pytest.approx(2 / 3), "B": 0.0}
+
+
+def _two_class_patients(n_patients: int, seed: int = 1) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    ids = np.repeat([f"P{i:02d}" for i in range(n_patients)], 10)
+    labels = np.repeat(np.arange(n_patients) % 2, 10)
+    scores = np.clip(labels * 0.4 + rng.uniform(0.0, 0.6, len(labels)), 0.0, 1.0)
+    return ids, labels, scores, (scores >= 0.5).astype(np.int64)
+
+
+def test_bootstrap_intervals_cover_the_point_figures_and_are_reproducible() -> None:
+    ids, labels, scores, predicted = _two_class_patients(20)
+    calls = metrics.majority_calls(ids, labels, predicted) | {"P00": False, "P03": False}
+    arguments = (ids, labels == predicted, labels == 1, scores, calls)
+    first = metrics.bootstrap_intervals(*arguments)
+    assert first == metrics.bootstrap_intervals(*arguments)  # fixed seed
+    point = {
+        "accuracy": metrics.accuracy(labels, predicted),
+        "roc_auc": metrics.roc_auc(labels == 1, scores),
+        "patient_accuracy": float(np.mean(list(calls.values()))),
+    }
+    for name, value in point.items():
+        interval = first[name]
+        assert interval is not None
+        assert interval[0] <= value <= interval[1], name
+        assert interval[0] < interval[1], name
+
+
+def test_bootstrap_intervals_narrow_with_more_patients() -> None:
+    widths = []
+    for n_patients in (10, 80):
+        ids, labels, _scores, predicted = _two_class_patients(n_patients)
+        calls = metrics.majority_calls(ids, labels, predicted)
+        interval = metrics.bootstrap_intervals(ids, labels == predicted, None, None, calls)
+        assert interval["roc_auc"] is None  # no scores: no AUC interval
+        low, high = interval["accuracy"] or (0.0, 0.0)
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 1.5
+
+
+def test_bootstrap_counts_a_patient_without_tiles_by_its_call() -> None:
+    interval = metrics.bootstrap_intervals(
+        np.array([], dtype=str), np.array([], dtype=bool), None, None, {"A": False, "B": False}
+    )
+    assert interval["patient_accuracy"] == (0.0, 0.0)
+    assert interval["accuracy"] is None
+
+
+def test_accuracy_gap_interval_excludes_zero_only_for_a_real_gap() -> None:
+    ids, labels, _scores, predicted = _two_class_patients(40)
+    right = labels == predicted
+    worse = right & (np.arange(len(right)) % 3 != 0)  # a third of the tiles turned wrong
+    gap, interval = metrics.bootstrap_accuracy_gap((ids, right), (ids, worse))
+    assert gap == pytest.approx(float(np.mean(right) - np.mean(worse)))
+    assert interval is not None and 0 < interval[0] <= gap <= interval[1]
+    _, same = metrics.bootstrap_accuracy_gap((ids, right), (ids, right))
+    assert same is not None and same[0] < 0 < same[1]

@@ -10,7 +10,8 @@ from core.model_card import ModelCard, Preprocessing
 from evaluation.gate import Comparison, judge
 
 
-def card(accuracy: float | None = 0.9, version: str = "1") -> ModelCard:
+def card(accuracy: float | None = 0.9, version: str = "1", auc: float | None = 0.95) -> ModelCard:
+    metrics = {"test_accuracy": accuracy, "test_auc": auc}
     return ModelCard(
         name="m",
         version=version,
@@ -18,16 +19,17 @@ def card(accuracy: float | None = 0.9, version: str = "1") -> ModelCard:
         input_size=(96, 96),
         preprocessing=Preprocessing(input_size=(96, 96)),
         positive_class="malignant",
-        metrics={"test_auc": 0.9} if accuracy is None else {"test_accuracy": accuracy},
+        metrics={name: value for name, value in metrics.items() if value is not None},
     )
 
 
 def verdict(**changes: Any) -> Comparison:
-    """Judge a clean evaluation (0.88 against 0.9 recorded, all answered) with changes."""
+    """Judge a clean evaluation (0.88/0.93 against 0.9/0.95 recorded, all answered) with changes."""
     arguments: dict[str, Any] = {
         "accuracy": 0.88,
+        "auc": 0.93,
         "card": card(),
-        "max_drop": 0.05,
+        "tolerance": 0.05,
         "served": ["m:1"],
         "failed_images": [],
         "dropped_patients": [],
@@ -39,8 +41,8 @@ def verdict(**changes: Any) -> Comparison:
 def test_a_clean_evaluation_within_the_allowed_drop_passes() -> None:
     passed = verdict()
     assert passed.passed and passed.failures == []
-    assert passed.drop == pytest.approx(0.02)
-    assert "within the 0.05 allowed" in passed.reason
+    assert passed.drop == pytest.approx(0.02) and passed.auc_drop == pytest.approx(0.02)
+    assert "within the 0.05 allowed" in passed.reason and not passed.card_checks_skipped
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,10 @@ def test_a_clean_evaluation_within_the_allowed_drop_passes() -> None:
     [
         ({"card": None}, "no model card"),
         ({"card": card(None)}, "the model card records no test_accuracy"),
+        ({"card": card(auc=None)}, "the model card records no test_auc"),
+        ({"auc": 0.85}, "AUC 0.850 vs 0.950 recorded at training: a drop of 0.100, more than"),
+        ({"auc": None}, "no AUC could be computed"),
+        ({"card": None, "allow_no_card": True, "failed_images": ["a.png"]}, "1 images not"),
         ({"failed_images": ["a.png", "b.png"]}, "2 images not classified, e.g. a.png"),
         ({"dropped_patients": ["P7"]}, "1 patients got no call in the summary, e.g. P7"),
         ({"off_rule": ["c.png"]}, "1 labels differ from the card's decision rule on their"),
@@ -71,3 +77,16 @@ def test_every_broken_rule_is_named() -> None:
     assert len(failed.failures) == 4
     assert failed.reason == "; ".join(failed.failures)
     assert failed.card_model == "m:2" and failed.served_models == ["m:1"]
+
+
+def test_a_small_drop_passes_only_within_the_tolerance() -> None:
+    assert verdict(accuracy=0.86, auc=0.91, tolerance=0.05).passed
+    assert not verdict(accuracy=0.86, auc=0.91, tolerance=0.03).passed
+    assert not verdict(accuracy=0.89, auc=0.91, tolerance=0.03).passed  # AUC alone fails it
+
+
+def test_allow_no_card_skips_the_cards_checks_and_says_so() -> None:
+    skipped = verdict(card=None, allow_no_card=True, served=["x:9"])
+    assert skipped.passed and skipped.card_checks_skipped
+    assert "checks were skipped (--allow-no-card)" in skipped.reason
+    assert skipped.recorded_accuracy is None and skipped.drop is None

@@ -8,8 +8,9 @@ import pytest
 
 from core.model_card import ModelCard, Preprocessing
 from evaluation.dataset import load_samples, patient_id_from_name, samples_manifest
+from evaluation.markdown import render_markdown
 from evaluation.report import Answer, off_rule, tile_metrics
-from evaluation.run import build_report, percentiles
+from evaluation.run import GateOptions, build_report, percentiles
 
 
 def card(accuracy: float | None, threshold: float = 0.5) -> ModelCard:
@@ -21,7 +22,7 @@ def card(accuracy: float | None, threshold: float = 0.5) -> ModelCard:
         input_size=(96, 96),
         preprocessing=Preprocessing(input_size=(96, 96)),
         positive_class="malignant",
-        metrics={} if accuracy is None else {"test_accuracy": accuracy},
+        metrics={} if accuracy is None else {"test_accuracy": accuracy, "test_auc": 0.95},
     )
 
 
@@ -119,7 +120,7 @@ def test_report_from_api_answers(tmp_path: Path) -> None:
         job_id="j",
         wall_seconds=2.0,
         card=card(0.9),
-        max_drop=0.05,
+        options=GateOptions(tolerance=0.05),
         api_url="http://api",
     )
     assert (report.n, report.n_classified, report.n_failed) == (4, 3, 1)
@@ -131,6 +132,14 @@ def test_report_from_api_answers(tmp_path: Path) -> None:
     assert (report.precision, report.recall) == (pytest.approx(0.5), pytest.approx(1.0))
     assert report.roc_auc == pytest.approx(1.0)
     assert report.per_patient.accuracy == pytest.approx(0.5)
+    assert report.n_patients == 2 and report.intervals.resamples == 1000
+    assert report.intervals.patient_accuracy == (0.0, 1.0)  # 2 patients: one right, one wrong
+    low, high = report.intervals.accuracy or (1.0, 0.0)
+    assert low <= 2 / 3 <= high
+    readable = render_markdown(report)
+    assert readable.startswith("# Evaluation of job j\n\n**FAIL**: 1 images not classified")
+    assert f"| tile accuracy | 0.667 [{low:.3f}, {high:.3f}] | 0.900 |" in readable
+    assert "- patients: 2; tolerance: 0.05" in readable
     assert report.latency_ms["total"]["p50"] is not None
     assert not report.comparison.passed
     assert report.comparison.failures == [

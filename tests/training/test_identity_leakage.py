@@ -22,7 +22,7 @@ from training.dataset import (
     with_content_hashes,
 )
 from training.layouts import index_folders
-from training.params import PipelineParams
+from training.params import PipelineParams, SplitParams
 from training.rows import read_rows, to_records, write_rows
 from training.stages.common import INDEX_FILE, SPLIT_DIR, run_stage
 from training.stages.split import split
@@ -140,7 +140,7 @@ def test_the_split_stage_writes_groups_whole_and_reports_linked_patients(
             spelling = f"P{p:04d}" if t else f" p{p:04d} "  # two spellings of each patient
             rows.append({"path": str(path), "label": label_of(p), "patient_id": spelling})
     write_rows(rows, INDEX_FILE)
-    split(PipelineParams())
+    split(PipelineParams(split=SplitParams(min_test_patients=1)))  # 20 patients: a tiny test
     where: dict[str, set[str]] = {}
     for name in ("train", "val", "test"):
         for row in read_rows(SPLIT_DIR / f"{name}.csv"):
@@ -151,3 +151,27 @@ def test_the_split_stage_writes_groups_whole_and_reports_linked_patients(
     with pytest.raises(typer.Exit):
         run_stage(split, tmp_path / "params.yaml")
     assert "20 patients form 1 groups" in capsys.readouterr().err
+
+
+def _index_of(tmp_path: Path, n_patients: int) -> None:
+    rows = []
+    for p in range(n_patients):
+        path = tmp_path / f"P{p:04d}_0.png"
+        path.write_bytes(tile(p))
+        rows.append({"path": str(path), "label": label_of(p), "patient_id": f"P{p:04d}"})
+    write_rows(rows, INDEX_FILE)
+
+
+def test_the_default_split_holds_20_test_patients_or_fails_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _index_of(tmp_path, PipelineParams().generate.n_patients or 0)  # the default data's count
+    split(PipelineParams())
+    test = {row["patient_id"] for row in read_rows(SPLIT_DIR / "test.csv")}
+    assert len(test) >= 20
+    _index_of(tmp_path, 60)  # 20% of 60 patients: 12 in the test split
+    with pytest.raises(typer.Exit):
+        run_stage(split, tmp_path / "params.yaml")
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the test split holds 12 patients, fewer than split.min_test_patients=20" in err

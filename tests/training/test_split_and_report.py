@@ -87,6 +87,10 @@ def test_report_scores_the_positive_class_and_patients() -> None:
     assert report["recall"] == 2 / 3
     assert report["accuracy"] == 3 / 5
     assert report["mean_patient_accuracy"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    intervals = report["intervals_95"]
+    assert set(intervals) == {"accuracy", "roc_auc", "patient_accuracy"}
+    low, high = intervals["accuracy"]
+    assert low <= 3 / 5 <= high and low < high  # three patients resampled: a wide interval
     flat = card_metrics({"test": report, "image_level_split": {"enabled": True}})
     assert flat["test_auc"] == report["roc_auc"]
     assert "image_level_enabled" not in flat

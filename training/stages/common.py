@@ -29,6 +29,7 @@ RUN_FILE = CANDIDATE_DIR / "run.json"
 REPORTS_DIR = Path("reports")
 SPLIT_REPORT = REPORTS_DIR / "split.json"
 LEAKAGE_REPORT = REPORTS_DIR / "leakage.json"
+LEAKAGE_OUTCOMES = REPORTS_DIR / "leakage_outcomes.csv"
 METRICS_FILE = REPORTS_DIR / "metrics.json"
 PREDICTIONS_FILE = REPORTS_DIR / "predictions.csv"
 PLOTS_DIR = REPORTS_DIR / "plots"

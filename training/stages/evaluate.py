@@ -8,6 +8,7 @@ training run in MLflow.
 
 from __future__ import annotations
 
+import csv
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 import typer
 
 from core.csv_cells import csv_writer
-from core.metrics import confusion_matrix, patient_accuracy, roc_curve
+from core.metrics import bootstrap_accuracy_gap, confusion_matrix, patient_accuracy, roc_curve
 from core.settings import get_settings
 from training.params import PipelineParams
 from training.plots import plot_confusion, plot_history, plot_roc
@@ -26,6 +27,7 @@ from training.report import card_metrics, decision_rule, evaluate_predictions
 from training.stages.common import (
     CANDIDATE_MODEL,
     HISTORY_FILE,
+    LEAKAGE_OUTCOMES,
     LEAKAGE_REPORT,
     METRICS_FILE,
     PLOTS_DIR,
@@ -100,6 +102,21 @@ def _score(
     return split, scores, report
 
 
+def leakage_gap(test: PreparedSplit, predicted: np.ndarray) -> dict[str, Any]:
+    """Return the image-level split's accuracy minus the patient-level one, with its interval."""
+    leaky = read_json(LEAKAGE_REPORT)
+    if not leaky.get("enabled") or not LEAKAGE_OUTCOMES.exists():
+        return leaky
+    with LEAKAGE_OUTCOMES.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    outcomes = (
+        np.array([row["patient_id"] for row in rows], dtype=str),
+        np.array([row["correct"] == "1" for row in rows], dtype=bool),
+    )
+    gap, interval = bootstrap_accuracy_gap(outcomes, (test.patient_ids, test.labels == predicted))
+    return leaky | {"accuracy_gap": gap, "accuracy_gap_interval_95": interval}
+
+
 def _log_to_mlflow(run_id: str, report: dict[str, Any]) -> None:
     """Add the evaluation's metrics, plots and tables to the training run."""
     client = client_for(get_settings().mlflow_tracking_uri)
@@ -115,15 +132,15 @@ def evaluate(params: PipelineParams) -> str:
     model = keras.models.load_model(CANDIDATE_MODEL, compile=False)
     test, scores, test_report = _score(model, "test", names, params)
     run = read_json(RUN_FILE)
+    rule = decision_rule(names, params.evaluate.threshold, params.evaluate.positive_class)
     report = {
         "test": test_report,
         "val": _score(model, "val", names, params)[2],
-        "image_level_split": read_json(LEAKAGE_REPORT),
+        "image_level_split": leakage_gap(test, rule.indices(scores)),
         "training": {"epochs": run["epochs"]},
     }
     write_json(report, METRICS_FILE)
     write_predictions(test, scores, names)
-    rule = decision_rule(names, params.evaluate.threshold, params.evaluate.positive_class)
     write_per_patient(test, rule.indices(scores))
     draw_plots(test, scores, names, params)
     _log_to_mlflow(run["run_id"], report)

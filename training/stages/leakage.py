@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import typer
 
+from core.csv_cells import csv_writer
 from training.params import PipelineParams
 from training.prepare import (
     Arrays,
@@ -21,10 +23,11 @@ from training.prepare import (
     load_split,
     select,
 )
-from training.report import evaluate_predictions
+from training.report import decision_rule, evaluate_predictions
 from training.rows import read_rows
 from training.stages.common import (
     IMAGE_SPLIT_DIR,
+    LEAKAGE_OUTCOMES,
     LEAKAGE_REPORT,
     PREPARED_DIR,
     SPLIT_REPORT,
@@ -51,6 +54,16 @@ def _image_level_splits() -> dict[str, PreparedSplit]:
     }
 
 
+def write_outcomes(test: PreparedSplit, predicted: np.ndarray) -> None:
+    """Write each image-level test image's patient and whether it was labelled right."""
+    LEAKAGE_OUTCOMES.parent.mkdir(parents=True, exist_ok=True)
+    with LEAKAGE_OUTCOMES.open("w", newline="") as handle:
+        writer = csv_writer(handle)
+        writer.writerow(["patient_id", "correct"])
+        for patient, right in zip(test.patient_ids, test.labels == predicted, strict=True):
+            writer.writerow([patient, int(right)])
+
+
 def _test_leaky_model(params: PipelineParams) -> dict[str, Any]:
     """Fit on the image-level train split and return the image-level test report."""
     meta = read_json(PREPARED_DIR / "meta.json")
@@ -61,8 +74,15 @@ def _test_leaky_model(params: PipelineParams) -> dict[str, Any]:
     )
     model, history = fit_candidate(params, data)
     test = splits["test"]
+    scores = predict_probabilities(model, test.images)
+    write_outcomes(
+        test,
+        decision_rule(
+            meta["class_names"], params.evaluate.threshold, params.evaluate.positive_class
+        ).indices(scores),
+    )
     report = evaluate_predictions(
-        predict_probabilities(model, test.images),
+        scores,
         test.labels,
         test.patient_ids,
         meta["class_names"],
@@ -72,6 +92,7 @@ def _test_leaky_model(params: PipelineParams) -> dict[str, Any]:
     return {
         "test_accuracy": report.get("accuracy", float("nan")),
         "test_roc_auc": report.get("roc_auc", float("nan")),
+        "test_intervals_95": report.get("intervals_95", {}),
         "epochs": len(history["loss"]),
     }
 

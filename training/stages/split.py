@@ -16,6 +16,7 @@ import typer
 
 from core.patients import normalize_id
 from training.dataset import (
+    Record,
     Split,
     check_disjoint,
     shared_patients,
@@ -56,6 +57,19 @@ def _write(split: Split, rows: list[Row], folder_name: str) -> None:
         write_rows(rows_of(part, rows), SPLIT_DIR / folder_name / f"{name}.csv")
 
 
+def check_test_patients(split: Split, records: list[Record], minimum: int) -> None:
+    """Refuse a test split of fewer than `minimum` patients: its figures would mean little."""
+    found = len({normalize_id(r.patient_id) for r in split.test})
+    if found >= minimum:
+        return
+    patients = len({normalize_id(r.patient_id) for r in records})
+    raise ValueError(
+        f"the test split holds {found} patients, fewer than split.min_test_patients={minimum} "
+        f"(the data has {patients} patients in {len(group_records(records))} groups): add "
+        "patients, raise split.test, or lower split.min_test_patients knowingly"
+    )
+
+
 def split(params: PipelineParams) -> str:
     """Split the index by patient (stratified by label), check it, and write the tables."""
     rows = read_rows(INDEX_FILE)
@@ -68,6 +82,7 @@ def split(params: PipelineParams) -> str:
             f"{len(group_records(records))} groups (patients sharing a slide ID or a "
             "file's bytes count as one; slide IDs must name one slide across patients)"
         )
+    check_test_patients(by_patient, records, params.split.min_test_patients)
     check_disjoint(by_patient)
     by_image = split_by_image(records, params.split.ratios, seed=params.seed)
     _write(by_patient, rows, "")
