@@ -70,7 +70,7 @@ def red_meter(tmp_path_factory: pytest.TempPathFactory) -> Path:
         class_names=["benign", "malignant"],
         input_size=(96, 96),
         data_hash="0" * 64,
-        metrics={"test_accuracy": 0.0},
+        metrics={"test_accuracy": 0.0, "test_auc": 0.0},  # the gate here judges the rule only
         positive_class="malignant",
     )
     return export_model(model, card, tmp_path_factory.mktemp("red-meter"))
