@@ -120,6 +120,22 @@ class Settings(BaseSettings):
         100_000, ge=1, description="Most rows a request's manifest may hold."
     )
 
+    upload_chunk_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=16 * 1024 * 1024,
+        description="Chunk size of resumable uploads (POST /v1/uploads); at most 16 MiB.",
+    )
+    max_chunked_upload_bytes: int = Field(
+        10 * 1024**3, ge=1, description="Largest file a resumable upload may declare; 413."
+    )
+    max_open_uploads_per_tenant: int = Field(
+        20, ge=1, description="Resumable uploads a tenant may have open at once; 409 past it."
+    )
+    upload_expiry_hours: float = Field(
+        24, gt=0, description="Hours an open upload may go without a chunk before it is purged."
+    )
+
     max_header_bytes: int = Field(
         32 * 1024, ge=1024, description="Largest request head (request line and headers); 431."
     )

@@ -30,6 +30,30 @@ class BlobStore:
         """Return where the blob with this digest lives."""
         return f"{self._root}/{digest[:2]}/{digest[2:4]}/{digest}"
 
+    @property
+    def filesystem(self) -> AbstractFileSystem:
+        """Return the fsspec filesystem the blobs live on."""
+        return self._fs
+
+    def scratch_path(self, *parts: str) -> str:
+        """Return a path beside the blobs for work in progress (upload chunks)."""
+        return "/".join([self._root, "uploads", *parts])
+
+    def url_for(self, digest: str) -> str:
+        """Return the full fsspec URL of the blob with this digest (what readers open)."""
+        return str(self._fs.unstrip_protocol(self.path_for(digest)))
+
+    def adopt(self, path: str, digest: str) -> None:
+        """Move a finished file (written beside the blobs) into place as this digest's blob."""
+        target = self.path_for(digest)
+        if self._fs.exists(target):  # the same bytes are stored already
+            self._fs.rm_file(path)
+            if self._local:
+                os.utime(target)
+            return
+        self._fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        self._fs.mv(path, target)  # a rename on a local disk, a server-side copy elsewhere
+
     def put(self, data: bytes) -> str:
         """Store bytes if absent and return their digest."""
         digest = content_hash(data)

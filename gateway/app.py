@@ -31,6 +31,7 @@ from gateway.routes import (
     predict,
     results,
     summary,
+    uploads,
     workers,
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    routers = (jobs, open_jobs, events, results, summary, predict, metrics, model, workers, health)
-    for module in routers:
+    routers = (jobs, open_jobs, uploads, events, results, summary, predict, metrics, model)
+    for module in (*routers, workers, health):
         app.include_router(module.router)
     return app
