@@ -62,8 +62,8 @@ def test_chunks_in_any_order_with_retries_then_complete(uploads: TestClient) -> 
     assert store.get(hashlib.sha256(data).hexdigest()) == data
     assert not (settings.data_dir / "blobs" / "uploads" / str(upload_id)).exists()
     with get_session(settings.resolved_database_url) as session:
-        blob = completed_blob(session=session, tenant_id="lab", upload_id=uuid.UUID(upload_id))
-        other = completed_blob(session=session, tenant_id="x", upload_id=uuid.UUID(upload_id))
+        blob = completed_blob(session=session, tenant_id="lab", upload_id=uuid.UUID(str(upload_id)))
+        other = completed_blob(session=session, tenant_id="x", upload_id=uuid.UUID(str(upload_id)))
     assert blob is not None and other is None
     assert (blob.filename, blob.size, blob.url.endswith(blob.sha256)) == (
         "slide.svs",
