@@ -14,6 +14,7 @@ from cli.models import models_app
 from cli.purge import purge
 from cli.services import db_app, gateway, sweeper, webhooks, worker
 from cli.submit import submit
+from cli.upload import upload
 from cli.watch import watch
 from cli.workers import workers
 from training.cli import data_app, train
@@ -31,7 +32,19 @@ app.command()(purge)
 app.command()(webhooks)
 app.command()(demo)
 app.command()(bench)
-for command in (submit, status, jobs, cancel, results, summary, metrics, watch, evaluate, workers):
+for command in (
+    submit,
+    upload,
+    status,
+    jobs,
+    cancel,
+    results,
+    summary,
+    metrics,
+    watch,
+    evaluate,
+    workers,
+):
     app.command()(command)
 
 if __name__ == "__main__":

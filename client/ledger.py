@@ -1,8 +1,10 @@
-"""The watch ledger: which files went into which request, so a restart sends nothing twice.
+"""The client ledger: which files went into which request, so a restart sends nothing twice.
 
 A batch is written here with its Idempotency-Key before it is sent. If the process dies
 after sending but before recording the answer, the restart sends the batch again under
 the same key and the gateway answers with the first job instead of adding the files again.
+A file sent by resumable upload is recorded with its checksum and upload ID, so a rerun
+asks the gateway which chunks it has and sends only the others.
 """
 
 from __future__ import annotations
@@ -26,7 +28,23 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS sessions (
     folder TEXT PRIMARY KEY, job_id TEXT NOT NULL, last_added REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    path TEXT NOT NULL, api TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, upload_id TEXT, PRIMARY KEY (path, api)
+);
 """
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A file being sent by resumable upload: its identity, checksum and upload ID."""
+
+    path: str
+    api: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    upload_id: str | None
 
 
 @dataclass(frozen=True)
@@ -136,3 +154,26 @@ class Ledger:
         )
         for path, result in rows:
             yield path, json.loads(result)
+
+    def upload_record(self, path: str, api: str) -> UploadRecord | None:
+        """Return what is recorded about a file's resumable upload to a gateway."""
+        row = self._db.execute(
+            "SELECT path, api, size, mtime_ns, sha256, upload_id FROM uploads "
+            "WHERE path = ? AND api = ?",
+            (path, api),
+        ).fetchone()
+        return UploadRecord(*row) if row else None
+
+    def record_upload(self, record: UploadRecord) -> None:
+        """Remember a file's checksum and upload ID, so a rerun resumes the upload."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.path,
+                record.api,
+                record.size,
+                record.mtime_ns,
+                record.sha256,
+                record.upload_id,
+            ),
+        )
