@@ -108,7 +108,7 @@ def stored_sha256(gateway: Gateway, digest: str) -> str:
     return hasher.hexdigest()
 
 
-class Stop(Exception):
+class StopError(Exception):
     """Raised by the progress callback to interrupt an upload."""
 
 
@@ -122,9 +122,9 @@ def test_an_interrupted_upload_resumes_with_only_the_missing_chunks(
     def stop_after_three(size: int) -> None:
         sent.append(size)
         if len(sent) == 3:
-            raise Stop
+            raise StopError
 
-    with InferqClient(gateway.url) as client, pytest.raises(Stop):
+    with InferqClient(gateway.url) as client, pytest.raises(StopError):
         ChunkedUploader(client, ledger).upload(path, stop_after_three)
     with InferqClient(gateway.url) as client:
         done = ChunkedUploader(client, ledger).upload(path)
@@ -186,10 +186,9 @@ def test_a_200_mb_upload_keeps_the_gateway_rss_bounded(gateway: Gateway, tmp_pat
         running = False
         sampler.join()
     seconds = time.perf_counter() - started
-    print(
-        f"\n{FILE_MIB} MiB in {done.upload.chunk_count} chunks, {seconds:.1f} s "
-        f"({FILE_MIB / seconds:.0f} MiB/s, hashing included): gateway RSS at start "
-        f"{gateway.started_rss / MIB:.0f}, before {before / MIB:.0f} -> peak {peak / MIB:.0f} MiB, after {gateway.rss() / MIB:.0f} MiB"
-    )
+    rates = f"{seconds:.1f} s ({FILE_MIB / seconds:.0f} MiB/s, hashing included)"
+    memory = f"at start {gateway.started_rss / MIB:.0f}, before {before / MIB:.0f}"
+    memory += f" -> peak {peak / MIB:.0f} MiB, after {gateway.rss() / MIB:.0f} MiB"
+    print(f"\n{FILE_MIB} MiB in {done.upload.chunk_count} chunks, {rates}: gateway RSS {memory}")
     assert done.upload.status == "complete"
     assert peak - gateway.started_rss < RSS_GROWTH_LIMIT
