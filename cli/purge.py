@@ -20,7 +20,8 @@ def purge(
     """Delete the images and then the rows of final jobs past their retention.
 
     Each worker does the same every INFERQ_PURGE_INTERVAL_SECONDS. A blob that a job
-    still keeping its images references stays.
+    still keeping its images (or a completed upload) references stays. Open uploads
+    without a chunk for INFERQ_UPLOAD_EXPIRY_HOURS are deleted with their chunks.
     """
     from worker.purge import purge_all, purge_once
 
@@ -36,11 +37,12 @@ def purge(
 
 
 def describe(report: PurgeReport) -> str:
-    """Return what a purge did (or would do) in two lines."""
+    """Return what a purge did (or would do) in three lines."""
     verb = "would delete" if report.dry_run else "deleted"
     return (
         f"{verb} the images of {report.image_jobs} jobs: {report.blobs_deleted} blobs "
         f"(kept {report.blobs_shared} still referenced by other jobs, "
         f"{report.blobs_recent} sent again within the last hour)\n"
-        f"{verb} {report.jobs_deleted} jobs with {report.items_deleted} items"
+        f"{verb} {report.jobs_deleted} jobs with {report.items_deleted} items\n"
+        f"{verb} {report.uploads_expired} open uploads past INFERQ_UPLOAD_EXPIRY_HOURS"
     )

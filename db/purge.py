@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db.models import IdempotencyKey, Item, ItemStatus, Job, ManifestEntry, Result, utc_now
 from db.session import get_session
+from db.upload_models import Upload, UploadStatus
 
 # Any constant works: it names the one purge that may run at a time on a PostgreSQL database.
 _PURGE_LOCK_KEY = 0x1F0E_0017
@@ -107,7 +108,7 @@ def job_hashes(job_id: uuid.UUID, *, session: Session, after: str, limit: int) -
 def held_elsewhere(
     digests: list[str], *, session: Session, released: Collection[uuid.UUID]
 ) -> set[str]:
-    """Return the digests an item of a job whose images are kept still references.
+    """Return the digests an item of a job whose images are kept, or an upload, still holds.
 
     `released` are jobs this purge already let go of (marked, or in a dry run, about to be).
     """
@@ -119,7 +120,11 @@ def held_elsewhere(
         .where(Item.content_hash.in_(digests), Job.images_purged_at.is_(None))
         .distinct()
     )
-    return {digest for digest, job_id in session.execute(statement) if job_id not in released}
+    held = {digest for digest, job_id in session.execute(statement) if job_id not in released}
+    uploaded = select(Upload.sha256).where(
+        Upload.sha256.in_(digests), Upload.status == UploadStatus.COMPLETE
+    )
+    return held | set(session.scalars(uploaded))
 
 
 def mark_images_purged(job: FinalJob, *, session: Session) -> None:

@@ -57,12 +57,21 @@ def create_upload(new: NewUpload, *, session: Session, tenant: str) -> Upload:
 
 
 def get_upload(
-    upload_id: uuid.UUID, *, session: Session, tenant: str, for_update: bool = False
+    upload_id: uuid.UUID,
+    *,
+    session: Session,
+    tenant: str,
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> Upload | None:
-    """Return the tenant's upload, or None (another tenant's too); lock it if asked."""
+    """Return the tenant's upload, or None (another tenant's too); lock it if asked.
+
+    A shared lock lets chunks arrive side by side while completion, abort and the purge,
+    which lock it for update, wait for them.
+    """
     statement = select(Upload).where(Upload.id == upload_id, Upload.tenant == tenant)
-    if for_update:
-        statement = statement.with_for_update()
+    if for_update or for_share:
+        statement = statement.with_for_update(read=not for_update)
     return session.scalars(statement).first()
 
 
@@ -134,3 +143,10 @@ def find_expired_uploads(*, session: Session, cutoff: datetime, limit: int) -> l
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def lock_expired_upload(upload_id: uuid.UUID, *, session: Session, cutoff: datetime) -> bool:
+    """Lock an upload and return whether it is still open and idle since before `cutoff`."""
+    statement = select(Upload).where(Upload.id == upload_id).with_for_update()
+    upload = session.scalars(statement).first()
+    return upload is not None and upload.status == UploadStatus.OPEN and upload.updated_at < cutoff

@@ -30,6 +30,7 @@ from db.purge import (
     purge_lock,
 )
 from db.session import get_session
+from worker.upload_purge import expire_uploads
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class PurgeReport:
     blobs_recent: int = 0  # kept: written within RECENT_WRITE_GRACE; the job is tried again
     jobs_deleted: int = 0
     items_deleted: int = 0
+    uploads_expired: int = 0  # open uploads that took no chunk for INFERQ_UPLOAD_EXPIRY_HOURS
 
     def add(self, other: PurgeReport) -> None:
         """Count another pass's deletions into this report."""
@@ -60,11 +62,14 @@ class PurgeReport:
         self.blobs_recent += other.blobs_recent
         self.jobs_deleted += other.jobs_deleted
         self.items_deleted += other.items_deleted
+        self.uploads_expired += other.uploads_expired
 
     @property
     def progressed(self) -> bool:
         """Return whether this pass changed anything (another pass may find more)."""
-        return not self.dry_run and bool(self.image_jobs or self.jobs_deleted)
+        return not self.dry_run and bool(
+            self.image_jobs or self.jobs_deleted or self.uploads_expired
+        )
 
 
 def retention_scopes(settings: Settings) -> list[tuple[Scope, Retention]]:
@@ -81,6 +86,7 @@ class Purge:
     """One pass over every retention scope: images first, then rows."""
 
     def __init__(self, settings: Settings, store: BlobStore, *, dry_run: bool) -> None:
+        self.settings = settings
         self.url = settings.resolved_database_url
         self.batch = settings.purge_batch_size
         self.scopes = retention_scopes(settings)
@@ -100,6 +106,9 @@ class Purge:
                     self.release_images(job)
             for scope, retention in self.scopes:
                 self.delete_jobs(scope, self.now - retention.rows, limit)
+            self.report.uploads_expired = expire_uploads(
+                self.settings, self.store, self.now, dry_run=self.report.dry_run, limit=limit
+            )
         return self.report
 
     def find_final(self, scope: Scope, cutoff: datetime, limit: int | None) -> list[FinalJob]:
@@ -168,13 +177,15 @@ def purge_once(
 ) -> PurgeReport:
     """Run one purge pass over up to `limit` jobs a scope and step; return what it did."""
     report = Purge(settings, store, dry_run=dry_run).run(limit)
-    if report.image_jobs or report.jobs_deleted:
+    if report.image_jobs or report.jobs_deleted or report.uploads_expired:
         logger.info(
-            "purge: images of %d jobs (%d blobs deleted, %d shared kept), %d jobs deleted",
+            "purge: images of %d jobs (%d blobs deleted, %d shared kept), %d jobs deleted, "
+            "%d expired uploads deleted",
             report.image_jobs,
             report.blobs_deleted,
             report.blobs_shared,
             report.jobs_deleted,
+            report.uploads_expired,
             extra={"dry_run": dry_run},
         )
     return report

@@ -78,9 +78,11 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in codes}
 
 
-def find_upload(upload_id: uuid.UUID, session: Session, tenant: str, *, lock: bool) -> Upload:
+def find_upload(
+    upload_id: uuid.UUID, session: Session, tenant: str, *, lock: bool, share: bool = False
+) -> Upload:
     """Return the tenant's upload or raise 404 (the same for another tenant's)."""
-    upload = get_upload(upload_id, session=session, tenant=tenant, for_update=lock)
+    upload = get_upload(upload_id, session=session, tenant=tenant, for_update=lock, for_share=share)
     if upload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"upload {upload_id} not found")
     return upload
@@ -128,7 +130,9 @@ def create_upload_route(
         declared.sha256,
         settings.upload_chunk_bytes,
     )
-    return upload_view(create_upload(new, session=session, tenant=tenant), [], settings)
+    upload = create_upload(new, session=session, tenant=tenant)
+    session.commit()  # before the answer: its first chunk may come on another connection
+    return upload_view(upload, [], settings)
 
 
 @router.get("/{upload_id}", response_model=UploadPublic, responses=responses(401, 404, 422, 429))
@@ -190,7 +194,7 @@ def take_chunk(
     upload_id, tenant = owner
     digest = content_hash(data)
     with open_session() as session:
-        upload = find_upload(upload_id, session, tenant, lock=False)
+        upload = find_upload(upload_id, session, tenant, lock=False, share=True)
         require_open(upload)
         held = dict(received_chunks(upload_id, session=session)).get(index)
         if held is None:  # stored first, recorded second: a row always names a stored file
