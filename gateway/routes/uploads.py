@@ -55,6 +55,7 @@ router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 ChunkIndex = Annotated[int, Path(ge=0, description="The chunk's index, from 0.")]
 
 _MEANINGS = {
+    400: "The body is sent as JSON but is not text (not UTF-8).",
     401: "No valid API key.",
     404: "No such upload; another tenant's upload gets the same answer.",
     409: (
@@ -64,8 +65,9 @@ _MEANINGS = {
     ),
     413: "The declared size is over the limit, or a chunk body is longer than its index takes.",
     422: (
-        "Invalid fields (a SHA-256 that is not 64 hex digits, a size under 1); a chunk index "
-        "past the last; a chunk body shorter than its index takes; or (complete) the "
+        "A body that is not a JSON object; invalid fields (a SHA-256 that is not 64 hex "
+        "digits, a size under 1); a chunk index past the last; a chunk body shorter than "
+        "its index takes; or (complete) the "
         "assembled bytes do not match the declared SHA-256: the chunks are discarded and "
         "the upload starts again from no chunks."
     ),
@@ -103,7 +105,7 @@ def received_indexes(upload: Upload, session: Session) -> list[int]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadPublic,
-    responses=responses(401, 409, 413, 422, 429),
+    responses=responses(400, 401, 409, 413, 422, 429),
 )
 def create_upload_route(
     declared: UploadCreate, tenant: TenantDep, settings: SettingsDep, session: SessionDep

@@ -67,9 +67,14 @@ def test_bad_declarations_are_refused(
     assert words in response.json()["detail"]
 
 
-def test_a_body_that_is_not_json_is_a_422(lab: httpx.Client) -> None:
+def test_a_body_that_is_not_json_is_a_4xx(lab: httpx.Client) -> None:
     response = lab.post("/v1/uploads", content=b"\xff{not json", headers={"content-type": "x"})
     assert response.status_code == 422, response.text
+    broken = {"content-type": "application/json"}
+    response = lab.post("/v1/uploads", content=b'{"size": 1,', headers=broken)
+    assert response.status_code == 422 and "JSON decode error" in response.text
+    response = lab.post("/v1/uploads", content=b"{\xff", headers=broken)  # not even UTF-8
+    assert response.status_code == 400 and "parsing the body" in response.text
 
 
 def test_chunk_lengths_must_match_their_index(lab: httpx.Client) -> None:
