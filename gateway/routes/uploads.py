@@ -12,33 +12,23 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.storage import BlobStore, content_hash
 from core.upload_schemas import (
     ChunkReceived,
     UploadCreate,
     UploadPublic,
-    chunk_count,
-    chunk_length,
 )
 from core.upload_store import ChunkStore
-from db.upload_models import Upload, UploadStatus
+from db.upload_models import UploadStatus
 from db.uploads import (
     NewUpload,
     count_open_uploads,
     create_upload,
     delete_upload,
-    get_upload,
-    mark_complete,
-    received_chunks,
-    record_chunk,
-    reset_chunks,
 )
 from gateway.deps import (
     SessionDep,
-    SessionOpener,
     SessionOpenerDep,
     SettingsDep,
     StoreDep,
@@ -47,6 +37,15 @@ from gateway.deps import (
 from gateway.intake.budget import RequestBudget
 from gateway.intake.chunks import read_chunk
 from gateway.intake.names import clean_filename
+from gateway.intake.resumable import (
+    chunk_answer,
+    complete_upload,
+    expected_length,
+    find_upload,
+    received_indexes,
+    require_open,
+    take_chunk,
+)
 from gateway.schemas import ErrorResponse
 from gateway.upload_views import upload_view
 
@@ -78,27 +77,6 @@ _MEANINGS = {
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Return FastAPI `responses=` entries for the upload routes' error codes."""
     return {code: {"model": ErrorResponse, "description": _MEANINGS[code]} for code in codes}
-
-
-def find_upload(
-    upload_id: uuid.UUID, session: Session, tenant: str, *, lock: bool, share: bool = False
-) -> Upload:
-    """Return the tenant's upload or raise 404 (the same for another tenant's)."""
-    upload = get_upload(upload_id, session=session, tenant=tenant, for_update=lock, for_share=share)
-    if upload is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"upload {upload_id} not found")
-    return upload
-
-
-def require_open(upload: Upload) -> None:
-    """Raise 409 unless the upload still takes chunks."""
-    if upload.status != UploadStatus.OPEN:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"upload {upload.id} is already complete")
-
-
-def received_indexes(upload: Upload, session: Session) -> list[int]:
-    """Return the indexes of the chunks an upload has received."""
-    return [index for index, _ in received_chunks(upload.id, session=session)]
 
 
 @router.post(
@@ -168,53 +146,17 @@ async def put_chunk_route(
 
     def expected() -> int:
         with open_session() as session:
-            upload = find_upload(upload_id, session, tenant, lock=False)
-            require_open(upload)
-            count = chunk_count(upload.size_bytes, upload.chunk_bytes)
-            if index >= count:
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                    f"chunk index {index} is out of range: the upload has chunks 0 to {count - 1}",
-                )
-            return chunk_length(index, upload.size_bytes, upload.chunk_bytes)
+            return expected_length(find_upload(upload_id, session, tenant, lock=False), index)
+
+    def take() -> ChunkReceived:
+        with open_session() as session:
+            upload = find_upload(upload_id, session, tenant, lock=False, share=True)
+            take_chunk(upload, index, data, session, store)
+            return chunk_answer(upload, index, data, session)
 
     length = await run_in_threadpool(expected)
     data = await read_chunk(request, index, length, RequestBudget.from_settings(settings))
-    return await run_in_threadpool(
-        take_chunk, open_session, store, (upload_id, tenant), index, data
-    )
-
-
-def take_chunk(
-    open_session: SessionOpener,
-    store: BlobStore,
-    owner: tuple[uuid.UUID, str],
-    index: int,
-    data: bytes,
-) -> ChunkReceived:
-    """Store a chunk and record it; a chunk received before must have the same bytes."""
-    upload_id, tenant = owner
-    digest = content_hash(data)
-    with open_session() as session:
-        upload = find_upload(upload_id, session, tenant, lock=False, share=True)
-        require_open(upload)
-        held = dict(received_chunks(upload_id, session=session)).get(index)
-        if held is None:  # stored first, recorded second: a row always names a stored file
-            ChunkStore(store).put_chunk(upload_id, index, data, digest)
-            held = record_chunk(upload_id, index, session=session, size=len(data), sha256=digest)
-        if held != digest:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"chunk {index} was received before with other bytes (SHA-256 {held})",
-            )
-        return ChunkReceived(
-            upload_id=upload_id,
-            index=index,
-            size=len(data),
-            sha256=held,
-            received_count=len(received_indexes(upload, session)),
-            chunk_count=chunk_count(upload.size_bytes, upload.chunk_bytes),
-        )
+    return await run_in_threadpool(take)
 
 
 @router.post(
@@ -235,31 +177,9 @@ def complete_upload_route(
     discarded and the upload is open again with no chunks: send them all again.
     """
     upload = find_upload(upload_id, session, tenant, lock=True)  # completions take turns
-    count = chunk_count(upload.size_bytes, upload.chunk_bytes)
-    if upload.status == UploadStatus.COMPLETE:
-        return upload_view(upload, list(range(count)), settings)
-    chunks = received_chunks(upload.id, session=session)
-    missing = sorted(set(range(count)) - {index for index, _ in chunks})
-    if missing:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"{len(missing)} of {count} chunks missing, first {missing[:10]}",
-        )
-    store_chunks = ChunkStore(store)
-    written = store_chunks.assemble(upload.id, chunks, upload.sha256)
-    if written.sha256 != upload.sha256 or written.size != upload.size_bytes:
-        reset_chunks(upload, session=session)
-        session.commit()  # the reset stands although the answer is an error
-        store_chunks.discard(upload.id)
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the {written.size} bytes received have SHA-256 {written.sha256}, not the "
-            f"declared {upload.sha256}; the chunks were discarded: send them again",
-        )
-    mark_complete(upload, session=session, blob_url=store.url_for(written.sha256))
-    session.commit()  # recorded before the chunks go, so a crash leaves a usable upload
-    store_chunks.discard(upload.id)
-    return upload_view(upload, list(range(count)), settings)
+    if upload.status == UploadStatus.OPEN:
+        complete_upload(upload, session, store)
+    return upload_view(upload, received_indexes(upload, session), settings)
 
 
 @router.delete(
