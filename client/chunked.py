@@ -61,12 +61,14 @@ class UploadDone:
 class ChunkedUploader:
     """Sends files by resumable upload, recording each in the ledger before it starts."""
 
-    def __init__(self, client: InferqClient, ledger: Ledger, *, attempts: int = 8) -> None:
+    def __init__(
+        self, client: InferqClient, ledger: Ledger, *, attempts: int = 8, max_wait: float = 30.0
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.retrying = Retrying(
             retry=retry_if_exception(transient),
-            wait=wait_exponential(multiplier=0.5, max=30),
+            wait=wait_exponential(multiplier=0.5, max=max_wait),
             stop=stop_after_attempt(attempts),
             reraise=True,
         )
