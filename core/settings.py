@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     max_open_uploads_per_tenant: int = Field(
         20, ge=1, description="Resumable uploads a tenant may have open at once; 409 past it."
     )
+    max_chunks_in_flight: int = Field(
+        8, ge=1, description="Chunk bodies one gateway process reads at once; more get 429."
+    )
     upload_expiry_hours: float = Field(
         24, gt=0, description="Hours an open upload may go without a chunk before it is purged."
     )

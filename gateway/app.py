@@ -19,6 +19,7 @@ from core.settings import Settings, get_settings
 from core.storage import BlobStore
 from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
 from gateway.errors import database_unreachable, validation_error
+from gateway.intake.chunks import ChunkSlots
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
 from gateway.routes import (
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = make_celery(settings)
     app.state.pools = Pools()
+    app.state.chunk_slots = ChunkSlots(settings.max_chunks_in_flight)
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
     # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))

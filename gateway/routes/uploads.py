@@ -35,7 +35,7 @@ from gateway.deps import (
     TenantDep,
 )
 from gateway.intake.budget import RequestBudget
-from gateway.intake.chunks import read_chunk
+from gateway.intake.chunks import ChunkSlots, read_chunk
 from gateway.intake.names import clean_filename
 from gateway.intake.resumable import (
     chunk_answer,
@@ -70,7 +70,11 @@ _MEANINGS = {
         "assembled bytes do not match the declared SHA-256: the chunks are discarded and "
         "the upload starts again from no chunks."
     ),
-    429: "Backpressure: the tenant's requests a minute are at their limit.",
+    429: (
+        "Backpressure: the tenant's requests a minute are at their limit, or (PUT) this "
+        "gateway is reading INFERQ_MAX_CHUNKS_IN_FLIGHT chunks already; retry after "
+        "Retry-After."
+    ),
 }
 
 
@@ -155,8 +159,10 @@ async def put_chunk_route(
             return chunk_answer(upload, index, data, session)
 
     length = await run_in_threadpool(expected)
-    data = await read_chunk(request, index, length, RequestBudget.from_settings(settings))
-    return await run_in_threadpool(take)
+    slots: ChunkSlots = request.app.state.chunk_slots
+    with slots.slot():  # the body is in memory until it is stored
+        data = await read_chunk(request, index, length, RequestBudget.from_settings(settings))
+        return await run_in_threadpool(take)
 
 
 @router.post(

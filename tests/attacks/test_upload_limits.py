@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -175,3 +176,33 @@ def test_too_many_open_uploads_are_a_409(target: Target) -> None:
         assert other.post("/v1/uploads", json=declare(b"now it fits")).status_code == 201
         for upload_id in opened[1:]:
             assert other.delete(f"/v1/uploads/{upload_id}").status_code == 204
+
+
+def test_chunks_past_the_in_flight_limit_get_429_and_the_held_ones_finish(
+    target: Target, lab: httpx.Client
+) -> None:
+    data = os.urandom(100)
+    address = urlsplit(target.url)
+    held = []
+    uploads = [start(lab, data) for _ in range(9)]
+    for upload_id in uploads[:8]:  # INFERQ_MAX_CHUNKS_IN_FLIGHT's default: 10 of 100 bytes
+        head = (
+            f"PUT /v1/uploads/{upload_id}/chunks/0 HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {target.keys['lab']}\r\nContent-Length: 100\r\n\r\n"
+        )
+        conn = socket.create_connection((address.hostname, address.port), timeout=10)
+        conn.sendall(head.encode() + data[:10])
+        held.append(conn)
+    try:
+        time.sleep(1.0)  # each is past its lookup, holding a slot while its body arrives
+        refused = lab.put(f"/v1/uploads/{uploads[8]}/chunks/0", content=data)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["retry-after"] == "1"
+        for conn in held:
+            conn.sendall(data[10:])
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        for conn in held:
+            conn.close()
+    for upload_id in uploads:  # the tenant's open uploads stay under the quota
+        assert lab.delete(f"/v1/uploads/{upload_id}").status_code == 204
