@@ -54,7 +54,10 @@ router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 ChunkIndex = Annotated[int, Path(ge=0, description="The chunk's index, from 0.")]
 
 _MEANINGS = {
-    400: "The body is sent as JSON but is not text (not UTF-8).",
+    400: (
+        "The body is sent as JSON but is not text, not UTF-8 (create); the client left "
+        "before the chunk's body was complete (PUT)."
+    ),
     401: "No valid API key.",
     404: "No such upload; another tenant's upload gets the same answer.",
     409: (
@@ -131,7 +134,7 @@ def read_upload_route(
 @router.put(
     "/{upload_id}/chunks/{index}",
     response_model=ChunkReceived,
-    responses=responses(401, 404, 409, 413, 422, 429),
+    responses=responses(400, 401, 404, 409, 413, 422, 429),
 )
 async def put_chunk_route(
     upload_id: uuid.UUID,

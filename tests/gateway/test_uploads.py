@@ -98,3 +98,16 @@ def test_delete_aborts_an_open_upload(uploads: TestClient) -> None:
     assert uploads.get(f"/v1/uploads/{upload_id}").status_code == 404
     settings: Settings = uploads.app.state.settings  # type: ignore[attr-defined]
     assert not (settings.data_dir / "blobs" / "uploads" / str(upload_id)).exists()
+
+
+def test_two_gateways_share_one_upload(tmp_path: Path, database_url: str) -> None:
+    """Chunks through one instance, the rest and completion through another."""
+    settings = limited_settings(tmp_path, database_url, upload_chunk_bytes=CHUNK)
+    first, second = api_client(settings), api_client(settings)
+    data = os.urandom(2 * CHUNK)
+    upload_id = start(first, data)["id"]
+    assert put(first, upload_id, 1, data) == 200
+    assert second.get(f"/v1/uploads/{upload_id}").json()["received"] == [1]
+    assert put(second, upload_id, 0, data) == 200
+    assert second.post(f"/v1/uploads/{upload_id}/complete").json()["status"] == "complete"
+    assert first.get(f"/v1/uploads/{upload_id}").json()["status"] == "complete"
