@@ -70,13 +70,15 @@ def take_chunk(upload: Upload, index: int, data: bytes, session: Session, store:
     return digest
 
 
-def chunk_answer(upload: Upload, index: int, data: bytes, session: Session) -> ChunkReceived:
+def chunk_answer(
+    upload: Upload, index: int, size: int, digest: str, session: Session
+) -> ChunkReceived:
     """Return the answer to a chunk taken."""
     return ChunkReceived(
         upload_id=upload.id,
         index=index,
-        size=len(data),
-        sha256=content_hash(data),
+        size=size,
+        sha256=digest,
         received_count=len(received_indexes(upload, session)),
         chunk_count=chunk_count(upload.size_bytes, upload.chunk_bytes),
     )

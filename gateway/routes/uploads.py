@@ -158,8 +158,8 @@ async def put_chunk_route(
     def take() -> ChunkReceived:
         with open_session() as session:
             upload = find_upload(upload_id, session, tenant, lock=False, share=True)
-            take_chunk(upload, index, data, session, store)
-            return chunk_answer(upload, index, data, session)
+            digest = take_chunk(upload, index, data, session, store)
+            return chunk_answer(upload, index, len(data), digest, session)
 
     length = await run_in_threadpool(expected)
     slots: ChunkSlots = request.app.state.chunk_slots
