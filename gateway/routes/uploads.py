@@ -115,7 +115,7 @@ def create_upload_route(
         clean_filename(declared.filename, 0),
         declared.size,
         declared.sha256,
-        settings.upload_chunk_bytes,
+        min(settings.upload_chunk_bytes, settings.max_upload_bytes),  # a chunk fits a request
     )
     upload = create_upload(new, session=session, tenant=tenant)
     session.commit()  # before the answer: its first chunk may come on another connection

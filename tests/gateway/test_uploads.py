@@ -111,3 +111,11 @@ def test_two_gateways_share_one_upload(tmp_path: Path, database_url: str) -> Non
     assert put(second, upload_id, 0, data) == 200
     assert second.post(f"/v1/uploads/{upload_id}/complete").json()["status"] == "complete"
     assert first.get(f"/v1/uploads/{upload_id}").json()["status"] == "complete"
+
+
+def test_a_chunk_always_fits_in_one_request(tmp_path: Path, database_url: str) -> None:
+    settings = limited_settings(
+        tmp_path, database_url, upload_chunk_bytes=CHUNK * 4, max_upload_bytes=CHUNK
+    )
+    created = start(api_client(settings), os.urandom(3 * CHUNK))
+    assert (created["chunk_size"], created["chunk_count"]) == (CHUNK, 3)
