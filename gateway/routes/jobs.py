@@ -14,6 +14,13 @@ from gateway.errors import responses
 from gateway.forms import FilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
 from gateway.intake.parts import ManifestPart
+from gateway.listing import (
+    CreatedAfterQuery,
+    CreatedBeforeQuery,
+    StatusQuery,
+    as_utc,
+    parse_statuses,
+)
 from gateway.pagination import (
     MAX_IDS,
     CursorQuery,
@@ -74,7 +81,9 @@ def create_job_route(
     return submit_job(Upload(files, manifest, key), services, close=close, callback_url=callback)
 
 
-LISTING_PARAMETERS = frozenset({"ids", "limit", "cursor"})
+LISTING_PARAMETERS = frozenset(
+    {"ids", "limit", "cursor", "status", "created_after", "created_before"}
+)
 
 
 async def refuse_unknown_parameters(request: Request) -> None:
@@ -83,7 +92,7 @@ async def refuse_unknown_parameters(request: Request) -> None:
     if unknown:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
-            f"unknown query parameter {unknown[0]!r}; use ids, limit or cursor",
+            f"unknown query parameter {unknown[0]!r}; use {', '.join(sorted(LISTING_PARAMETERS))}",
         )
 
 
@@ -100,11 +109,16 @@ def list_jobs_route(
     ids: IdsQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_IDS)] = MAX_IDS,
     cursor: CursorQuery = None,
+    status: StatusQuery = None,
+    created_after: CreatedAfterQuery = None,
+    created_before: CreatedBeforeQuery = None,
 ) -> JobList:
     """Return many jobs' status and counts in one call, newest first.
 
     With `ids`, the named jobs (a client polling 500 one-image jobs asks 5 times, not
     500); without, the tenant's latest jobs, a page at a time (follow `next_cursor`).
+    `status` keeps jobs in those statuses, `created_after` and `created_before` bound
+    when they were created; each filter holds on every page of the cursor.
     """
     wanted = parse_ids(ids)
     jobs = list_jobs(
@@ -113,6 +127,9 @@ def list_jobs_route(
         ids=wanted,
         limit=len(wanted) if wanted else limit,
         before=decode_job_cursor(cursor),
+        statuses=parse_statuses(status),
+        created_after=as_utc(created_after),
+        created_before=as_utc(created_before),
     )
     page = [public_view(state, settings) for state in read_job_states(jobs, session=session)]
     full = wanted is None and len(jobs) == limit
