@@ -31,6 +31,7 @@ from gateway.routes import (
     predict,
     results,
     summary,
+    thumbnails,
     workers,
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
@@ -105,7 +106,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    routers = (jobs, open_jobs, events, results, summary, predict, metrics, model, workers, health)
+    routers = (
+        jobs,
+        open_jobs,
+        events,
+        results,
+        thumbnails,
+        summary,
+        predict,
+        metrics,
+        model,
+        workers,
+        health,
+    )
     for module in routers:
         app.include_router(module.router)
     return app
