@@ -31,11 +31,14 @@ from gateway.routes import (
     predict,
     results,
     summary,
+    tenant,
     thumbnails,
     workers,
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
 from gateway.waiters import CompletionWaiters
+from gateway.web.headers import SecurityHeadersMiddleware
+from gateway.web.pages import mount_web
 
 MAX_FIELDS = 16
 
@@ -100,12 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.publisher = make_celery(settings)
     app.state.pools = Pools()
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
-    # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
+    # Outermost last: the page's security headers, the body limit, then telemetry (which
+    # counts refusals too), then access.
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
     telemetry = Telemetry(settings.resolved_database_url, settings.worker_stale_seconds)
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     routers = (
         jobs,
         open_jobs,
@@ -117,8 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         model,
         workers,
+        tenant,
         health,
     )
     for module in routers:
         app.include_router(module.router)
+    mount_web(app)
     return app
