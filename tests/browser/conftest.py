@@ -26,7 +26,12 @@ from db.session import get_session
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, REQUIRE_SERVICES, need
 from tests.integration.conftest import gateway_and_worker, stack_environment
 
-CHROMIUM = os.environ.get("INFERQ_CHROMIUM", "/usr/bin/chromium")
+# The Makefile's `chromium` target installs it where none of these is found.
+CANDIDATES = [
+    os.environ.get("INFERQ_CHROMIUM", ""),
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+]
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -42,18 +47,24 @@ VIEWPORT = {"width": 1200, "height": 760}
 MAX_UPLOAD_BYTES = 300 * 1024
 
 
-def need_chromium() -> None:
-    """Skip (fail where services are required) without Chromium or Playwright."""
+def find_chromium() -> str | None:
+    """Return the system Chromium's path, or None."""
+    return next((path for path in CANDIDATES if path and shutil.which(path)), None)
+
+
+def need_chromium() -> str:
+    """Return Chromium's path; skip (fail where services are required) without it or Playwright."""
+    chromium = find_chromium()
     problem = None
-    if shutil.which(CHROMIUM) is None:
-        problem = f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+    if chromium is None:
+        problem = "Chromium not found: `make chromium` (apt-get install chromium) installs it"
     else:
         try:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             problem = "playwright is not installed: make install"
-    if problem is None:
-        return
+    if chromium is not None and problem is None:
+        return chromium
     if REQUIRE_SERVICES:
         pytest.fail(problem + " (INFERQ_REQUIRE_SERVICES=1)")
     pytest.skip(problem)
@@ -62,13 +73,13 @@ def need_chromium() -> None:
 @pytest.fixture(scope="session")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One headless Chromium for the session, on a fresh user-data-dir."""
-    need_chromium()
+    chromium = need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             headless=True,
             args=FLAGS,
             viewport=VIEWPORT,  # type: ignore[arg-type]

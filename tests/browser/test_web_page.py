@@ -163,6 +163,9 @@ def test_the_job_finishes_and_its_results_sort_filter_and_download(
     page.select_option("#status-filter", "failed")
     assert page.locator("#results td.name").all_inner_texts() == ["scan/scan.log"]
     page.select_option("#status-filter", "")
+    page.locator("#results").scroll_into_view_if_needed()
+    screenshot(page, "results")
+    page.evaluate("window.scrollTo(0, 0)")
 
     patients = page.locator("#summary tbody tr")
     assert patients.count() == 4  # P0000, P0001, P0002 and the images without a patient
