@@ -8,8 +8,9 @@ const POLL_MS = 2000;
 const FINAL = new Set(["succeeded", "partially_failed", "failed", "cancelled"]);
 const jobId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
 const base = `/v1/jobs/${encodeURIComponent(jobId)}`;
-const thumbnails = new Map(); // item id -> blob URL
-const state = { job: null, items: [], sort: { key: "filename", dir: 1 }, page: 0, seen: "" };
+const RELOAD_MS = 10000; // while a job runs, its results and summary reload at most this often
+const thumbnails = new Map(); // item id -> Promise of a blob URL
+const state = { job: null, items: [], sort: { key: "filename", dir: 1 }, page: 0, seen: "", loadedAt: 0 };
 
 const SORT_KEYS = {
   filename: (item) => item.filename,
@@ -68,17 +69,13 @@ function visibleItems() {
 function thumbnail(item) {
   const image = el("img", { class: "thumb", alt: "", width: 48, height: 48 });
   if (item.status !== "succeeded" && item.status !== "failed") return image;
-  const known = thumbnails.get(item.item_id);
-  if (known) {
-    image.src = known;
-    return image;
+  if (!thumbnails.has(item.item_id)) {
+    const url = blob(`${base}/items/${item.item_id}/thumbnail`, { size: 96 }).then((data) => URL.createObjectURL(data));
+    thumbnails.set(item.item_id, url);
   }
-  blob(`${base}/items/${item.item_id}/thumbnail`, { size: 96 })
-    .then((data) => {
-      const url = URL.createObjectURL(data);
-      thumbnails.set(item.item_id, url);
-      image.src = url;
-    })
+  thumbnails
+    .get(item.item_id)
+    .then((url) => (image.src = url))
     .catch(() => image.classList.add("hidden")); // a refused upload has no image
   return image;
 }
@@ -144,8 +141,10 @@ async function poll() {
     state.job = job;
     drawJob(job);
     const seen = JSON.stringify(job.counts);
-    if (seen !== state.seen) {
+    const due = FINAL.has(job.status) || Date.now() - state.loadedAt >= RELOAD_MS;
+    if (seen !== state.seen && due) {
       state.seen = seen; // results and summary only change when the counts do
+      state.loadedAt = Date.now();
       await Promise.all([loadResults(), loadSummary()]);
     }
     if (!FINAL.has(job.status)) setTimeout(poll, POLL_MS);
@@ -197,7 +196,8 @@ function wire() {
     "click",
     guarded(async () => {
       drawJob(await request(base, { method: "DELETE" }));
-      state.seen = ""; // the running poll reloads the results and the summary
+      state.seen = ""; // the running poll reloads the results and the summary now
+      state.loadedAt = 0;
     }),
   );
 }
