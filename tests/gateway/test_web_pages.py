@@ -35,6 +35,15 @@ def test_pages_are_open_html_under_the_strict_policy(anonymous: TestClient, path
         assert anonymous.get(asset).status_code == 200, asset
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/web/static/..%2f..%2faccess.py", "/web/static/../pages.py", "/web/static/nope.js"],
+)
+def test_assets_never_leave_the_static_folder(anonymous: TestClient, path: str) -> None:
+    answer = anonymous.get(path)
+    assert answer.status_code == 404 and "def " not in answer.text
+
+
 def test_docs_allow_exactly_their_own_inline_script(anonymous: TestClient) -> None:
     docs = anonymous.get("/docs")
     policy = docs.headers["content-security-policy"]
