@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from core.preprocessing import ImageError, decode_image, sniff_image
+from core.preprocessing import PILLOW_ERRORS, ImageError, decode_image, sniff_image
 from core.storage import BlobStore
 
 MIN_SIDE, MAX_SIDE, DEFAULT_SIDE = 16, 256, 128
@@ -18,6 +18,18 @@ JPEG_QUALITY = 80
 
 class ThumbnailError(ValueError):
     """Raised when an item's stored file cannot be shown as a preview; the message says why."""
+
+
+TURNED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+EXIF_ORIENTATION = 0x0112
+
+
+def turned(data: bytes) -> bool:
+    """Return whether the image's EXIF orientation turns it a quarter (read from its header)."""
+    try:
+        return Image.open(io.BytesIO(data)).getexif().get(EXIF_ORIENTATION, 1) in TURNED
+    except PILLOW_ERRORS:  # an unreadable header: decoding will say why
+        return False
 
 
 def fit(width: int, height: int, side: int) -> tuple[int, int]:
@@ -38,7 +50,8 @@ def render_thumbnail(store: BlobStore, digest: str, side: int, max_pixels: int) 
             raise ThumbnailError(
                 f"image of {info.width}x{info.height} pixels is too large for a preview"
             )
-        pixels = decode_image(data, fit(info.width, info.height, side), max_pixels=max_pixels)
+        width, height = (info.height, info.width) if turned(data) else (info.width, info.height)
+        pixels = decode_image(data, fit(width, height, side), max_pixels=max_pixels)
     except ImageError as exc:
         raise ThumbnailError(f"not an image that can be shown: {exc}") from None
     buffer = io.BytesIO()
