@@ -238,6 +238,22 @@ class InferqClient:
         metrics: dict[str, Any] = self.request("GET", "/v1/metrics").json()
         return metrics
 
+    def metrics_history(self, minutes: int = 60, step_seconds: int = 60) -> dict[str, Any]:
+        """Return the tenant's results, throughput and latency in time buckets."""
+        params = {"minutes": minutes, "step_seconds": step_seconds}
+        history: dict[str, Any] = self.request("GET", "/v1/metrics/history", params=params).json()
+        return history
+
+    def tenant(self) -> dict[str, Any]:
+        """Return the key's tenant and the upload limits of one request."""
+        found: dict[str, Any] = self.request("GET", "/v1/tenant").json()
+        return found
+
+    def thumbnail(self, job_id: str, item_id: str, size: int = 128) -> bytes:
+        """Return a JPEG preview of an item's image, its longer side at most `size` pixels."""
+        path = f"/v1/jobs/{job_id}/items/{item_id}/thumbnail"
+        return self.request("GET", path, params={"size": size}).content
+
     def model_card(self) -> ModelCard | None:
         """Return the served model's card, or None when the gateway cannot read it."""
         try:

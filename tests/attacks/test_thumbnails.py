@@ -8,6 +8,7 @@ import uuid
 import pytest
 from PIL import Image
 
+from client.api import InferqClient
 from tests.attacks.conftest import Target
 from tests.integration.conftest import tile_bytes
 
@@ -73,3 +74,14 @@ def test_another_tenant_gets_the_unknown_answer(target: Target, items: dict) -> 
     assert target.client().get(path(items, "tile.png")).status_code == 200
     anonymous = target.client().get(path(items, "tile.png"), headers={"Authorization": ""})
     assert anonymous.status_code == 401
+
+
+def test_the_client_reads_previews_the_tenant_and_the_history(target: Target, items: dict) -> None:  # type: ignore[type-arg]
+    with InferqClient(target.url, api_key=target.keys["lab"]) as client:
+        preview = client.thumbnail(items["job"], items["wide.png"], size=32)
+        assert Image.open(io.BytesIO(preview)).size == (32, 8)
+        found = client.tenant()
+        assert found["tenant"] == "lab" and found["operator"] is False
+        assert found["max_upload_bytes"] > 0 and found["max_files_per_request"] > 0
+        history = client.metrics_history(minutes=5, step_seconds=60)
+        assert len(history["buckets"]) == 5
