@@ -52,7 +52,8 @@ arrive as archives or over several requests into one open job (`close=false`, th
 `POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
 `{"detail": "..."}` saying what went wrong.
 
-Every route but the health probes, the docs and `/metrics` needs an API key
+Every route but the health probes, the docs, `/metrics` and the web page's documents (`/`,
+`/web/...`: they hold no data) needs an API key
 (`Authorization: Bearer <key>`, made by KEYS_CREATE, against the
 gateway's database): 401 without a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
