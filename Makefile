@@ -7,7 +7,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
 export UV_PYTHON_DOWNLOADS := never
 VENV := .venv/bin
 
-.PHONY: help demo test install lint bench soak clean
+.PHONY: help demo test install lint chromium bench soak clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -15,8 +15,23 @@ help:  ## List the targets.
 demo: install  ## Train the quick model if needed, run gateway + worker on the embedded defaults, submit a folder.
 	$(VENV)/inferq demo
 
-test: install lint  ## Lint, type-check, check import contracts and run every test.
+test: install lint chromium  ## Lint, type-check, check import contracts and run every test.
 	$(VENV)/pytest
+
+# The browser tests (tests/browser) drive a system Chromium through Playwright; Playwright's
+# own browser download is never used. Installed here with apt where it is missing and this
+# user may (root, or passwordless sudo); elsewhere they skip, except under
+# INFERQ_REQUIRE_SERVICES=1 (CI), where they fail.
+CHROMIUM_PATHS := /usr/bin/chromium /usr/bin/chromium-browser
+chromium:  ## Install Debian's Chromium for the browser tests where it is missing (apt).
+	@for path in $$INFERQ_CHROMIUM $(CHROMIUM_PATHS); do [ -x "$$path" ] && exit 0; done; \
+	if [ "$$(id -u)" = 0 ]; then as_root=; \
+	elif sudo -n true 2>/dev/null; then as_root=sudo; \
+	else echo "Chromium is missing and apt needs root: the browser tests will skip"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "Chromium is missing and there is no apt"; exit 0; fi; \
+	$$as_root apt-get update -qq && \
+	$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	  || echo "Chromium could not be installed: the browser tests will skip (fail in CI)"
 
 $(UV_BOOTSTRAP):
 	python3 -m venv .tools

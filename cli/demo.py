@@ -131,7 +131,9 @@ def demo(
             job = wait_for_job(client, job_id)
             report_job(client, job_id, job)
         if keep_running:
-            console.print(f"stack up at {url} (docs at {url}/docs); Ctrl-C stops it")
+            console.print(
+                f"stack up at {url} (web page at {url}/, docs at {url}/docs); Ctrl-C stops it"
+            )
             while True:
                 time.sleep(3600)
         console.print(CLOSING_HINT)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from itertools import islice
 
 import typer
 from rich.table import Table
@@ -11,20 +12,6 @@ from rich.table import Table
 from cli.client_commands import ApiKeyOption, ApiOption, api_errors, console, job_line, make_client
 from client.models import JobPublic
 from core.job_status import JOB_STATUSES
-
-
-def matching(jobs: Iterable[JobPublic], statuses: set[str], limit: int) -> Iterator[JobPublic]:
-    """Yield up to `limit` jobs whose status is one of `statuses` (any when empty)."""
-    if limit <= 0:
-        return
-    found = 0
-    for job in jobs:
-        if statuses and job.status not in statuses:
-            continue
-        yield job
-        found += 1
-        if found >= limit:
-            return
 
 
 def when(moment: datetime | None) -> str:
@@ -66,9 +53,22 @@ def check_statuses(statuses: list[str]) -> set[str]:
     return set(statuses)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Return a time typed on the command line, read as UTC when it has no zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def jobs(
     status: list[str] = typer.Option(
         [], "--status", help="Only jobs with this status (repeat for several)."
+    ),
+    since: datetime | None = typer.Option(
+        None, "--since", help="Only jobs created at or after this time (UTC)."
+    ),
+    until: datetime | None = typer.Option(
+        None, "--until", help="Only jobs created before this time (UTC)."
     ),
     limit: int = typer.Option(20, "--limit", min=1, help="Most jobs to show."),
     api: str | None = ApiOption,
@@ -77,7 +77,13 @@ def jobs(
     """List the tenant's jobs, newest first: status, counts and when each expires."""
     wanted = check_statuses(status)
     with api_errors(), make_client(api, api_key) as client:
-        found = list(matching(client.iter_jobs(), wanted, limit))
+        listing = client.iter_jobs(
+            min(limit, 100),
+            statuses=sorted(wanted),
+            created_after=as_utc(since),
+            created_before=as_utc(until),
+        )
+        found = list(islice(listing, limit))
     if not found:
         console.print("no jobs" + (f" with status {', '.join(sorted(wanted))}" if wanted else ""))
         return

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -174,11 +175,22 @@ class InferqClient:
             found.update((job.job_id, job) for job in page.jobs)
         return found
 
-    def iter_jobs(self, page_size: int = JOBS_PER_LISTING) -> Iterator[JobPublic]:
-        """Yield the tenant's jobs, newest first, following the pages."""
+    def iter_jobs(
+        self,
+        page_size: int = JOBS_PER_LISTING,
+        *,
+        statuses: Iterable[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Iterator[JobPublic]:
+        """Yield the tenant's jobs, newest first, following the pages; filtered by the API."""
         cursor: str | None = None
+        filters: dict[str, Any] = {"status": ",".join(statuses) or None}
+        for name, moment in (("created_after", created_after), ("created_before", created_before)):
+            filters[name] = moment.isoformat() if moment else None
         while True:
             params: dict[str, Any] = {"limit": page_size}
+            params.update((name, value) for name, value in filters.items() if value)
             if cursor is not None:
                 params["cursor"] = cursor
             page = JobList.model_validate(self.request("GET", "/v1/jobs", params=params).json())
@@ -225,6 +237,22 @@ class InferqClient:
         """Return the service-wide aggregates."""
         metrics: dict[str, Any] = self.request("GET", "/v1/metrics").json()
         return metrics
+
+    def metrics_history(self, minutes: int = 60, step_seconds: int = 60) -> dict[str, Any]:
+        """Return the tenant's results, throughput and latency in time buckets."""
+        params = {"minutes": minutes, "step_seconds": step_seconds}
+        history: dict[str, Any] = self.request("GET", "/v1/metrics/history", params=params).json()
+        return history
+
+    def tenant(self) -> dict[str, Any]:
+        """Return the key's tenant and the upload limits of one request."""
+        found: dict[str, Any] = self.request("GET", "/v1/tenant").json()
+        return found
+
+    def thumbnail(self, job_id: str, item_id: str, size: int = 128) -> bytes:
+        """Return a JPEG preview of an item's image, its longer side at most `size` pixels."""
+        path = f"/v1/jobs/{job_id}/items/{item_id}/thumbnail"
+        return self.request("GET", path, params={"size": size}).content
 
     def model_card(self) -> ModelCard | None:
         """Return the served model's card, or None when the gateway cannot read it."""

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from core.job_status import FINAL_STATUSES
+from db.job_filters import any_status_condition
 from db.models import DEFAULT_TENANT, Item, ItemStatus, Job, Result, utc_now
 
 
@@ -182,14 +183,25 @@ def list_jobs(
     ids: list[uuid.UUID] | None = None,
     limit: int = 100,
     before: tuple[datetime, uuid.UUID] | None = None,
+    statuses: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> list[Job]:
     """Return the tenant's jobs with these IDs, or its latest jobs, newest first.
 
-    `before` is the (created_at, id) of the last job of the previous page.
+    `before` is the (created_at, id) of the last job of the previous page; `statuses`
+    keeps jobs whose derived status is one of them; the dates bound `created_at`
+    (after: inclusive, before: exclusive).
     """
     statement = select(Job).where(Job.tenant == tenant)
     if ids is not None:
         statement = statement.where(Job.id.in_(ids))
+    if statuses:
+        statement = statement.where(any_status_condition(statuses))
+    if created_after is not None:
+        statement = statement.where(Job.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(Job.created_at < created_before)
     if before is not None:
         statement = statement.where(tuple_(Job.created_at, Job.id) < tuple_(*before))
     statement = statement.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)

@@ -79,3 +79,8 @@ def attribute_names(job_id: uuid.UUID, *, session: Session) -> list[str]:
         for name in attributes or {}:
             names.setdefault(name)
     return list(names)
+
+
+def get_item(job_id: uuid.UUID, item_id: uuid.UUID, *, session: Session) -> Item | None:
+    """Return an item of a job, or None when the job has no such item."""
+    return session.scalars(select(Item).where(Item.id == item_id, Item.job_id == job_id)).first()

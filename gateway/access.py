@@ -75,6 +75,7 @@ OPEN_PATHS = frozenset(
 
 
 DOCS_ASSETS = "/docs/static"  # Swagger UI and ReDoc files, open like the pages that load them
+WEB_PAGES = "/web/"  # the web page's documents and assets: they hold no data, the API calls do
 
 
 def route_path(scope: Scope) -> str:
@@ -86,9 +87,16 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def is_web_page(path: str) -> bool:
+    """Return whether a path is the web page's (its sign-in at `/`, its pages and assets)."""
+    return path == "/" or path.startswith(WEB_PAGES)
+
+
 def is_protected(path: str) -> bool:
-    """Return whether a path needs an API key: all but health, docs and Prometheus."""
-    return path.rstrip("/") not in OPEN_PATHS and not path.startswith(DOCS_ASSETS + "/")
+    """Return whether a path needs an API key: all but health, docs, Prometheus and the page."""
+    if is_web_page(path) or path.startswith(DOCS_ASSETS + "/"):
+        return False
+    return path.rstrip("/") not in OPEN_PATHS
 
 
 def adds_items(method: str, path: str) -> bool:

@@ -32,11 +32,15 @@ from gateway.routes import (
     predict,
     results,
     summary,
+    tenant,
+    thumbnails,
     uploads,
     workers,
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
 from gateway.waiters import CompletionWaiters
+from gateway.web.headers import SecurityHeadersMiddleware
+from gateway.web.pages import mount_web
 
 MAX_FIELDS = 16
 
@@ -50,7 +54,8 @@ arrive as archives or over several requests into one open job (`close=false`, th
 `POST /v1/jobs/{id}/items` and `POST /v1/jobs/{id}/close`). Every error answers
 `{"detail": "..."}` saying what went wrong.
 
-Every route but the health probes, the docs and `/metrics` needs an API key
+Every route but the health probes, the docs, `/metrics` and the web page's documents (`/`,
+`/web/...`: they hold no data) needs an API key
 (`Authorization: Bearer <key>`, made by KEYS_CREATE, against the
 gateway's database): 401 without a valid one. A tenant sees only its own
 jobs; another tenant's job answers 404 like an unknown ID. Backpressure answers 429 with
@@ -102,13 +107,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pools = Pools()
     app.state.chunk_slots = ChunkSlots(settings.max_chunks_in_flight)
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
-    # Outermost last: the body limit, then telemetry (which counts refusals too), then access.
+    # Outermost last: the page's security headers, the body limit, then telemetry (which
+    # counts refusals too), then access.
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
     telemetry = Telemetry(settings.resolved_database_url, settings.worker_stale_seconds)
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    routers = (jobs, open_jobs, uploads, events, results, summary, predict, metrics, model)
-    for module in (*routers, workers, health):
+    app.add_middleware(SecurityHeadersMiddleware)
+    routers = (
+        jobs,
+        open_jobs,
+        uploads,
+        events,
+        results,
+        thumbnails,
+        summary,
+        predict,
+        metrics,
+        model,
+        workers,
+        tenant,
+        health,
+    )
+    for module in routers:
         app.include_router(module.router)
+    mount_web(app)
     return app

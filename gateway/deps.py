@@ -11,7 +11,7 @@ loop rather than taking a thread for each.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Annotated
@@ -114,6 +114,24 @@ async def get_publisher(request: Request) -> Celery:
     """Return the Celery app used to publish tasks by name."""
     publisher: Celery = request.app.state.publisher
     return publisher
+
+
+def only_parameters(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """Return a dependency that refuses (400) a query parameter the route does not know.
+
+    A typo must not silently widen an answer (`?id=` listing every job).
+    """
+    known = frozenset(names)
+
+    async def refuse_unknown_parameters(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"unknown query parameter {unknown[0]!r}; use {', '.join(sorted(known))}",
+            )
+
+    return refuse_unknown_parameters
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

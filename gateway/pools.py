@@ -19,8 +19,15 @@ T = TypeVar("T")
 class Pools:
     """Capacity limiters made on first use, inside the event loop."""
 
-    def __init__(self, admission: int = 16, probes: int = 4, metrics: int = 2) -> None:
-        self._sizes = {"admission": admission, "probes": probes, "metrics": metrics}
+    def __init__(
+        self, admission: int = 16, probes: int = 4, metrics: int = 2, thumbnails: int = 2
+    ) -> None:
+        self._sizes = {
+            "admission": admission,
+            "probes": probes,
+            "metrics": metrics,
+            "thumbnails": thumbnails,
+        }
         self._limiters: dict[str, CapacityLimiter] = {}
 
     def _limiter(self, name: str) -> CapacityLimiter:
@@ -42,6 +49,11 @@ class Pools:
     def metrics(self) -> CapacityLimiter:
         """Prometheus scrapes, which read the database."""
         return self._limiter("metrics")
+
+    @property
+    def thumbnails(self) -> CapacityLimiter:
+        """Previews decoded for the web page: two at a time bound the memory they hold."""
+        return self._limiter("thumbnails")
 
     @staticmethod
     async def run(limiter: CapacityLimiter, function: Callable[..., T], *args: object) -> T:

@@ -91,3 +91,22 @@ class WorkerPublic(BaseModel):
     batches: int
     items: int
     error: str | None
+
+
+class MetricsBucket(BaseModel):
+    """The tenant's results written in one time bucket."""
+
+    start: datetime = Field(description="When the bucket starts (UTC); it lasts `step_seconds`.")
+    results: int = Field(description="Results written in the bucket.")
+    throughput_per_second: float = Field(description="`results` / `step_seconds`.")
+    total_ms_mean: float | None = Field(description="Mean upload-to-result time; null if none.")
+    total_ms_p95: float | None = Field(description="95th percentile of the same; null if none.")
+    inference_ms_mean: float | None = Field(description="Mean share of batch model time.")
+
+
+class MetricsHistory(BaseModel):
+    """Throughput and latency over time, oldest bucket first, empty buckets included."""
+
+    minutes: int
+    step_seconds: int
+    buckets: list[MetricsBucket]

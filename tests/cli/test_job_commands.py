@@ -52,6 +52,12 @@ def test_cancel_then_jobs_by_status(gateway_url: str) -> None:
     assert kept in queued.output and stopped not in queued.output
     newest = runner.invoke(app, ["jobs", "--limit", "1", "--api", gateway_url], env=WIDE)
     assert stopped in newest.output and kept not in newest.output  # newest first, one row
+    future = ["jobs", "--since", "2999-01-01", "--api", gateway_url]
+    assert "no jobs" in runner.invoke(app, future, env=WIDE).output
+    past = runner.invoke(
+        app, ["jobs", "--until", "2999-01-01T00:00", "--api", gateway_url], env=WIDE
+    )
+    assert kept in past.output and stopped in past.output
 
 
 def test_bad_status_and_unknown_job_are_clear(gateway_url: str) -> None:

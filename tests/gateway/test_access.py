@@ -56,8 +56,11 @@ def test_every_api_route_needs_a_valid_key(settings: Settings) -> None:
             assert basic.status_code == 401
         for path in OPEN_PATHS - {"/readyz"}:
             assert anonymous.get(path).status_code == 200, path
-        for path in ["/", "/v1", "/v2/jobs", "/predict/", "/anything"]:  # closed by default
+        for path in ["/v1", "/v2/jobs", "/predict/", "/anything", "/webpage"]:  # closed by default
             assert anonymous.get(path).status_code == 401, path
+        for path in ["/", "/web/jobs", "/web/static/api.js"]:  # the web page: no data, no key
+            assert anonymous.get(path).status_code == 200, path
+        assert anonymous.get("/web/anything").status_code == 404
 
 
 @pytest.mark.parametrize("authorization", [b"", b"Bearer iq_unknown"])

@@ -1,0 +1,48 @@
+"""The job listing's filters: statuses and a creation-time window, 400 for anything else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import HTTPException, Query, status
+
+from core.job_status import JOB_STATUSES
+
+StatusQuery = Annotated[
+    list[str] | None,
+    Query(
+        description="Only jobs in these statuses, repeated or comma-separated "
+        f"({', '.join(JOB_STATUSES)}); 400 for any other value.",
+    ),
+]
+CreatedAfterQuery = Annotated[
+    datetime | None,
+    Query(description="Only jobs created at or after this ISO 8601 time (UTC if no zone)."),
+]
+CreatedBeforeQuery = Annotated[
+    datetime | None,
+    Query(description="Only jobs created before this ISO 8601 time (UTC if no zone)."),
+]
+
+
+def parse_statuses(values: list[str] | None) -> list[str] | None:
+    """Return the statuses asked for; 400 for one that no job can have."""
+    if values is None:
+        return None
+    wanted = sorted({part.strip() for value in values for part in value.split(",")} - {""})
+    unknown = [name for name in wanted if name not in JOB_STATUSES]
+    if unknown or not wanted:
+        shown = repr(unknown[0]) if unknown else "nothing"
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"status {shown} is not a job status; use {', '.join(JOB_STATUSES)}",
+        )
+    return wanted
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Return a time with its zone, reading a time without one as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
