@@ -30,6 +30,7 @@ from gateway.routes import (
     open_jobs,
     predict,
     results,
+    slides,
     summary,
     workers,
 )
@@ -105,7 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
-    routers = (jobs, open_jobs, events, results, summary, predict, metrics, model, workers, health)
+    routers = (
+        jobs, slides, open_jobs, events, results, summary, predict, metrics, model, workers,
+        health,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     return app
