@@ -13,6 +13,7 @@ from cli.keys import keys_app
 from cli.models import models_app
 from cli.purge import purge
 from cli.services import db_app, gateway, sweeper, webhooks, worker
+from cli.slide_commands import slides, submit_slides_command
 from cli.submit import submit
 from cli.watch import watch
 from cli.workers import workers
@@ -33,6 +34,8 @@ app.command()(demo)
 app.command()(bench)
 for command in (submit, status, jobs, cancel, results, summary, metrics, watch, evaluate, workers):
     app.command()(command)
+app.command("submit-slides")(submit_slides_command)
+app.command()(slides)
 
 if __name__ == "__main__":
     app()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.stack import Stack
+from cli.stack import Stack, inferq_command
 from db.migrate import upgrade
 from tests.integration.conftest import gateway_and_worker, stack_environment, wait_for_job
 from tests.slides import SPEC, nucleus_model_dir
@@ -51,7 +52,7 @@ def slide_stack(
 
 
 def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
-    slide_stack: Stack, slide_folder: Path
+    slide_stack: Stack, slide_folder: Path, tmp_path: Path
 ) -> None:
     references = [
         {"url": str(slide_folder / n), "patient_id": "P1"} for n in ("good.tiff", "truncated.tiff")
@@ -69,11 +70,23 @@ def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
         tiles_csv = client.get(good["links"]["tiles_csv"])
         geojson = client.get(good["links"]["geojson"])
         heatmap = client.get(good["links"]["heatmap"])
+    check_cli_downloads(slide_stack.url, job_id, tmp_path)
     rows = list(csv.DictReader(io.StringIO(tiles_csv.text)))
     assert len(rows) == good["n_tiles"] > 400
     check_tiles(rows)
     check_geojson(geojson.json(), rows)
     check_heatmap(Image.open(io.BytesIO(heatmap.content)))
+
+
+def check_cli_downloads(url: str, job_id: str, tmp_path: Path) -> None:
+    """`inferq slides JOB --heatmap --geojson --tiles-csv` lists the slides and writes files."""
+    out = tmp_path / "out"
+    command = [*inferq_command("slides", job_id), "--api", url]
+    flags = ["--heatmap", str(out), "--geojson", str(out), "--tiles-csv", str(out)]
+    answer = subprocess.run([*command, *flags], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert "malignant" in answer.stdout and "truncated" in answer.stdout
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".geojson", ".png"]
 
 
 def check_tiles(rows: list[dict[str, str]]) -> None:
