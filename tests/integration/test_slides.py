@@ -55,7 +55,8 @@ def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
     slide_stack: Stack, slide_folder: Path, tmp_path: Path
 ) -> None:
     references = [
-        {"url": str(slide_folder / n), "patient_id": "P1"} for n in ("good.tiff", "truncated.tiff")
+        {"url": str(slide_folder / "good.tiff"), "patient_id": "P1"},
+        {"url": str(slide_folder / "truncated.tiff"), "patient_id": "P2"},
     ]
     with httpx.Client(base_url=slide_stack.url, timeout=60) as client:
         accepted = client.post("/v1/jobs/slides", json={"slides": references})
@@ -67,6 +68,12 @@ def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
         assert truncated["status"] == "failed" and "truncated" in truncated["error"]
         assert good["status"] == "succeeded" and good["progress"] == 1.0
         assert good["call"] == "malignant" and good["positive_area_mm2"] > 0.1
+        patients = client.get(f"/v1/jobs/{job_id}/summary").json()["patients"]
+        calls = {p["patient_id"]: (p["status"], p["call"]) for p in patients}
+        assert calls == {
+            "p1": ("called", "malignant"),
+            "p2": ("incomplete", None),
+        }  # IDs normalised
         tiles_csv = client.get(good["links"]["tiles_csv"])
         geojson = client.get(good["links"]["geojson"])
         heatmap = client.get(good["links"]["heatmap"])

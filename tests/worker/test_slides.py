@@ -93,3 +93,14 @@ def test_unreadable_truncated_and_unscaled_slides_fail_with_a_reason(
         choose_geometry(None, [1.0], 0.5, 96)
     with pytest.raises(SlideError, match="not found"):
         open_slide(str(tmp_path / "absent.tiff"))
+
+
+def test_a_row_read_as_one_strip_gives_the_tiles_read_one_by_one(slide_path: Path) -> None:
+    slide = open_slide(str(slide_path))
+    geometry = choose_geometry(slide.mpp, slide.downsamples, 0.5, 96)
+    corners = plan_tiles(tissue_mask(slide.thumbnail(1000)), slide.dimensions, geometry, 0.5)
+    sample = corners[40:120]
+    assert len(np.unique(sample[:, 1])) > 1  # more than one grid row
+    tiles = read_tiles(slide, geometry, sample, (96, 96), "bilinear")
+    one_by_one = np.stack([slide.read(int(x), int(y), 0, 96) for x, y in sample])
+    assert np.array_equal(tiles, one_by_one)

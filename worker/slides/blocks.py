@@ -15,11 +15,9 @@ from worker.inference import StageTimer
 from worker.runtime import Runtime
 from worker.slides.grid import TileGeometry
 from worker.slides.reader import SlideError
-from worker.slides.regions import SlideCache, read_tiles
+from worker.slides.regions import SlideCache, read_tiles, tile_rows
 
 logger = logging.getLogger(__name__)
-
-READ_CHUNK = 32  # tiles one decode thread reads at a time
 
 
 def read_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> np.ndarray:
@@ -27,13 +25,13 @@ def read_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> np.n
     slide = cache.get(block.source)
     card = runtime.served.model.card
     geometry = TileGeometry(0, 0, block.level, block.read_size)
-    chunks = [block.corners[i : i + READ_CHUNK] for i in range(0, len(block.corners), READ_CHUNK)]
+    rows = tile_rows(block.corners)  # a row is read as one strip, on one decode thread
     resample = card.preprocessing.resample
 
-    def read(corners: np.ndarray) -> np.ndarray:
-        return read_tiles(slide, geometry, corners, card.input_size, resample)
+    def read(row: np.ndarray) -> np.ndarray:
+        return read_tiles(slide, geometry, block.corners[row], card.input_size, resample)
 
-    return np.concatenate(list(runtime.decoders.map(read, chunks)))
+    return np.concatenate(list(runtime.decoders.map(read, rows)))
 
 
 def claim_next(runtime: Runtime) -> ClaimedBlock | None:

@@ -70,11 +70,18 @@ class Slide:
 
     def read(self, x: int, y: int, level: int, size: int) -> np.ndarray:
         """Return an RGB uint8 square region at a level; SlideError if it cannot be decoded."""
+        return self.read_rect(x, y, level, size, size)
+
+    def read_rect(self, x: int, y: int, level: int, width: int, height: int) -> np.ndarray:
+        """Return an RGB uint8 region of `width` x `height` at a level, located at level-0
+        (x, y); SlideError if it cannot be decoded."""
         try:
-            region = self.backend.read_region((x, y), level, (size, size))
+            region = self.backend.read_region((x, y), level, (width, height))
             return np.asarray(region.convert("RGB"))
         except Exception as exc:
-            raise SlideError(f"truncated or corrupt slide: tile at ({x}, {y}) unreadable") from exc
+            raise SlideError(
+                f"truncated or corrupt slide: region at ({x}, {y}) unreadable"
+            ) from exc
 
     def thumbnail(self, longest: int) -> np.ndarray:
         """Return an RGB thumbnail whose longest side is at most `longest` pixels."""

@@ -43,6 +43,14 @@ class SlideCache:
         return len(self._open)
 
 
+def tile_rows(corners: np.ndarray) -> list[np.ndarray]:
+    """Return the indices of the tiles of each grid row (same y), in order."""
+    if not len(corners):
+        return []
+    starts = np.flatnonzero(np.diff(corners[:, 1], prepend=corners[0, 1] - 1))
+    return np.split(np.arange(len(corners)), starts[1:])
+
+
 def read_tiles(
     slide: Slide,
     geometry: TileGeometry,
@@ -50,10 +58,21 @@ def read_tiles(
     input_size: tuple[int, int],
     resample: Resample,
 ) -> np.ndarray:
-    """Return the tiles at level-0 `corners` as model input: (n, height, width, 3) uint8."""
+    """Return the tiles at level-0 `corners` as model input: (n, height, width, 3) uint8.
+
+    The tiles of one grid row are read as one strip, so each of the slide's own (JPEG)
+    tiles is decoded once, not once for every model tile that overlaps it.
+    """
     height, width = input_size
     tiles = np.empty((len(corners), height, width, 3), dtype=np.uint8)
-    for index, (x, y) in enumerate(corners):
-        region = slide.read(int(x), int(y), geometry.level, geometry.read_size)
-        tiles[index] = resize_pixels(region, input_size, resample)
+    downsample = slide.downsamples[geometry.level]
+    side = geometry.read_size
+    for row in tile_rows(corners):
+        xs = corners[row, 0]
+        left, top = int(xs.min()), int(corners[row[0], 1])
+        offsets = np.rint((xs - left) / downsample).astype(np.int64)
+        strip = slide.read_rect(left, top, geometry.level, int(offsets.max()) + side, side)
+        for index, offset in zip(row, offsets, strict=True):
+            region = np.ascontiguousarray(strip[:, offset : offset + side])
+            tiles[index] = resize_pixels(region, input_size, resample)
     return tiles
