@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Item, ItemStatus, Job, utc_now
@@ -229,3 +229,21 @@ def read_slide_tiles(
             corners.append(block_corners)
             probabilities.append(block_probabilities)
     return np.concatenate(corners), np.concatenate(probabilities)
+
+
+def slide_progress(job_id: uuid.UUID, *, session: Session) -> tuple[int, int, int] | None:
+    """Return a job's (slides, tiles planned, tiles recorded), or None when it has no slides."""
+    row = session.execute(
+        select(func.count(Slide.id), func.coalesce(func.sum(Slide.n_tiles), 0)).where(
+            Slide.job_id == job_id
+        )
+    ).one()
+    slides, planned = int(row[0] or 0), int(row[1] or 0)
+    if not slides:
+        return None
+    done = session.scalar(
+        select(func.coalesce(func.sum(SlideBlock.n_tiles), 0))
+        .join(Slide, Slide.id == SlideBlock.slide_id)
+        .where(Slide.job_id == job_id, SlideBlock.status == SlideStatus.SUCCEEDED)
+    )
+    return slides, planned, int(done or 0)

@@ -67,6 +67,8 @@ def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
         good, truncated = client.get(f"/v1/jobs/{job_id}/slides").json()["slides"]
         assert truncated["status"] == "failed" and "truncated" in truncated["error"]
         assert good["status"] == "succeeded" and good["progress"] == 1.0
+        progress = {"slides": 2, "tiles": good["n_tiles"], "tiles_done": good["n_tiles"]}
+        assert job["slides"] == progress
         assert good["call"] == "malignant" and good["positive_area_mm2"] > 0.1
         patients = client.get(f"/v1/jobs/{job_id}/summary").json()["patients"]
         calls = {p["patient_id"]: (p["status"], p["call"]) for p in patients}
