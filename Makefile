@@ -53,7 +53,7 @@ lint: install  ## Ruff, mypy, the import-linter contracts, Dockerfiles, compose 
 	$(VENV)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/zizmor --offline --quiet .github/workflows
 
-bench: install  ## Raw vs end-to-end throughput for the small CNN and ResNet50V2; writes reports/bench/.
+bench: install  ## Raw vs end-to-end throughput (tiles and a ~10,000-tile slide) for the small CNN and ResNet50V2.
 	$(VENV)/inferq bench
 
 soak: install  ## Worker RSS over 1,000 batches after warm-up (must grow < 5%); not part of `make test`.

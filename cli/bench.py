@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.bench_slides import SlideResult, run_slide_case
 from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
 from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
 from core.native_output import import_tensorflow
@@ -64,6 +65,7 @@ class ModelResult:
     worker_ready_s: float
     modes: dict[str, ModeResult] = field(default_factory=dict)
     results_exactly_once: bool = True
+    slide: SlideResult | None = None
 
 
 def export_random_model(architecture: str, size: tuple[int, int], out_dir: Path) -> None:
@@ -104,9 +106,13 @@ def measure_raw(model_dir: Path, images: list[bytes], batch_size: int, seconds: 
 
 
 def bench_model(
-    architecture: str, env: dict[str, str], work_dir: Path, raw_seconds: float
+    architecture: str,
+    env: dict[str, str],
+    work_dir: Path,
+    raw_seconds: float,
+    modes_wanted: bool = True,
 ) -> ModelResult:
-    """Measure one model raw, then every end-to-end mode on one stack."""
+    """Measure one model raw, then every end-to-end mode on one stack (unless not wanted)."""
     from db.api_keys import create_key
     from db.session import get_session
 
@@ -119,6 +125,8 @@ def bench_model(
     env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(case.batch_size)}
     with get_session(env["INFERQ_DATABASE_URL"]) as session:
         target_key = create_key("bench", session=session).plaintext
+    if not modes_wanted:
+        return ModelResult(architecture, case.size, case.batch_size, round(raw, 1), 0.0, 0.0)
     stack, cold_start, worker_ready = start_stack(env, work_dir)
     result = ModelResult(
         architecture,
@@ -190,10 +198,24 @@ def print_table(results: list[ModelResult]) -> None:
             )
     console.print(table)
     for r in results:
+        if r.slide is not None:
+            console.print(slide_line(r.slide))
+    for r in results:
         console.print(
             f"{r.architecture}: gateway cold start {r.gateway_cold_start_s:.2f} s, worker ready "
             f"{r.worker_ready_s:.2f} s, every item exactly one result: {r.results_exactly_once}"
         )
+
+
+def slide_line(slide: SlideResult) -> str:
+    """Return the slide case of one model on one line."""
+    stages = ", ".join(f"{name} {ms:.3f}" for name, ms in slide.stages_ms_per_tile.items())
+    return (
+        f"{slide.architecture} slide: {slide.n_tiles} tiles in {slide.seconds} s = "
+        f"{slide.tiles_per_second} tiles/s ({slide.ratio_to_raw:.3f} x raw), call {slide.call}; "
+        f"ms a tile: {stages}; peak RSS gateway {slide.gateway_rss_max_mb} MiB, worker "
+        f"{slide.worker_rss_max_mb} MiB"
+    )
 
 
 def bench(
@@ -205,6 +227,8 @@ def bench(
     redis_url: str = typer.Option("redis://127.0.0.1:6379/15", help="Broker for the run."),
     raw_seconds: float = typer.Option(10.0, help="How long to run the raw measurement."),
     out: Path = typer.Option(Path("reports/bench/bench.json"), help="Where to write JSON."),
+    slides: bool = typer.Option(True, help="Run the slide case (about 10,000 tissue tiles)."),
+    tile_modes: bool = typer.Option(True, help="Run the bulk, single and predict modes."),
 ) -> None:
     """Measure raw vs end-to-end throughput and latency on real PostgreSQL and Redis."""
     from db.scratch import scratch_database
@@ -225,7 +249,23 @@ def bench(
                     "INFERQ_LOG_LEVEL": "WARNING",
                     "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
                 }
-                results.append(bench_model(architecture, env, work_dir, raw_seconds))
+                result = bench_model(architecture, env, work_dir, raw_seconds, tile_modes)
+                results.append(result)
+            if slides:
+                with scratch_database(postgres_admin_url, prefix="inferq_bench") as database_url:
+                    slide_env = {
+                        **env,
+                        "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-slide-stack"),
+                        "INFERQ_DATABASE_URL": database_url,
+                    }
+                    result.slide = run_slide_case(
+                        architecture,
+                        slide_env,
+                        work_dir / f"{architecture}-slide",
+                        work_dir / architecture,
+                        result.raw_images_per_second,
+                        CASES[architecture].batch_size,
+                    )
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

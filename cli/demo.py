@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -62,6 +63,40 @@ def demo_folder(work_dir: Path) -> Path:
     return folder
 
 
+DEMO_SLIDE = "demo-slide.tiff"
+
+
+def demo_slide(work_dir: Path) -> Path:
+    """Write a small synthetic slide (tissue, one malignant region) for the demo's slide job."""
+    from training.slides import SlideSpec, write_slide
+
+    folder = work_dir / "slides"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DEMO_SLIDE
+    if not path.exists():
+        spec = SlideSpec(3000, 2200, [(1500, 1100, 1250, 900)], [(700, 600, 1400, 1300)])
+        write_slide(path, spec)
+    return path
+
+
+def run_slide_job(client: httpx.Client, slide: Path, work_dir: Path) -> None:
+    """Submit the demo slide by reference, wait, print its call and save its heatmap."""
+    response = client.post("/v1/jobs/slides", json={"slides": [{"url": str(slide)}]})
+    response.raise_for_status()
+    job_id = str(response.json()["job_id"])
+    console.print(f"submitted {slide.name} by reference: job {job_id}")
+    wait_for_job(client, job_id)
+    for view in client.get(f"/v1/jobs/{job_id}/slides").json()["slides"]:
+        console.print(
+            f"{view['filename']}: {view['status']}, {view['n_tiles']} tissue tiles, call "
+            f"{view['call']}, positive area {view['positive_area_mm2']} mm²"
+        )
+        if view["status"] == "succeeded":
+            heatmap = work_dir / "demo-slide-heatmap.png"
+            heatmap.write_bytes(client.get(view["links"]["heatmap"]).content)
+            console.print(f"heatmap: {heatmap} ({command_hint(f'slides {job_id} --geojson .')})")
+
+
 def submit_folder(client: httpx.Client, folder: Path) -> str:
     """Upload every file of a folder as one job and return its ID."""
     paths = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -119,7 +154,9 @@ def demo(
     upgrade(settings.resolved_database_url)
     url = f"http://127.0.0.1:{port or free_port()}"
     # The demo runs on one machine with no keys: it is the one place auth is turned off.
-    env = {**os.environ, "INFERQ_AUTH_ENABLED": "false"}
+    slide = demo_slide(work_dir)
+    sources = json.dumps({"default": [str(slide.parent)]})
+    env = {**os.environ, "INFERQ_AUTH_ENABLED": "false", "INFERQ_SLIDE_SOURCES": sources}
     stack = Stack(url=url, env=env, log_dir=work_dir)
     stack.start_gateway()
     stack.start_worker()
@@ -130,6 +167,7 @@ def demo(
             job_id = submit_folder(client, demo_folder(work_dir))
             job = wait_for_job(client, job_id)
             report_job(client, job_id, job)
+            run_slide_job(client, slide, work_dir)
         if keep_running:
             console.print(
                 f"stack up at {url} (web page at {url}/, docs at {url}/docs); Ctrl-C stops it"

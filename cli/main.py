@@ -13,6 +13,7 @@ from cli.keys import keys_app
 from cli.models import models_app
 from cli.purge import purge
 from cli.services import db_app, gateway, sweeper, webhooks, worker
+from cli.slide_commands import slides, submit_slides_command
 from cli.submit import submit
 from cli.upload import upload
 from cli.watch import watch
@@ -46,6 +47,8 @@ for command in (
     workers,
 ):
     app.command()(command)
+app.command("submit-slides")(submit_slides_command)
+app.command()(slides)
 
 if __name__ == "__main__":
     app()

@@ -242,3 +242,12 @@ def decode_image(
     """
     decoded = decode_source(data, size, resample=resample, max_pixels=max_pixels, reserve=reserve)
     return decoded.pixels
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int], resample: Resample) -> np.ndarray:
+    """Resize RGB uint8 pixels to `size` (height, width) with the model's filter."""
+    height, width = size
+    if pixels.shape[:2] == (height, width):
+        return pixels
+    image = Image.fromarray(pixels, mode="RGB").resize((width, height), _RESAMPLING[resample])
+    return np.asarray(image, dtype=np.uint8)

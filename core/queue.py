@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 
 from core.settings import Settings
-from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, chunk_ids
+from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, RUN_BLOCKS, TILE_SLIDE, chunk_ids
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
@@ -72,6 +72,22 @@ def publish_items(app: Celery, item_ids: Sequence[str], batch_size: int) -> int:
         for chunk in chunks:
             app.send_task(INFER_ITEMS, args=[chunk], queue=INFERENCE_QUEUE, producer=producer)
     return len(chunks)
+
+
+def publish_slides(app: Celery, slide_ids: Sequence[str]) -> int:
+    """Publish one tiling task per slide."""
+    with app.producer_or_acquire() as producer:
+        for slide_id in slide_ids:
+            app.send_task(TILE_SLIDE, args=[slide_id], queue=INFERENCE_QUEUE, producer=producer)
+    return len(slide_ids)
+
+
+def wake_block_runners(app: Celery, count: int) -> int:
+    """Publish `count` wake-ups for slide blocks; each runs blocks while any waits."""
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            app.send_task(RUN_BLOCKS, queue=INFERENCE_QUEUE, producer=producer)
+    return count
 
 
 def check_broker(app: Celery, timeout: float = 2.0) -> None:

@@ -212,6 +212,30 @@ class Settings(BaseSettings):
     )
     embedded_webhooks: bool = Field(True, description="Send webhooks from each worker.")
 
+    slide_sources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Where each tenant may name slides, JSON: {"lab": ["gs://lab-slides/", '
+        '"/mnt/scans/lab/"]}; a tenant not listed names none.',
+    )
+    slide_block_tiles: int = Field(
+        256, ge=1, le=4096, description="Tiles of a slide claimed, run and recorded together."
+    )
+    slide_min_tissue: float = Field(
+        0.5, ge=0, le=1, description="Share of a tile that must be tissue for it to be run."
+    )
+    slide_tile_overlap: int = Field(
+        0, ge=0, description="Pixels (at the model's scale) neighbouring slide tiles share."
+    )
+    slide_thumbnail_px: int = Field(
+        2048, ge=64, le=8192, description="Longest side of the thumbnail the tissue mask uses."
+    )
+    slide_min_object_px: int = Field(
+        64, ge=0, description="Tissue specks smaller than this (thumbnail pixels) are dropped."
+    )
+    slide_open_handles: int = Field(
+        8, ge=1, description="Open slide files a worker process keeps for reading tiles."
+    )
+
     api_url: str = Field("http://127.0.0.1:8000", description="Gateway URL the CLI talks to.")
     api_key: SecretStr = Field(
         SecretStr(""), description="API key the CLI sends as a Bearer token; empty sends none."

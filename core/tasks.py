@@ -7,6 +7,8 @@ from __future__ import annotations
 
 INFER_ITEMS = "worker.tasks.infer_items"
 SWEEP = "worker.tasks.sweep"
+TILE_SLIDE = "worker.tasks.tile_slide"  # args: [slide_id]; then wakes RUN_BLOCKS
+RUN_BLOCKS = "worker.tasks.run_blocks"  # no args: run waiting slide blocks of any slide
 
 #: Queue the inference tasks travel on.
 INFERENCE_QUEUE = "inference"

@@ -318,3 +318,8 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float] = mapped_column(Float)
     worker_id: Mapped[str] = mapped_column(String(255))
+
+
+# The slide tables live in their own module; imported here so that Base.metadata (Alembic,
+# the migration check) always holds them.
+from db import slide_tables  # noqa: E402, F401

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.patient_call import CallRule, reaches
 from core.patients import is_not_image, normalize_id
 from db.models import Item, ItemStatus, Result
+from db.slide_tables import Slide
 
 PAGE_ROWS = 1000
 #: Spellings of one patient ID kept for display; file names listed per summary.
@@ -49,9 +50,16 @@ class GroupStats:
     model_ids: set[int | None] = field(default_factory=set)
 
     def add(
-        self, status: str, label: str | None, scores: dict[str, Any] | None, rule: CallRule
+        self,
+        status: str,
+        label: str | None,
+        scores: dict[str, Any] | None,
+        rule: CallRule,
+        slide_call: str | None = None,
     ) -> None:
-        """Count one item of the group."""
+        """Count one item of the group. A whole slide counts by its own call, not by its mean
+        scores: its call already applied the rule to its tiles, so a slide called the positive
+        class alone makes its group positive (it counts as `min_tiles` strong tiles)."""
         self.n_images += 1
         self.n_failed += status == ItemStatus.FAILED
         if label is None or scores is None:
@@ -61,6 +69,11 @@ class GroupStats:
         for name, value in scores.items():
             self.score_sums[name] = self.score_sums.get(name, 0.0) + float(value)
             self.score_max[name] = max(self.score_max.get(name, 0.0), float(value))
+        if slide_call is not None:
+            called = rule.positive_class is not None and slide_call == rule.positive_class
+            self.positive_tiles += called
+            self.strong_tiles += rule.min_tiles if called else 0
+            return
         self.positive_tiles += tile_is_positive(scores, rule.positive_class, rule.threshold)
         self.strong_tiles += tile_is_positive(scores, rule.positive_class, rule.tile_threshold)
 
@@ -151,8 +164,10 @@ def summarize_job(
             Result.scores,
             Result.model_id,
             Result.warnings,
+            Slide.call,
         )
         .outerjoin(Result, Result.item_id == Item.id)
+        .outerjoin(Slide, Slide.id == Item.id)
         .where(Item.job_id == job_id)
         .execution_options(yield_per=PAGE_ROWS)
     )
@@ -161,7 +176,7 @@ def summarize_job(
     data = JobSummaryData([], [], [])
     classes: set[str] = set()
     for row in session.execute(statement):
-        name, raw_id, slide_id, status, attempts, error, label, scores, model_id, flags = row
+        name, raw_id, slide_id, status, attempts, error, label, scores, model_id, flags, call = row
         if status == ItemStatus.FAILED and attempts == 0 and is_not_image(error):
             data.n_not_images += 1
             _listed(data.not_images, name)
@@ -173,7 +188,7 @@ def summarize_job(
         if slide_id is not None:
             groups.append(slides.setdefault((key, slide_id), GroupStats(key, slide_id)))
         for group in groups:
-            group.add(status, label, scores, rule)
+            group.add(status, label, scores, rule, call)
             group.note(raw_id, model_id, label is not None, bool(flags))
         classes.update(scores or {})
     data.unassigned_files.sort()

@@ -31,6 +31,7 @@ from gateway.routes import (
     open_jobs,
     predict,
     results,
+    slides,
     summary,
     tenant,
     thumbnails,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     routers = (
         jobs,
+        slides,
         open_jobs,
         uploads,
         events,

@@ -20,7 +20,7 @@ _MEANINGS = {
         "header too long, a part sent twice that a route takes once (`file`, `manifest`), "
         "a cursor that is not a `next_cursor` the API returned, an unusable manifest (one "
         "with a NUL byte too), or (listing jobs) ids that are not job IDs, more than 100 of "
-        "them, or an unknown query parameter."
+        "them, or an unknown query parameter; a JSON body that does not parse."
     ),
     401: (
         "No `Authorization: Bearer <key>` header, or the key is unknown or revoked "
@@ -28,10 +28,15 @@ _MEANINGS = {
         "INFERQ_DATABASE_URL set to the gateway's database)."
     ),
     403: (
-        "An operator view (workers, hosts): the key's tenant is not one of INFERQ_OPERATOR_TENANTS."
+        "An operator view (workers, hosts): the key's tenant is not one of "
+        "INFERQ_OPERATOR_TENANTS; or a slide named outside the prefixes INFERQ_SLIDE_SOURCES "
+        "allows the tenant."
     ),
     404: "No such job (or no such event of it); another tenant's job gets the same answer.",
-    409: "The job is closed or cancelled: no more files may be added to it.",
+    409: (
+        "The job is closed or cancelled: no more files may be added to it; or a slide's "
+        "outputs were asked for before the slide succeeded (its status and error say why)."
+    ),
     413: (
         "The body, or one file in it, is larger than the configured limit; the request's "
         "archives together have too many members or expand too far; a member expands too "

@@ -91,6 +91,14 @@ class JobCounts(BaseModel):
     cancelled: int
 
 
+class SlideProgress(BaseModel):
+    """How far a job's whole-slide images are: tiles recorded of those planned so far."""
+
+    slides: int
+    tiles: int = Field(description="Tissue tiles of the slides tiled so far.")
+    tiles_done: int = Field(description="Tiles whose probabilities are recorded.")
+
+
 class JobPublic(BaseModel):
     """A job's status and progress."""
 
@@ -103,6 +111,9 @@ class JobPublic(BaseModel):
     cancelled_at: datetime | None
     model: list[str] = Field(description="name:version of every model that produced results.")
     links: JobLinks
+    slides: SlideProgress | None = Field(
+        None, description="Tile progress of the job's slides (GET /v1/jobs/{id}/slides: each)."
+    )
     images_expire_at: datetime | None = Field(
         None,
         description="When the job's images are deleted (final time plus the tenant's "

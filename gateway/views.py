@@ -8,13 +8,18 @@ from core.retention import expiry, retention_for
 from core.settings import Settings
 from db.jobs import JobState, read_job_state
 from db.models import Job
+from db.slides import slide_progress
 from gateway.links import job_links
-from gateway.schemas import JobCounts, JobPublic
+from gateway.schemas import JobCounts, JobPublic, SlideProgress
 
 
 def to_public(job: Job, session: Session, settings: Settings) -> JobPublic:
-    """Build the public view of a job."""
-    return public_view(read_job_state(job, session=session), settings)
+    """Build the public view of a job, with its slides' tile progress when it has slides."""
+    view = public_view(read_job_state(job, session=session), settings)
+    progress = slide_progress(job.id, session=session)
+    if progress is not None:
+        view.slides = SlideProgress(slides=progress[0], tiles=progress[1], tiles_done=progress[2])
+    return view
 
 
 def public_view(state: JobState, settings: Settings) -> JobPublic:

@@ -7,10 +7,11 @@ import threading
 
 from celery import Celery
 
-from core.queue import publish_items
+from core.queue import publish_items, publish_slides, wake_block_runners
 from core.settings import Settings
 from db.jobs import mark_published
 from db.session import get_session
+from db.slide_blocks import sweep_slides
 from db.sweeps import claimed_before, fail_exhausted, find_stalled
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,22 @@ def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
             mark_published(stalled, session=session)
     if failed or stalled:
         logger.info("sweep: %d failed for good, %d republished", failed, len(stalled))
+    sweep_slide_work(settings, app)
     return failed, len(stalled)
+
+
+def sweep_slide_work(settings: Settings, app: Celery) -> None:
+    """Republish slides to tile again and wake block runners while blocks wait."""
+    with get_session(settings.resolved_database_url) as session:
+        retile, waiting = sweep_slides(
+            session=session,
+            stale_seconds=settings.stale_queued_seconds,
+            max_attempts=settings.max_attempts,
+        )
+    if retile:
+        publish_slides(app, [str(slide_id) for slide_id in retile])
+    if waiting:
+        wake_block_runners(app, 1)  # a runner drains every waiting block, of any slide
 
 
 class SweeperThread(threading.Thread):

@@ -7,17 +7,22 @@ import uuid
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
+from core.queue import wake_block_runners
 from core.settings import get_settings
-from core.tasks import INFER_ITEMS
+from core.tasks import INFER_ITEMS, RUN_BLOCKS, TILE_SLIDE
 from worker.celery_app import app
 from worker.engine import BatchEngine
 from worker.runtime import build_runtime
+from worker.slides.blocks import run_blocks
+from worker.slides.regions import SlideCache
+from worker.slides.tiling import tile_slide
 
 
 class InferenceTask(Task):  # type: ignore[misc]
     """Task base holding the process's batch engine, built once the process has started."""
 
     _engine: BatchEngine | None = None
+    _slides: SlideCache | None = None
 
     @property
     def engine(self) -> BatchEngine:
@@ -26,6 +31,14 @@ class InferenceTask(Task):  # type: ignore[misc]
             type(self)._engine = BatchEngine(build_runtime(get_settings()))
         assert self._engine is not None
         return self._engine
+
+    @property
+    def slides(self) -> SlideCache:
+        """Return this process's cache of open slides."""
+        if self._slides is None:
+            type(self)._slides = SlideCache(get_settings().slide_open_handles)
+        assert self._slides is not None
+        return self._slides
 
 
 @app.task(
@@ -40,3 +53,44 @@ class InferenceTask(Task):  # type: ignore[misc]
 def infer_items(self: InferenceTask, item_ids: list[str]) -> int:
     """Wake the engine for these items; database outages are retried with backoff."""
     return self.engine.serve([uuid.UUID(item_id) for item_id in item_ids])
+
+
+#: Wake-ups a tiled slide publishes: each runs blocks while any waits, so several workers
+#: share one slide's blocks.
+BLOCK_WAKE_UPS = 4
+
+
+@app.task(
+    name=TILE_SLIDE,
+    base=InferenceTask,
+    bind=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def tile_slide_task(self: InferenceTask, slide_id: str) -> int:
+    """Tile one slide into blocks, then wake block runners (this process among them)."""
+    runtime = self.engine.runtime
+    card = runtime.served.model.card
+    blocks = tile_slide(
+        uuid.UUID(slide_id), card, runtime.settings, runtime.store, runtime.worker_id
+    )
+    if blocks:
+        wake_block_runners(self.app, min(blocks, BLOCK_WAKE_UPS))
+    return blocks
+
+
+@app.task(
+    name=RUN_BLOCKS,
+    base=InferenceTask,
+    bind=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=20,
+)
+def run_blocks_task(self: InferenceTask) -> int:
+    """Run waiting slide blocks of any slide for up to the drain time."""
+    runtime = self.engine.runtime
+    return run_blocks(runtime, self.slides, runtime.settings.max_drain_seconds)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, status
 
 from db.jobs import cancel_job, list_jobs, read_job_states
+from db.slides import cancel_slides
 from db.webhook_events import record_final_events
 from gateway.callbacks import CallbackField, choose_callback
 from gateway.deps import (
@@ -151,6 +152,7 @@ def cancel_job_route(job: JobDep, session: SessionDep, settings: SettingsDep) ->
     only `queued` items); images running now finish and keep their results.
     """
     cancel_job(job, session=session)
+    cancel_slides(job.id, session=session)
     session.flush()
     record_final_events([job.id], session=session)
     return to_public(job, session, settings)

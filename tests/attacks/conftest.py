@@ -3,6 +3,7 @@ attack in this package hits; its RSS after the whole suite must stay near its RS
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -35,6 +36,7 @@ class Target:
     data_dir: Path
     pid: int
     log_path: Path
+    scans: Path | None = None  # slide folders: scans/<tenant>/, each tenant's own prefix
 
     def client(self, tenant: str = "lab", **options: object) -> httpx.Client:
         """Return an HTTP client that sends the tenant's key."""
@@ -70,7 +72,12 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with scratch_database(POSTGRES_ADMIN_URL, prefix="inferq_attack") as database_url:
         with get_session(database_url) as session:
             keys = {t: create_key(t, session=session).plaintext for t in ("lab", "other")}
+        scans = tmp / "scans"
+        for tenant in ("lab", "other"):
+            (scans / tenant).mkdir(parents=True)
+        sources = {t: [str(scans / t), f"gs://{t}-bucket/slides/"] for t in ("lab", "other")}
         env = {
+            "INFERQ_SLIDE_SOURCES": json.dumps(sources),
             "INFERQ_AUTH_ENABLED": "true",
             "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
             "INFERQ_MAX_UNFINISHED_ITEMS_PER_TENANT": "0",
@@ -90,8 +97,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             stack.wait_ready()
             assert stack.gateway is not None
             found = Target(
-                stack.url, keys, database_url, tmp / "data", stack.gateway.pid, tmp / "gateway.log"
-            )
+                stack.url, keys, database_url, tmp / "data", stack.gateway.pid, tmp / "gateway.log",
+                scans,
+            )  # fmt: skip
             warm_up(found)
             before = found.rss()
             yield found

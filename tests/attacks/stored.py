@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-TABLES = ("jobs", "items", "idempotency_keys", "manifest_entries", "webhook_events")
+TABLES = (
+    "jobs", "items", "idempotency_keys", "manifest_entries", "webhook_events", "slides",
+    "slide_blocks",
+)  # fmt: skip
 
 
 def count_rows(database_url: str) -> dict[str, int]:

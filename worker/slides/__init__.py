@@ -1,0 +1,1 @@
+"""Whole-slide images: open a slide, find its tissue, plan its tiles, read their regions."""
