@@ -15,6 +15,7 @@ from rich.progress import (
 )
 
 from cli.client_commands import ApiKeyOption, ApiOption, api_errors, console, make_client
+from client.api import InferqClient
 from client.chunked import ChunkedUploader, UploadDone, bytes_received
 from client.ledger import Ledger
 from core.settings import get_settings
@@ -31,17 +32,8 @@ def upload_one(uploader: ChunkedUploader, path: Path, progress: Progress) -> Upl
     return UploadDone(path, uploader.complete(upload), sent, resumed)
 
 
-def upload(
-    files: list[Path] = typer.Argument(
-        ..., help="Files to upload (whole-slide images).", exists=True, dir_okay=False
-    ),
-    ledger: Path | None = typer.Option(
-        None, help="Resume state [default: INFERQ_DATA_DIR/client-ledger.sqlite3]."
-    ),
-    api: str | None = ApiOption,
-    api_key: str | None = ApiKeyOption,
-) -> None:
-    """Upload files in chunks; run again after an interruption to send only what is missing."""
+def upload_files(client: InferqClient, files: list[Path], ledger: Path | None) -> list[UploadDone]:
+    """Upload or resume each file in chunks with a progress bar; return what each became."""
     records = Ledger(ledger or get_settings().data_dir / LEDGER_NAME)
     progress = Progress(
         TextColumn("{task.description:<30}"),
@@ -52,13 +44,36 @@ def upload(
         console=console,
     )
     try:
-        with api_errors(), make_client(api, api_key) as client, progress:
+        with progress:
             uploader = ChunkedUploader(client, records)
-            done = [upload_one(uploader, path, progress) for path in files]
+            return [upload_one(uploader, path, progress) for path in files]
     finally:
         records.close()
+
+
+def report_uploads(done: list[UploadDone]) -> None:
+    """Print each upload's ID, digest and how many chunks this run sent."""
     for result in done:
         console.print(
             f"{result.path.name}: upload {result.upload.id} complete, sha256 "
             f"{result.upload.sha256}, {result.sent} chunk(s) sent, {result.resumed} already there"
         )
+
+
+LedgerOption = typer.Option(
+    None, "--ledger", help="Resume state [default: INFERQ_DATA_DIR/client-ledger.sqlite3]."
+)
+
+
+def upload(
+    files: list[Path] = typer.Argument(
+        ..., help="Files to upload (whole-slide images).", exists=True, dir_okay=False
+    ),
+    ledger: Path | None = LedgerOption,
+    api: str | None = ApiOption,
+    api_key: str | None = ApiKeyOption,
+) -> None:
+    """Upload files in chunks; run again after an interruption to send only what is missing."""
+    with api_errors(), make_client(api, api_key) as client:
+        done = upload_files(client, files, ledger)
+    report_uploads(done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -40,10 +41,16 @@ class SlidePublic(ApiModel):
 
 
 def submit_slides(
-    client: InferqClient, urls: list[str], *, patient_id: str | None = None
+    client: InferqClient,
+    urls: Sequence[str] = (),
+    *,
+    upload_ids: Sequence[str] = (),
+    patient_id: str | None = None,
 ) -> JobAccepted:
-    """Create a job of slides named by reference (gs://, s3:// or paths the tenant may read)."""
+    """Create a job of slides: by reference (gs://, s3:// or paths the tenant may read) or
+    completed uploads of the tenant."""
     slides = [{"url": url, "patient_id": patient_id} for url in urls]
+    slides += [{"upload_id": upload_id, "patient_id": patient_id} for upload_id in upload_ids]
     response = client.request("POST", "/v1/jobs/slides", json={"slides": slides})
     return JobAccepted.model_validate(response.json())
 

@@ -32,6 +32,7 @@ class NewSlide:
     filename: str
     patient_id: str | None = None
     slide_id: str | None = None
+    content_hash: str | None = None  # the blob's digest when the slide was uploaded
 
 
 def add_slides(job: Job, slides: list[NewSlide], *, session: Session) -> list[uuid.UUID]:
@@ -45,7 +46,7 @@ def add_slides(job: Job, slides: list[NewSlide], *, session: Session) -> list[uu
             "tenant": job.tenant,
             "position": index,
             "filename": new.filename,
-            "content_hash": hashlib.sha256(new.source.encode()).hexdigest(),
+            "content_hash": new.content_hash or hashlib.sha256(new.source.encode()).hexdigest(),
             "size_bytes": 0,
             "status": ItemStatus.RUNNING,  # no lease: never claimed or swept as an image
             "attempts": 0,

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_SLIDES_PER_JOB = 1000
 
 
 class SlideReference(BaseModel):
-    """A slide already in storage the tenant may read (INFERQ_SLIDE_SOURCES)."""
+    """A slide the tenant uploaded, or one already in storage it may read (INFERQ_SLIDE_SOURCES)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(
+    url: str | None = Field(
+        None,
         min_length=1,
         max_length=2048,
         description="gs://bucket/key, s3://bucket/key or an absolute local path.",
     )
+    upload_id: uuid.UUID | None = Field(
+        None, description="A completed chunked upload of this tenant (POST /v1/uploads)."
+    )
     patient_id: str | None = Field(None, max_length=255)
     slide_id: str | None = Field(None, max_length=255, description="The lab's slide name.")
+
+    @model_validator(mode="after")
+    def one_source(self) -> SlideReference:
+        """Require exactly one of `url` and `upload_id`."""
+        if (self.url is None) == (self.upload_id is None):
+            raise ValueError("give exactly one of url and upload_id")
+        return self
 
 
 class SlideJobCreate(BaseModel):

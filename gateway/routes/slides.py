@@ -12,6 +12,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
 from PIL import Image
+from sqlalchemy.orm import Session
 
 from core.queue import publish_slides
 from core.slide_outputs import geojson_features, heatmap_png, tiles_csv_rows
@@ -19,12 +20,13 @@ from core.slide_sources import SourceRefusedError, check_reference
 from db.jobs import create_job
 from db.models import Item
 from db.slides import NewSlide, add_slides, slide_rows
+from db.uploads import completed_blob
 from gateway.callbacks import choose_callback
 from gateway.deps import JobDep, PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
 from gateway.errors import responses
 from gateway.links import job_links
 from gateway.schemas import JobAccepted
-from gateway.slide_schemas import SlideJobCreate, SlideList
+from gateway.slide_schemas import SlideJobCreate, SlideList, SlideReference
 from gateway.slide_views import (
     finished_slide,
     positive_column,
@@ -39,19 +41,42 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["slides"])
 
 
-def checked_slides(body: SlideJobCreate, allowed: list[str]) -> list[NewSlide]:
-    """Return the job's slides if the tenant may name every one; 403/422 name the first not."""
-    slides = []
-    for index, reference in enumerate(body.slides):
-        try:
-            checked = check_reference(reference.url, allowed)
-        except SourceRefusedError as exc:
-            code = status.HTTP_403_FORBIDDEN if exc.forbidden else 422
-            raise HTTPException(code, f"slides[{index}]: {exc}") from exc
-        slides.append(
-            NewSlide(checked.url, checked.filename, reference.patient_id, reference.slide_id)
+def uploaded_slide(
+    index: int, reference: SlideReference, tenant: str, session: Session
+) -> NewSlide:
+    """Return the slide a completed upload of the tenant holds; 422 when there is none."""
+    assert reference.upload_id is not None
+    blob = completed_blob(session=session, tenant_id=tenant, upload_id=reference.upload_id)
+    if blob is None:
+        raise HTTPException(
+            422, f"slides[{index}]: upload {reference.upload_id} is not a completed upload of yours"
         )
-    return slides
+    return NewSlide(
+        blob.url, blob.filename, reference.patient_id, reference.slide_id, content_hash=blob.sha256
+    )
+
+
+def referenced_slide(index: int, reference: SlideReference, allowed: list[str]) -> NewSlide:
+    """Return the slide a reference names if the tenant may read it; 403/422 say why not."""
+    assert reference.url is not None
+    try:
+        checked = check_reference(reference.url, allowed)
+    except SourceRefusedError as exc:
+        code = status.HTTP_403_FORBIDDEN if exc.forbidden else 422
+        raise HTTPException(code, f"slides[{index}]: {exc}") from exc
+    return NewSlide(checked.url, checked.filename, reference.patient_id, reference.slide_id)
+
+
+def checked_slides(
+    body: SlideJobCreate, allowed: list[str], tenant: str, session: Session
+) -> list[NewSlide]:
+    """Return the job's slides if the tenant may use every one; 403/422 name the first not."""
+    return [
+        uploaded_slide(index, reference, tenant, session)
+        if reference.upload_id is not None
+        else referenced_slide(index, reference, allowed)
+        for index, reference in enumerate(body.slides)
+    ]
 
 
 @router.post(
@@ -67,15 +92,17 @@ def create_slide_job_route(
     publisher: PublisherDep,
     session: SessionDep,
 ) -> JobAccepted:
-    """Submit whole-slide images already in storage, by reference; nothing is copied.
+    """Submit whole-slide images: uploaded ones, or ones already in storage, by reference.
 
-    Each URL must lie under a prefix the operator allows the tenant (INFERQ_SLIDE_SOURCES):
-    another scheme, a `.`/`..` segment or a query is a 422; a slide outside the tenant's
+    A slide is either `upload_id`, a completed chunked upload of the tenant (otherwise a
+    422), or `url`, read in place (nothing is copied). Each URL must lie under a prefix
+    the operator allows the tenant (INFERQ_SLIDE_SOURCES): another scheme, a `.`/`..`
+    segment or a query is a 422; a slide outside the tenant's
     prefixes (a symlink is judged where it leads) is a 403 and nothing is stored. Workers
     tile each slide (tissue only, at the model's pixel size) and classify its tiles in
     blocks; `GET /v1/jobs/{id}/slides` shows their progress.
     """
-    slides = checked_slides(body, settings.slide_sources.get(tenant, []))
+    slides = checked_slides(body, settings.slide_sources.get(tenant, []), tenant, session)
     callback = choose_callback(body.callback_url, tenant, settings, session)
     job, _ = create_job([], session=session, tenant=tenant, callback_url=callback)
     slide_ids = add_slides(job, slides, session=session)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def test_a_slide_job_gives_a_call_heatmap_geojson_and_tiles(
         geojson = client.get(good["links"]["geojson"])
         heatmap = client.get(good["links"]["heatmap"])
     check_cli_downloads(slide_stack.url, job_id, tmp_path)
+    check_uploaded_slide(slide_stack.url, slide_folder / "good.tiff", tmp_path, good["n_tiles"])
     rows = list(csv.DictReader(io.StringIO(tiles_csv.text)))
     assert len(rows) == good["n_tiles"] > 400
     check_tiles(rows)
@@ -96,6 +98,26 @@ def check_cli_downloads(url: str, job_id: str, tmp_path: Path) -> None:
     assert answer.returncode == 0, answer.stdout + answer.stderr
     assert "malignant" in answer.stdout and "truncated" in answer.stdout
     assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".geojson", ".png"]
+
+
+def check_uploaded_slide(url: str, slide: Path, tmp_path: Path, n_tiles: int) -> None:
+    """`inferq submit-slides --upload` sends a local slide in chunks; its upload is tiled alike."""
+    ledger = tmp_path / "ledger.sqlite3"
+    command = [*inferq_command("submit-slides", "--upload", str(slide)), "--api", url]
+    answer = subprocess.run(
+        [*command, "--ledger", str(ledger), "--patient", "P3"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert "complete, sha256" in answer.stdout
+    job_id = answer.stdout.split("job ", 1)[1].split(":", 1)[0]
+    with httpx.Client(base_url=url, timeout=60) as client:
+        assert wait_for_job(client, job_id, timeout=240)["status"] == "succeeded"
+        (uploaded,) = client.get(f"/v1/jobs/{job_id}/slides").json()["slides"]
+        other = client.post("/v1/jobs/slides", json={"slides": [{"upload_id": str(uuid.uuid4())}]})
+    assert uploaded["filename"] == "good.tiff" and uploaded["call"] == "malignant"
+    assert uploaded["n_tiles"] == n_tiles
+    assert other.status_code == 422 and "not a completed upload" in other.json()["detail"]
 
 
 def check_tiles(rows: list[dict[str, str]]) -> None:

@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 
 #: Suffixes tiffslide reads (through fsspec, without copying); OpenSlide gets the rest.
 TIFFSLIDE_SUFFIXES = frozenset({".svs", ".tif", ".tiff"})
+#: First bytes of a TIFF (classic and BigTIFF, both byte orders): how an uploaded slide,
+#: stored under its content hash with no suffix, is given to tiffslide.
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 class SlideError(ValueError):
@@ -109,10 +112,18 @@ def read_mpp(properties: Any) -> float | None:
     return None
 
 
+def is_tiff(url: str) -> bool:
+    """Return whether the file at the URL starts like a TIFF."""
+    import fsspec
+
+    with fsspec.open(url, "rb") as stream:
+        return bytes(stream.read(4)) in TIFF_MAGIC
+
+
 def open_backend(url: str) -> SlideBackend:
-    """Open a slide with the library that reads its format."""
+    """Open a slide with the library that reads its format (by suffix, else by its bytes)."""
     suffix = PurePosixPath(url.split("?")[0]).suffix.lower()
-    if suffix in TIFFSLIDE_SUFFIXES:
+    if suffix in TIFFSLIDE_SUFFIXES or (not suffix and is_tiff(url)):
         import tiffslide
 
         return tiffslide.TiffSlide(url)  # type: ignore[no-any-return,return-value,unused-ignore]
