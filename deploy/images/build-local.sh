@@ -3,7 +3,7 @@
 #
 #   deploy/images/build-local.sh build [--model DIR] [gateway|worker|all]
 #   deploy/images/build-local.sh run IMAGE [-e NAME=VALUE]... [-v HOST:CONTAINER]... -- COMMAND...
-#   deploy/images/build-local.sh bases
+#   deploy/images/build-local.sh bases    (only the tools and the two stand-in images)
 #
 # `build` makes (or reuses) two stand-ins for what a registry would give: a Debian bookworm
 # base with Python 3.11 and this machine's CA bundle (SSL_CERT_FILE), and the
@@ -100,11 +100,12 @@ make_uv() {
 }
 
 stage_context() {  # a build context holding the working tree and MODEL at models/default
-  local model=$1 context
-  context=$(mktemp -d "${TMPDIR:-/tmp}/inferq-context.XXXXXX")
+  # Always the same folder: buildah's layer cache keys bind mounts on the context's path.
+  local model=$1 context=$CACHE/context
+  rm -rf "$context"
+  mkdir -p "$context/models"
   (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
     | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' | tar -cf - -T -) | tar -C "$context" -xf -
-  mkdir -p "$context/models"
   cp -r "$model" "$context/models/default"
   echo "$context"
 }
@@ -122,7 +123,7 @@ image_size() {
 }
 
 build() {
-  local model="" which=all context cleanup=""
+  local model="" which=all context
   while [ $# -gt 0 ]; do
     case $1 in
       --model) model=$(cd "$2" && pwd); shift 2 ;;
@@ -135,13 +136,9 @@ build() {
   timed "base image $BASE_IMAGE" make_base
   timed "uv image $(uv_image)" make_uv
   context=$ROOT
-  if [ -n "$model" ]; then
-    context=$(stage_context "$model")
-    cleanup=$context
-  fi
+  [ -z "$model" ] || context=$(stage_context "$model")
   [ "$which" = worker ] || timed "build inferq-gateway:local" build_image gateway "$context"
   [ "$which" = gateway ] || timed "build inferq-worker:local" build_image worker "$context"
-  [ -z "$cleanup" ] || rm -rf "$cleanup"
   # buildah 1.28 leaves a container behind for a stage used only by COPY --from.
   buildah containers --quiet --filter "ancestor=$(uv_image)" | xargs -r buildah rm >/dev/null
 }
