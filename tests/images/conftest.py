@@ -1,7 +1,7 @@
 """Both images built with deploy/images/build-local.sh, and commands run in them.
 
-The tests need buildah: without it they skip, or fail where INFERQ_REQUIRE_SERVICES=1
-(.ci/run installs it). Image sizes and build times go to the end of the test output.
+The tests need buildah: without it they skip, or fail where INFERQ_REQUIRE_IMAGES=1 (.ci/run
+installs it and sets that). Image sizes and build times go to the end of the test output.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.deploy.conftest import empty_postgres_url  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "images" / "build-local.sh"
 IMAGES = {"gateway": "inferq-gateway:local", "worker": "inferq-worker:local"}
 BUILD_TIMEOUT_SECONDS = 1500  # a cold machine: debootstrap and TensorFlow's wheel
+REQUIRE_IMAGES = os.environ.get("INFERQ_REQUIRE_IMAGES") == "1"
 REPORT: list[str] = []
 
 
@@ -62,15 +62,15 @@ class Running:
 
 
 def need_buildah() -> None:
-    """Skip (or fail, when services are required) if buildah is not installed."""
+    """Skip (or fail, when the images are required) if buildah is not installed."""
     if shutil.which("buildah"):
         return
     message = (
         "buildah is not installed: the image tests build and run both images with it "
         "(`deploy/images/build-local.sh bases` installs it; .ci/run always runs them)"
     )
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " and INFERQ_REQUIRE_SERVICES=1")
+    if REQUIRE_IMAGES:
+        pytest.fail(message + " and INFERQ_REQUIRE_IMAGES=1")
     pytest.skip(message)
 
 
