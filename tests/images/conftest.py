@@ -141,10 +141,15 @@ def image_size_mb(image: str) -> int:
     return int(result.stdout.strip()) // 1_000_000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def buildah() -> None:
+    """Check for buildah before anything else is set up."""
+    need_buildah()
+
+
 @pytest.fixture(scope="session")
 def images(model_dir: Path) -> dict[str, str]:
     """Both images, built from the committed Dockerfiles with the test model baked in."""
-    need_buildah()
     started = time.monotonic()
     result = subprocess.run(
         [str(SCRIPT), "build", "--model", str(model_dir)],
