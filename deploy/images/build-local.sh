@@ -112,7 +112,7 @@ stage_context() {  # a build context holding the working tree and MODEL at model
 
 build_image() {  # build_image NAME CONTEXT
   local name=$1 context=$2
-  buildah bud --isolation chroot --network host --pull-never --layers --format docker \
+  buildah bud --isolation chroot --network host --pull-never --layers --force-rm --format docker \
     --quiet --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -f "$context/Dockerfile.$name" \
     -t "inferq-$name:local" "$context" >/dev/null
   log "inferq-$name:local size: $(image_size "inferq-$name:local") MB"
@@ -170,8 +170,8 @@ run() {  # run IMAGE [-e NAME=VALUE]... [-v HOST:CONTAINER]... -- COMMAND...
   buildah run --isolation chroot --network host --user "$IMAGE_USER" "${options[@]}" \
     "$container" -- "$@" &
   child=$!
-  # A trapped signal ends `wait` early: wait again until the command itself has exited.
-  while kill -0 "$child" 2>/dev/null; do
+  wait "$child" || code=$?
+  while kill -0 "$child" 2>/dev/null; do  # a trapped signal ended the wait early
     code=0
     wait "$child" || code=$?
   done
