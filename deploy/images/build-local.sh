@@ -111,12 +111,20 @@ stage_context() {  # a build context holding the working tree and MODEL at model
 }
 
 build_image() {  # build_image NAME CONTEXT
-  local name=$1 context=$2
+  local name=$1 context=$2 previous
+  previous=$(image_id "inferq-$name:local")
   buildah bud --isolation chroot --network host --pull-never --layers --force-rm --format docker \
     --quiet --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -f "$context/Dockerfile.$name" \
     -t "inferq-$name:local" "$context" >/dev/null
+  # The image this one replaces goes, with the cached layers only it used (an older model,
+  # older sources); the layers the new image shares stay for the next build.
+  if [ -n "$previous" ] && [ "$previous" != "$(image_id "inferq-$name:local")" ]; then
+    buildah rmi "$previous" >/dev/null 2>&1 || true
+  fi
   log "inferq-$name:local size: $(image_size "inferq-$name:local") MB"
 }
+
+image_id() { buildah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null || true; }
 
 image_size() {
   podman image inspect --format '{{.Size}}' "$1" | awk '{print int($1 / 1e6)}'
