@@ -18,6 +18,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from core.model_card import ModelCard
+from training.params import QuantizationParams
+from training.quantize import QuantizationError, check_int8
 from training.tracking import (
     Registration,
     alias_history,
@@ -156,9 +158,22 @@ def rollback(tracking_uri: str, name: str, alias: str = DEFAULT_ALIAS) -> AliasM
 
 
 def register_directory(
-    tracking_uri: str, model_dir: Path, card: ModelCard, alias: str
+    tracking_uri: str,
+    model_dir: Path,
+    card: ModelCard,
+    alias: str,
+    *,
+    max_accuracy_drop: float = QuantizationParams().max_accuracy_drop,
+    max_auc_drop: float = QuantizationParams().max_auc_drop,
 ) -> Registration:
-    """Register a model directory as a new version of `card.name` in a run of its own."""
+    """Register a model directory as a new version of `card.name` in a run of its own.
+
+    An int8 file whose recorded loss against fp32 exceeds the limits is refused first.
+    """
+    try:
+        check_int8(card.files, max_accuracy_drop=max_accuracy_drop, max_auc_drop=max_auc_drop)
+    except QuantizationError as exc:
+        raise RegistryError(str(exc)) from exc
     client = client_for(tracking_uri)
     params = {"source": "inferq models import", "card_version": card.version}
     run_id = start_run(client, params, run_name=f"import {card.name} {card.version}")
