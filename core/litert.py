@@ -1,10 +1,11 @@
 """Run a `.tflite` model with the LiteRT interpreter (XNNPACK), with no TensorFlow.
 
 The worker serves with it and the pipeline scores the quantised models with it, so both
-run the same bytes the same way. The interpreter takes a fixed input shape: one is kept
-per batch size (the few a worker sees most), each sized once, because resizing an
-interpreter makes XNNPACK repack its weights. Quantised inputs and outputs (a model
-converted with integer I/O) are scaled here; float I/O passes through.
+run the same bytes the same way. The interpreter takes a fixed input shape, and sizing one
+makes XNNPACK pack its weights again, so a batch is run in chunks whose sizes are powers of
+two (37 images: 32, 4 and 1), with one interpreter kept per size: at most eleven shapes
+ever, each sized once, and no padding. Quantised inputs and outputs (a model converted with
+integer I/O) are scaled here; float I/O passes through.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-#: Interpreters kept per model, one per batch size; the least recently used goes first.
-INTERPRETERS_KEPT = 4
+#: Interpreters kept per model, one per power-of-two chunk size up to 1024.
+INTERPRETERS_KEPT = 11
 
 
 def litert_available() -> bool:
@@ -45,6 +46,11 @@ def _from_output(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
         return np.array(values, dtype=np.float32)
     scale, zero_point = detail["quantization"]
     return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def chunk_sizes(count: int) -> list[int]:
+    """Return the powers of two that add up to count, largest first (37: 32, 4, 1)."""
+    return [1 << bit for bit in range(count.bit_length() - 1, -1, -1) if count >> bit & 1]
 
 
 class LiteRTRunner:
@@ -88,10 +94,18 @@ class LiteRTRunner:
             interpreter.invoke()
             return _from_output(interpreter.get_tensor(output_detail["index"]), output_detail)
 
+    def run_batch(self, images: np.ndarray) -> np.ndarray:
+        """Return the outputs of a batch of any size, run in power-of-two chunks."""
+        outputs, start = [], 0
+        for size in chunk_sizes(len(images)):
+            outputs.append(self.run(np.ascontiguousarray(images[start : start + size])))
+            start += size
+        return np.concatenate(outputs)
+
     def predict(self, images: np.ndarray, max_batch_size: int) -> np.ndarray:
-        """Return the outputs for any number of images, run in chunks of max_batch_size."""
+        """Return the outputs for any number of images, in batches of max_batch_size."""
         chunks = [
-            self.run(np.ascontiguousarray(images[start : start + max_batch_size]))
+            self.run_batch(images[start : start + max_batch_size])
             for start in range(0, len(images), max_batch_size)
         ]
         return np.concatenate(chunks)

@@ -11,6 +11,8 @@ labels agree with fp32. `check_int8` refuses an int8 file that lost too much.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +65,10 @@ def convert(model: Any, precision: Precision, representative: np.ndarray | None 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = calibration
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return bytes(converter.convert())
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints the saved graph
+        converted = bytes(converter.convert())
+    logger.debug("converter said: %s", printed.getvalue())
+    return converted
 
 
 def write_tflite(
@@ -149,3 +154,25 @@ def check_int8(files: list[ModelFile], *, max_accuracy_drop: float, max_auc_drop
                 "quantization.max_accuracy_drop / max_auc_drop); set quantization.int8: false "
                 "to serve fp32 only"
             )
+
+
+def quantize_directory(directory: Path, calibration: np.ndarray) -> list[ModelFile]:
+    """Add fp32 and int8 TFLite files to an exported model directory, with their smoke outputs.
+
+    For directories whose card has no test split to score on (random-weight benchmarks,
+    tests): the card lists the files with no metrics, so registration refuses the int8 one.
+    """
+    import keras
+
+    from core.model_card import SMOKE_FILE, ModelCard
+
+    model = keras.models.load_model(directory / KERAS_ENTRY.file, compile=False)
+    paths = write_tflite(model, calibration, directory, ("fp32", "int8"))
+    with np.load(directory / SMOKE_FILE) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["outputs_int8"] = run_tflite(paths["int8"], arrays["tiles"])
+    np.savez_compressed(directory / SMOKE_FILE, **arrays)  # type: ignore[arg-type]
+    files = file_entries({"keras": {}, "fp32": {}, "int8": {}})
+    card = ModelCard.read(directory)
+    card.model_copy(update={"files": files}).write(directory)
+    return files

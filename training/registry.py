@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from core.model_card import ModelCard
+from core.model_files import describe
 from training.params import QuantizationParams
 from training.quantize import QuantizationError, check_int8
 from training.tracking import (
@@ -51,6 +52,7 @@ class VersionInfo:
     card_version: str
     data_hash: str
     metrics: dict[str, float]
+    files: str = "model.keras (tensorflow fp32)"  # each file's runtime and precision
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def _describe(client: MlflowClient, version: ModelVersion, aliases: list[str]) -
         run_id=version.run_id or "",
         card_version=version.tags.get("card_version", ""),
         data_hash=version.tags.get("data_hash", ""),
+        files=version.tags.get("files", VersionInfo.files),
         metrics=_test_metrics(client, version.run_id) if version.run_id else {},
     )
 
@@ -178,6 +181,7 @@ def register_directory(
     params = {"source": "inferq models import", "card_version": card.version}
     run_id = start_run(client, params, run_name=f"import {card.name} {card.version}")
     tags = {"card_version": card.version, "data_hash": card.data_hash}
+    tags |= {"files": describe(card.model_files)}  # the runtime and precision of each file
     try:
         registration = register_model_dir(
             client, run_id, model_dir, name=card.name, alias=alias, tags=tags

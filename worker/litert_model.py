@@ -15,14 +15,14 @@ from worker.model_source import ModelSource
 
 @dataclass
 class LiteRTModel(LoadedModel):
-    """A `.tflite` model with a fixed number of XNNPACK threads, one interpreter per shape."""
+    """A `.tflite` model with a fixed number of XNNPACK threads, one interpreter per chunk size."""
 
     runner: LiteRTRunner | None = None
 
     def run(self, chunk: np.ndarray) -> np.ndarray:
         """Return class probabilities for one uint8 chunk."""
         assert self.runner is not None
-        return self.runner.run(chunk)
+        return self.runner.run_batch(chunk)
 
 
 def load_litert(
