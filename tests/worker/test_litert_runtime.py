@@ -79,3 +79,12 @@ def test_int8_is_held_to_its_own_recorded_outputs(
     smoke_check(load_model(str(broken), max_batch_size=4, precision="fp32"))  # fp32 untouched
     with pytest.raises(SmokeCheckError, match=r"tolerance 0\.02"):
         smoke_check(load_model(str(broken), max_batch_size=4, precision="int8"))
+
+
+def test_batches_run_in_power_of_two_chunks_so_few_interpreters_are_sized() -> None:
+    from core.litert import chunk_sizes
+
+    assert chunk_sizes(37) == [32, 4, 1]
+    assert chunk_sizes(64) == [64]
+    assert chunk_sizes(0) == []
+    assert all(sum(chunk_sizes(n)) == n for n in range(1, 1025))
