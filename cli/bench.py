@@ -9,8 +9,10 @@ end, with one gateway and one worker on real PostgreSQL and Redis, keys required
 Each mode reports images a second, its ratio to raw, p50/p95/p99 latency, answers by
 status, and the mean batch size the worker actually ran (from its /metrics counters).
 Gateway cold start (spawn to the first 200 from /readyz) and worker ready (spawn to its
-health 200) are measured too. The rate limit is off for the run: one tenant plays many
-clients here; everything else of admission runs as deployed.
+health 200) are measured too. `--runtime all` measures each model in TensorFlow fp32,
+LiteRT fp32 and LiteRT int8 in turn (TFLite files converted from the same weights). The
+rate limit is off for the run: one tenant plays many clients here; everything else of
+admission runs as deployed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.bench_runtimes import MODES, RUNTIMES, add_tflite, runtimes
 from cli.bench_slides import SlideResult, run_slide_case
 from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
 from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
@@ -58,6 +62,7 @@ class ModelResult:
     """Every figure of one model, measured in the same run."""
 
     architecture: str
+    runtime: str
     input_size: tuple[int, int]
     batch_size: int
     raw_images_per_second: float
@@ -87,16 +92,24 @@ def tile_images(n: int, size: tuple[int, int], work_dir: Path) -> list[bytes]:
     """Return n distinct synthetic tiles at the model's input size, as PNG bytes."""
     from training.synthetic import generate_dataset
 
-    paths = generate_dataset(work_dir / "tiles", n_tiles=n, tile_size=size[0], seed=7)
+    folder = work_dir / "tiles"
+    if folder.exists():  # made for an earlier runtime of the same model
+        return [path.read_bytes() for path in sorted(folder.rglob("*.png"))][:n]
+    paths = generate_dataset(folder, n_tiles=n, tile_size=size[0], seed=7)
     return [path.read_bytes() for path in paths]
 
 
-def measure_raw(model_dir: Path, images: list[bytes], batch_size: int, seconds: float) -> float:
-    """Return images per second of the worker's batch graph on preprocessed arrays."""
+def measure_raw(
+    model_dir: Path, images: list[bytes], batch_size: int, seconds: float, runtime: str
+) -> float:
+    """Return images per second of the worker's model in a runtime, on preprocessed arrays."""
     from core.preprocessing import decode_image
     from worker.model_holder import load_model
 
-    loaded = load_model(str(model_dir), max_batch_size=batch_size)
+    engine, precision = RUNTIMES[runtime]
+    loaded = load_model(
+        str(model_dir), max_batch_size=batch_size, runtime=engine, precision=precision
+    )
     batch = np.stack([decode_image(data, loaded.card.input_size) for data in images[:batch_size]])
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -105,31 +118,44 @@ def measure_raw(model_dir: Path, images: list[bytes], batch_size: int, seconds: 
     return done / (time.perf_counter() - started)
 
 
+def prepare_model(architecture: str, work_dir: Path) -> tuple[Path, list[bytes]]:
+    """Export (once) a random-weight model with its TFLite files, and the tiles to send."""
+    case = CASES[architecture]
+    model_dir = work_dir / architecture
+    images = tile_images(max(case.bulk_images, 400), case.size, work_dir / f"{architecture}-data")
+    if not model_dir.exists():
+        export_random_model(architecture, case.size, model_dir)
+        add_tflite(model_dir, images[:32], case.size)  # speed does not depend on calibration
+    return model_dir, images
+
+
 def bench_model(
     architecture: str,
+    runtime: str,
     env: dict[str, str],
     work_dir: Path,
-    raw_seconds: float,
-    modes_wanted: bool = True,
+    options: tuple[float, list[str]],
 ) -> ModelResult:
-    """Measure one model raw, then every end-to-end mode on one stack (unless not wanted)."""
+    """Measure one model in one runtime raw, then the end-to-end modes asked on one stack."""
     from db.api_keys import create_key
     from db.session import get_session
 
+    raw_seconds, mode_names = options
     case = CASES[architecture]
-    model_dir = work_dir / architecture
-    export_random_model(architecture, case.size, model_dir)
-    images = tile_images(max(case.bulk_images, 400), case.size, work_dir / f"{architecture}-data")
-    raw = measure_raw(model_dir, images, case.batch_size, raw_seconds)
-    console.print(f"{architecture}: raw {raw:.1f} img/s")
+    model_dir, images = prepare_model(architecture, work_dir)
+    raw = measure_raw(model_dir, images, case.batch_size, raw_seconds, runtime)
+    console.print(f"{architecture} {runtime}: raw {raw:.1f} img/s")
+    engine, precision = RUNTIMES[runtime]
+    if not mode_names:  # raw only: no stack
+        return ModelResult(architecture, runtime, case.size, case.batch_size, round(raw, 1), 0, 0)
     env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(case.batch_size)}
+    env |= {"INFERQ_RUNTIME": engine, "INFERQ_PRECISION": precision}
     with get_session(env["INFERQ_DATABASE_URL"]) as session:
         target_key = create_key("bench", session=session).plaintext
-    if not modes_wanted:
-        return ModelResult(architecture, case.size, case.batch_size, round(raw, 1), 0.0, 0.0)
     stack, cold_start, worker_ready = start_stack(env, work_dir)
     result = ModelResult(
         architecture,
+        runtime,
         case.size,
         case.batch_size,
         round(raw, 1),
@@ -150,6 +176,8 @@ def bench_model(
             ),
         }
         for name, run in modes.items():
+            if name not in mode_names:
+                continue
             result.modes[name] = measure_mode(name, stack, counters, raw, run)
             time.sleep(2)  # let stragglers finish before the next mode's counters
         result.results_exactly_once = exactly_once(env["INFERQ_DATABASE_URL"])
@@ -174,7 +202,7 @@ def print_table(results: list[ModelResult]) -> None:
     )
     for r in results:
         table.add_row(
-            r.architecture,
+            f"{r.architecture} {r.runtime}",
             "raw",
             f"{r.raw_images_per_second:.1f}",
             "1.000",
@@ -187,7 +215,7 @@ def print_table(results: list[ModelResult]) -> None:
         )
         for name, m in r.modes.items():
             table.add_row(
-                r.architecture,
+                f"{r.architecture} {r.runtime}",
                 name,
                 f"{m.images_per_second:.1f}",
                 f"{m.ratio_to_raw:.3f}",
@@ -202,8 +230,9 @@ def print_table(results: list[ModelResult]) -> None:
             console.print(slide_line(r.slide))
     for r in results:
         console.print(
-            f"{r.architecture}: gateway cold start {r.gateway_cold_start_s:.2f} s, worker ready "
-            f"{r.worker_ready_s:.2f} s, every item exactly one result: {r.results_exactly_once}"
+            f"{r.architecture} {r.runtime}: gateway cold start {r.gateway_cold_start_s:.2f} s, "
+            f"worker ready {r.worker_ready_s:.2f} s, every item exactly one result: "
+            f"{r.results_exactly_once}"
         )
 
 
@@ -218,6 +247,32 @@ def slide_line(slide: SlideResult) -> str:
     )
 
 
+def measure_slide(
+    case: tuple[str, str, float], env: dict[str, str], work_dir: Path, admin_url: str
+) -> SlideResult:
+    """Run the slide case of one model (architecture, runtime, raw img/s) on its own database."""
+    from db.scratch import scratch_database
+
+    architecture, runtime, raw = case
+    engine, precision = RUNTIMES[runtime]
+    with scratch_database(admin_url, prefix="inferq_bench") as url:
+        slide_env = {
+            **env,
+            "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-{runtime}-slide-stack"),
+            "INFERQ_DATABASE_URL": url,
+            "INFERQ_RUNTIME": engine,
+            "INFERQ_PRECISION": precision,
+        }
+        return run_slide_case(
+            architecture,
+            slide_env,
+            work_dir / f"{architecture}-slide",
+            work_dir / architecture,
+            raw,
+            CASES[architecture].batch_size,
+        )
+
+
 def bench(
     models: list[str] = typer.Option(list(CASES), "--model", help="Models to measure."),
     postgres_admin_url: str = typer.Option(
@@ -226,9 +281,14 @@ def bench(
     ),
     redis_url: str = typer.Option("redis://127.0.0.1:6379/15", help="Broker for the run."),
     raw_seconds: float = typer.Option(10.0, help="How long to run the raw measurement."),
+    runtime: str = typer.Option(
+        "tensorflow", help="tensorflow, litert-fp32, litert-int8, or all (each in turn)."
+    ),
+    modes: list[str] = typer.Option(list(MODES), "--mode", help="End-to-end modes to run."),
+    raw_only: bool = typer.Option(False, "--raw-only", help="Measure the model alone, no stack."),
     out: Path = typer.Option(Path("reports/bench/bench.json"), help="Where to write JSON."),
     slides: bool = typer.Option(True, help="Run the slide case (about 10,000 tissue tiles)."),
-    tile_modes: bool = typer.Option(True, help="Run the bulk, single and predict modes."),
+    tile_modes: bool = typer.Option(True, help="Run the end-to-end image modes (--mode)."),
 ) -> None:
     """Measure raw vs end-to-end throughput and latency on real PostgreSQL and Redis."""
     from db.scratch import scratch_database
@@ -238,34 +298,23 @@ def bench(
         console.print("wrk is not installed (apt-get install wrk): /predict uses client processes")
     results = []
     with tempfile.TemporaryDirectory(prefix="inferq-bench-") as tmp:
-        for architecture in models:
+        for architecture, each in product(models, runtimes(runtime)):
             work_dir = Path(tmp)
             with scratch_database(postgres_admin_url, prefix="inferq_bench") as database_url:
                 env = {
                     **os.environ,
-                    "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-stack"),
+                    "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-{each}-stack"),
                     "INFERQ_DATABASE_URL": database_url,
                     "INFERQ_BROKER_URL": redis_url,
                     "INFERQ_LOG_LEVEL": "WARNING",
                     "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
                 }
-                result = bench_model(architecture, env, work_dir, raw_seconds, tile_modes)
+                wanted = modes if tile_modes and not raw_only else []
+                result = bench_model(architecture, each, env, work_dir, (raw_seconds, wanted))
                 results.append(result)
-            if slides:
-                with scratch_database(postgres_admin_url, prefix="inferq_bench") as database_url:
-                    slide_env = {
-                        **env,
-                        "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-slide-stack"),
-                        "INFERQ_DATABASE_URL": database_url,
-                    }
-                    result.slide = run_slide_case(
-                        architecture,
-                        slide_env,
-                        work_dir / f"{architecture}-slide",
-                        work_dir / architecture,
-                        result.raw_images_per_second,
-                        CASES[architecture].batch_size,
-                    )
+            if slides and not raw_only:
+                case = (architecture, each, result.raw_images_per_second)
+                result.slide = measure_slide(case, env, work_dir, postgres_admin_url)
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

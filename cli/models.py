@@ -129,13 +129,14 @@ def list_command(
         for info in versions:
             typer.echo(json.dumps(asdict(info), default=str))
         return
-    table = Table("model", "version", "aliases", "created", "card version", "data hash", "metrics")
+    columns = ("model", "version", "aliases", "created", "card version", "data hash", "files")
+    table = Table(*columns, "metrics")
     for info in versions:
         metrics = " ".join(f"{k.removeprefix('test_')}={v:.3f}" for k, v in info.metrics.items())
         created = info.created.isoformat(timespec="seconds")
         aliases = ", ".join(info.aliases)
         row = (info.name, info.version, aliases, created, info.card_version, info.data_hash[:12])
-        table.add_row(*row, metrics)
+        table.add_row(*row, info.files, metrics)
     Console(width=160).print(table)
 
 

@@ -13,14 +13,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from core.model_files import INT8_FILE as INT8_FILE  # re-exported: the card's file names
+from core.model_files import KERAS_FILE as KERAS_FILE
+from core.model_files import SMOKE_TOLERANCE as SMOKE_TOLERANCE
+from core.model_files import TFLITE_FILE as TFLITE_FILE
+from core.model_files import ModelFile, listed_files
 from core.preprocessing import Resample
 
 logger = logging.getLogger(__name__)
 
 CARD_FILE = "model.json"
-KERAS_FILE = "model.keras"
 SMOKE_FILE = "smoke.npz"  # a few uint8 tiles and the outputs the model gave them at export
-SMOKE_TOLERANCE = 1e-3  # largest difference in a probability a reloaded model may show
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 Pixels = Annotated[int, Field(ge=1)]
@@ -150,6 +153,16 @@ class ModelCard(BaseModel):
         default_factory=TrainingImages,
         description="Colour mode, tile size and scale of the training images (all optional).",
     )
+    files: list[ModelFile] = Field(
+        default_factory=list,
+        description="The model files of the directory, each with its runtime, precision and "
+        "test scores; empty means model.keras alone (tensorflow, fp32).",
+    )
+
+    @property
+    def model_files(self) -> list[ModelFile]:
+        """Return the files this card describes (model.keras alone when it lists none)."""
+        return listed_files(self.files)
 
     @field_validator("class_names")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,17 @@ class Settings(BaseSettings):
         description="Worker health endpoint port (Cloud Run sets PORT); none when unset.",
     )
     tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
+    runtime: Literal["auto", "tensorflow", "litert"] = Field(
+        "auto",
+        description="What runs the model: tensorflow (model.keras), litert (.tflite with "
+        "XNNPACK), or auto: the fastest file the model directory offers and the worker has.",
+    )
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto", description="Which precision to serve: fp32, int8, or auto (int8 when offered)."
+    )
+    litert_threads: int = Field(
+        0, ge=0, le=256, description="LiteRT (XNNPACK) threads; 0 means usable CPUs."
+    )
     model_poll_seconds: float = Field(
         30, ge=0, description="How often workers check a models:/ alias; 0 turns it off."
     )

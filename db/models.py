@@ -188,8 +188,8 @@ class Result(Base):
 class ServedModel(Base):
     """A model a worker loaded and served: its card and where it came from, once each.
 
-    `fingerprint` (a hash of the card, the registry version and the runtime) makes the
-    upsert idempotent: every worker serving the same model finds the same row.
+    `fingerprint` (a hash of the card, the registry version, the runtime and the precision)
+    makes the upsert idempotent: every worker serving the same model finds the same row.
     """
 
     __tablename__ = "models"
@@ -203,6 +203,7 @@ class ServedModel(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
     data_hash: Mapped[str] = mapped_column(String(64), default="")
     runtime: Mapped[str] = mapped_column(String(32))
+    precision: Mapped[str] = mapped_column(String(16), default="fp32", server_default="fp32")
     card: Mapped[dict[str, Any]]
     first_loaded_at: Mapped[datetime] = mapped_column(default=utc_now)
 

@@ -18,6 +18,7 @@ def model_public(row: ServedModel, live_workers: int) -> ServedModelPublic:
         registered_version=row.registered_version,
         run_id=row.run_id,
         runtime=row.runtime,
+        precision=row.precision,
         first_loaded_at=row.first_loaded_at,
         live_workers=live_workers,
     )

@@ -70,7 +70,8 @@ class ServedModelPublic(ModelCard):
     registered_name: str | None = Field(description="MLflow registered model, if any.")
     registered_version: str | None = Field(description="MLflow model version, if any.")
     run_id: str | None = Field(description="MLflow run that produced the model, if known.")
-    runtime: str = Field(description="What runs the model in the worker.")
+    runtime: str = Field(description="What runs the model in the worker: tensorflow or litert.")
+    precision: str = Field(description="Precision of the file the worker runs: fp32 or int8.")
     first_loaded_at: datetime
     live_workers: int = Field(description="Ready workers serving it, seen lately.")
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 
 from core.settings import Settings
@@ -109,6 +111,44 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     export_model(model, card, directory)
     return directory
+
+
+def add_tflite_files(directory: Path, seed: int = 0) -> Path:
+    """Convert a model directory's Keras model to fp32 and int8 TFLite, scored on random tiles.
+
+    The card lists all three files with their scores on 64 random labelled tiles; the
+    smoke file gains the int8 outputs, as the pipeline's quantize and export stages do.
+    """
+    import keras
+
+    from core.model_card import SMOKE_FILE, ModelCard
+    from training.quantize import compare, file_entries, run_tflite, score, write_tflite
+
+    model = keras.models.load_model(directory / "model.keras", compile=False)
+    rng = np.random.default_rng(seed)
+    card = ModelCard.read(directory)
+    images = rng.integers(0, 256, (64, *card.input_size, 3), dtype=np.uint8)
+    labels = rng.integers(0, len(card.class_names), 64)
+    paths = write_tflite(model, images[:16], directory, ("fp32", "int8"))
+    rule = (card.class_names, card.threshold, card.positive_class)
+    keras_scores = score(np.asarray(model(images.astype("float32"))), labels, *rule)
+    report = {"keras": keras_scores[1]}
+    for precision, path in paths.items():
+        report[precision] = compare(keras_scores, score(run_tflite(path, images), labels, *rule))
+    with np.load(directory / SMOKE_FILE) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["outputs_int8"] = run_tflite(paths["int8"], arrays["tiles"])
+    np.savez_compressed(directory / SMOKE_FILE, **arrays)
+    card.model_copy(update={"files": file_entries(report)}).write(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def quantized_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test model with model.tflite and model-int8.tflite beside model.keras."""
+    directory = tmp_path_factory.mktemp("quantized") / "model"
+    shutil.copytree(model_dir, directory)
+    return add_tflite_files(directory)
 
 
 @pytest.fixture(scope="session")

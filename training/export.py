@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from core.model_card import (
     CARD_FILE,
+    INT8_FILE,
     KERAS_FILE,
     SMOKE_FILE,
+    TFLITE_FILE,
     ModelCard,
     TrainingImages,
     validate_card,
@@ -116,10 +118,14 @@ def export_model(model: keras.Model, card: ModelCard, out_dir: Path) -> Path:
     return out_dir
 
 
-def export_model_file(model_file: Path, card: ModelCard, out_dir: Path) -> Path:
+def export_model_file(
+    model_file: Path, card: ModelCard, out_dir: Path, quantized_dir: Path | None = None
+) -> Path:
     """Copy a saved `.keras` file (and its smoke tiles), then write `model.json`.
 
-    The evaluated bytes are the served bytes; no TensorFlow is needed to copy them.
+    The evaluated bytes are the served bytes; no TensorFlow is needed to copy them. The
+    TFLite files the card lists come from quantized_dir, with the smoke tiles recorded
+    there (they hold each precision's outputs); TFLite files it does not list are removed.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = out_dir / f".partial-{os.getpid()}.keras"
@@ -127,6 +133,12 @@ def export_model_file(model_file: Path, card: ModelCard, out_dir: Path) -> Path:
     (out_dir / CARD_FILE).unlink(missing_ok=True)
     partial.replace(out_dir / KERAS_FILE)
     smoke = model_file.parent / SMOKE_FILE  # written beside the file by whoever saved it
+    listed = {entry.file for entry in card.files} - {KERAS_FILE}
+    for name in (TFLITE_FILE, INT8_FILE):
+        (out_dir / name).unlink(missing_ok=True)
+        if name in listed and quantized_dir is not None:
+            shutil.copyfile(quantized_dir / name, out_dir / name)
+            smoke = quantized_dir / SMOKE_FILE
     if smoke.exists():
         shutil.copyfile(smoke, out_dir / SMOKE_FILE)
     card.write(out_dir)

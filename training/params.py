@@ -92,6 +92,16 @@ class EvaluateParams(_Section):
     positive_class: str | None = "malignant"
 
 
+class QuantizationParams(_Section):
+    """TFLite fp32 and int8 files beside the Keras model, and how much int8 may lose."""
+
+    enabled: bool = True  # false: model.keras alone
+    int8: bool = True  # false: fp32 TFLite only
+    representative_images: int = Field(200, ge=1)  # drawn from the training split only
+    max_accuracy_drop: float = Field(0.005, ge=0, le=1)  # fp32 minus int8, test split
+    max_auc_drop: float = Field(0.01, ge=0, le=1)
+
+
 class RegistryParams(_Section):
     """The MLflow registered model and the alias the workers load."""
 
@@ -111,6 +121,7 @@ class PipelineParams(_Section):
     train: TrainParams = TrainParams()
     leakage: LeakageParams = LeakageParams()
     evaluate: EvaluateParams = EvaluateParams()
+    quantization: QuantizationParams = QuantizationParams()
     registry: RegistryParams = RegistryParams()
 
 

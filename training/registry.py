@@ -18,6 +18,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from core.model_card import ModelCard
+from core.model_files import describe
+from training.params import QuantizationParams
+from training.quantize import QuantizationError, check_int8
 from training.tracking import (
     Registration,
     alias_history,
@@ -49,6 +52,7 @@ class VersionInfo:
     card_version: str
     data_hash: str
     metrics: dict[str, float]
+    files: str = "model.keras (tensorflow fp32)"  # each file's runtime and precision
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def _describe(client: MlflowClient, version: ModelVersion, aliases: list[str]) -
         run_id=version.run_id or "",
         card_version=version.tags.get("card_version", ""),
         data_hash=version.tags.get("data_hash", ""),
+        files=version.tags.get("files", VersionInfo.files),
         metrics=_test_metrics(client, version.run_id) if version.run_id else {},
     )
 
@@ -156,13 +161,27 @@ def rollback(tracking_uri: str, name: str, alias: str = DEFAULT_ALIAS) -> AliasM
 
 
 def register_directory(
-    tracking_uri: str, model_dir: Path, card: ModelCard, alias: str
+    tracking_uri: str,
+    model_dir: Path,
+    card: ModelCard,
+    alias: str,
+    *,
+    max_accuracy_drop: float = QuantizationParams().max_accuracy_drop,
+    max_auc_drop: float = QuantizationParams().max_auc_drop,
 ) -> Registration:
-    """Register a model directory as a new version of `card.name` in a run of its own."""
+    """Register a model directory as a new version of `card.name` in a run of its own.
+
+    An int8 file whose recorded loss against fp32 exceeds the limits is refused first.
+    """
+    try:
+        check_int8(card.files, max_accuracy_drop=max_accuracy_drop, max_auc_drop=max_auc_drop)
+    except QuantizationError as exc:
+        raise RegistryError(str(exc)) from exc
     client = client_for(tracking_uri)
     params = {"source": "inferq models import", "card_version": card.version}
     run_id = start_run(client, params, run_name=f"import {card.name} {card.version}")
     tags = {"card_version": card.version, "data_hash": card.data_hash}
+    tags |= {"files": describe(card.model_files)}  # the runtime and precision of each file
     try:
         registration = register_model_dir(
             client, run_id, model_dir, name=card.name, alias=alias, tags=tags

@@ -58,15 +58,20 @@ class WorkerProcess:
 
     def serve_model(self, served: Served) -> None:
         """Report the model the process serves (at start and after a switch)."""
-        card = served.model.card
+        model, card = served.model, served.model.card
         self.health.model_id = served.model_id
         if self.health.metrics is not None:
-            registered = served.model.source.registered_version
-            self.health.metrics.serve_model(served.model_id, card.name, card.version, registered)
+            registered = model.source.registered_version
+            served_as = (model.runtime, model.precision)
+            self.health.metrics.serve_model(
+                served.model_id, card.name, card.version, registered, served_as
+            )
         self.health.details.update(
             model_name=card.name,
             model_version=card.version,
-            registered_version=served.model.source.registered_version,
+            registered_version=model.source.registered_version,
+            runtime=model.runtime,
+            precision=model.precision,
         )
         if self.heartbeat is not None:
             self.heartbeat.beat()

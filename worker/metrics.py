@@ -60,7 +60,7 @@ class WorkerMetrics:
         self.model_info = Gauge(
             "inferq_worker_model_info",
             "The model this worker serves (value 1).",
-            ["model_id", "name", "version", "registered_version"],
+            ["model_id", "name", "version", "registered_version", "runtime", "precision"],
             registry=registry,
         )
         self.ready = Gauge(
@@ -86,10 +86,19 @@ class WorkerMetrics:
         if failed:
             self.outcomes.labels("failed").inc(failed)
 
-    def serve_model(self, model_id: int, name: str, version: str, registered: str | None) -> None:
-        """Name the served model (after a switch, only the new one)."""
+    def serve_model(
+        self,
+        model_id: int,
+        name: str,
+        version: str,
+        registered: str | None,
+        served_as: tuple[str, str] = ("tensorflow", "fp32"),
+    ) -> None:
+        """Name the served model, its runtime and precision (after a switch, only the new one)."""
+        runtime, precision = served_as
         self.model_info.clear()
-        self.model_info.labels(str(model_id), name, version, registered or "").set(1)
+        labels = (str(model_id), name, version, registered or "", runtime, precision)
+        self.model_info.labels(*labels).set(1)
 
     def exposition(self, ready: bool) -> bytes:
         """Return the Prometheus text of this process."""

@@ -1,7 +1,10 @@
 """Load the served model once per process and run it on whole batches.
 
-TensorFlow is imported here only, inside functions, after the worker process has started:
-the parent process of a prefork pool and the gateway never import it.
+The model directory's card lists its files (core.model_files); the runtime and precision
+asked for choose one, and its runtime's holder loads it: worker.keras_model (TensorFlow)
+or worker.litert_model (LiteRT, no TensorFlow). Each imports its runtime inside functions,
+after the worker process has started: the parent of a prefork pool and the gateway never
+import it, and a LiteRT worker never imports TensorFlow at all.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from core.model_card import KERAS_FILE, ModelCard
+from core.model_card import ModelCard
+from core.model_files import ModelFile, Precision, RuntimeName, choose_file
 from worker.model_source import ModelSource, resolve_model
 
 logger = logging.getLogger(__name__)
@@ -33,32 +36,31 @@ def usable_cpus() -> int:
     return count
 
 
-def configure_tensorflow(threads: int) -> None:
-    """Size TensorFlow's thread pools before its runtime starts."""
-    import tensorflow as tf
-
-    threads = threads or usable_cpus()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-    except RuntimeError:  # the runtime already started in this process; keep its pools
-        logger.info("TensorFlow already initialised; thread pools left as they are")
-
-
 @dataclass
 class LoadedModel:
-    """A Keras model with its card and one traced graph for any batch size.
+    """A model file with its card, run on uint8 batches by one runtime.
 
-    The graph takes uint8 images and casts them inside, so no float copy is made in numpy,
-    and its batch dimension is free: measured here, a free batch dimension runs as fast as
-    a fixed one, and a batch of 11 no longer pays for the 16 a power-of-two shape needs.
+    Subclasses implement `run` for one chunk of at most `max_batch_size` images.
     """
 
     card: ModelCard
-    model: Any
-    max_batch_size: int
     source: ModelSource
-    _graph: Any = None
+    file: ModelFile
+    max_batch_size: int
+
+    @property
+    def runtime(self) -> RuntimeName:
+        """Return what runs the model: tensorflow or litert."""
+        return self.file.runtime
+
+    @property
+    def precision(self) -> Precision:
+        """Return the precision of the served file: fp32 or int8."""
+        return self.file.precision
+
+    def run(self, chunk: np.ndarray) -> np.ndarray:
+        """Return class probabilities for one contiguous uint8 chunk."""
+        raise NotImplementedError
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, float]:
         """Return class probabilities for a uint8 batch and the model time in ms."""
@@ -66,48 +68,53 @@ class LoadedModel:
         started = time.perf_counter()
         for start in range(0, len(images), self.max_batch_size):
             chunk = np.ascontiguousarray(images[start : start + self.max_batch_size])
-            outputs.append(np.asarray(self.graph(chunk)))
+            outputs.append(np.asarray(self.run(chunk), dtype=np.float32))
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         return np.concatenate(outputs), elapsed_ms
 
-    @property
-    def graph(self) -> Any:
-        """Return the traced graph, tracing it on first use."""
-        if self._graph is None:
-            import tensorflow as tf
-
-            height, width = self.card.input_size
-            signature = tf.TensorSpec((None, height, width, 3), tf.uint8)
-
-            def infer(images: Any) -> Any:
-                return self.model(tf.cast(images, tf.float32), training=False)
-
-            self._graph = tf.function(infer, jit_compile=False).get_concrete_function(signature)
-        return self._graph
-
     def warm_up(self) -> None:
-        """Trace the graph and run a full and a single-image batch, so no request pays."""
+        """Run a full and a single-image batch, so no request pays for first-use set-up."""
         height, width = self.card.input_size
         for size in (self.max_batch_size, 1):
             self.predict(np.zeros((size, height, width, 3), dtype=np.uint8))
 
 
-def load_model(uri: str, *, max_batch_size: int, threads: int = 0) -> LoadedModel:
-    """Load the model a URI names (a directory or a registry version); trace its graph."""
-    configure_tensorflow(threads)
-    import keras
-
+def load_model(
+    uri: str,
+    *,
+    max_batch_size: int,
+    threads: int = 0,
+    runtime: str = "auto",
+    precision: str = "auto",
+    litert_threads: int = 0,
+) -> LoadedModel:
+    """Load the model a URI names in the runtime and precision asked for; warm it up."""
     source = resolve_model(uri)
     card = ModelCard.read(source.directory)
-    model = keras.models.load_model(source.directory / KERAS_FILE, compile=False)
-    loaded = LoadedModel(card, model, max_batch_size, source)
+    entry = choose_file(card.model_files, source.directory, runtime=runtime, precision=precision)
     started = time.perf_counter()
+    loaded: LoadedModel
+    if entry.runtime == "litert":
+        from worker.litert_model import load_litert
+
+        loaded = load_litert(card, source, entry, max_batch_size, litert_threads or usable_cpus())
+    else:
+        from worker.keras_model import load_keras
+
+        loaded = load_keras(card, source, entry, max_batch_size, threads or usable_cpus())
     loaded.warm_up()
     logger.info(
-        "loaded model %s version %s in %.1f s",
+        "loaded model %s version %s (%s %s) in %.1f s",
         card.name,
         card.version,
+        entry.runtime,
+        entry.precision,
         time.perf_counter() - started,
-        extra={"model_name": card.name, "model_version": card.version},
+        extra={
+            "model_name": card.name,
+            "model_version": card.version,
+            "runtime": entry.runtime,
+            "precision": entry.precision,
+        },
     )
     return loaded

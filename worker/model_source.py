@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from core.commands import command_hint
-from core.model_card import CARD_FILE, KERAS_FILE
+from core.model_card import CARD_FILE
+from core.model_files import MODEL_FILES
 from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ def registered_version(uri: str, client: Any) -> tuple[str, str]:
     return name, version
 
 
+def holds_model(directory: Path) -> bool:
+    """Return whether a directory holds a card and at least one model file."""
+    has_file = any((directory / name).exists() for name in MODEL_FILES)
+    return has_file and (directory / CARD_FILE).exists()
+
+
 def resolve_model(
     uri: str, *, tracking_uri: str | None = None, cache_dir: Path | None = None
 ) -> ModelSource:
@@ -64,9 +71,9 @@ def resolve_model(
     if uri.startswith(MODELS_SCHEME):
         return download_registered_model(uri, tracking_uri=tracking_uri, cache_dir=cache_dir)
     path = Path(uri).expanduser()
-    if not (path / KERAS_FILE).exists():
+    if not holds_model(path):
         raise FileNotFoundError(
-            f"no model at {path.absolute()}: expected {KERAS_FILE} and model.json there "
+            f"no model at {path.absolute()}: expected model.json and {' or '.join(MODEL_FILES)} "
             f"(train one with `.venv/bin/dvc repro` or "
             f"{command_hint('train --quick --out models/default')})"
         )
@@ -91,9 +98,9 @@ def download_registered_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
         local = Path(download_artifacts(artifact_uri=artifact_uri, dst_path=scratch))
-        if not (local / KERAS_FILE).exists() or not (local / CARD_FILE).exists():
+        if not holds_model(local):
             raise FileNotFoundError(
-                f"{uri} (version {version}) holds no {KERAS_FILE} + {CARD_FILE}"
+                f"{uri} (version {version}) holds no {CARD_FILE} + {' or '.join(MODEL_FILES)}"
             )
         local.replace(target)  # atomic: a concurrent loader sees all of it or none
     logger.info("downloaded model %s version %s to %s", name, version, target)

@@ -17,8 +17,6 @@ from db.session import get_session
 from worker.model_holder import LoadedModel, load_model
 from worker.smoke import smoke_check
 
-RUNTIME = "tensorflow"
-
 
 @dataclass(frozen=True)
 class Served:
@@ -32,18 +30,24 @@ class Served:
         """Return "name version" (and the registry version), for logs."""
         card, source = self.model.card, self.model.source
         registered = f" (registry {source.registered_version})" if source.registered_version else ""
-        return f"{card.name} {card.version}{registered}"
+        served_as = f"{self.model.runtime} {self.model.precision}"
+        return f"{card.name} {card.version}{registered} [{served_as}]"
 
 
 def model_row(model: LoadedModel) -> dict[str, Any]:
-    """Return the `models` row of a loaded model, keyed by a fingerprint of what it is."""
+    """Return the `models` row of a loaded model, keyed by a fingerprint of what it is.
+
+    The runtime and precision are part of what it is: the int8 file of a version is
+    another served model than its fp32 file, and results say which produced them.
+    """
     card, source = model.card, model.source
     identity = {
         "card": card.model_dump(mode="json"),
         "registered_name": source.registered_name,
         "registered_version": source.registered_version,
         "run_id": source.run_id,
-        "runtime": RUNTIME,
+        "runtime": model.runtime,
+        "precision": model.precision,
     }
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return {
@@ -65,6 +69,13 @@ def record_served(model: LoadedModel, settings: Settings) -> Served:
 
 def load_served(uri: str, settings: Settings) -> Served:
     """Load the model a URI names, smoke-check it and record it; raise if it cannot serve."""
-    model = load_model(uri, max_batch_size=settings.max_batch_size, threads=settings.tf_threads)
+    model = load_model(
+        uri,
+        max_batch_size=settings.max_batch_size,
+        threads=settings.tf_threads,
+        runtime=settings.runtime,
+        precision=settings.precision,
+        litert_threads=settings.litert_threads,
+    )
     smoke_check(model)
     return record_served(model, settings)

@@ -2,7 +2,8 @@
 
 Always: the outputs of a few tiles are finite probabilities, one per class. When the
 directory holds the tiles stored at export (core.model_card.SMOKE_FILE), the loaded model
-must also reproduce the outputs recorded then.
+must also reproduce the outputs recorded then for its precision (`outputs` for fp32, in
+either runtime; `outputs_int8` for int8), within the tolerance its card entry records.
 """
 
 from __future__ import annotations
@@ -22,14 +23,22 @@ def smoke_tiles(model: LoadedModel) -> tuple[np.ndarray, np.ndarray | None]:
     path = model.source.directory / SMOKE_FILE
     if path.exists():
         with np.load(path) as stored:
-            return stored["tiles"], stored["outputs"]
+            key = model.file.smoke_key
+            if key not in stored.files:
+                raise SmokeCheckError(f"{SMOKE_FILE} records no {key} for {model.file.file}")
+            return stored["tiles"], stored[key]
     height, width = model.card.input_size
     tiles = np.zeros((2, height, width, 3), dtype=np.uint8)
     tiles[1] = 255
     return tiles, None
 
 
-def check_outputs(outputs: np.ndarray, expected: np.ndarray | None, classes: int) -> None:
+def check_outputs(
+    outputs: np.ndarray,
+    expected: np.ndarray | None,
+    classes: int,
+    tolerance: float = SMOKE_TOLERANCE,
+) -> None:
     """Raise SmokeCheckError unless the outputs are sound (and match those expected)."""
     if outputs.ndim != 2 or outputs.shape[1] != classes:
         raise SmokeCheckError(f"outputs have shape {outputs.shape}; the card names {classes}")
@@ -41,10 +50,10 @@ def check_outputs(outputs: np.ndarray, expected: np.ndarray | None, classes: int
         difference = (
             float(np.abs(outputs - expected).max()) if expected.shape == outputs.shape else 1.0
         )
-        if difference > SMOKE_TOLERANCE:
+        if difference > tolerance:
             raise SmokeCheckError(
                 f"outputs differ from those recorded at export by {difference:.3g} "
-                f"(tolerance {SMOKE_TOLERANCE:g})"
+                f"(tolerance {tolerance:g})"
             )
 
 
@@ -56,4 +65,6 @@ def smoke_check(model: LoadedModel) -> None:
             f"smoke tiles are {tiles.shape[1:3]}, the card says {model.card.input_size}"
         )
     outputs, _ = model.predict(tiles)
-    check_outputs(np.asarray(outputs, dtype=np.float32), expected, len(model.card.class_names))
+    outputs = np.asarray(outputs, dtype=np.float32)
+    classes = len(model.card.class_names)
+    check_outputs(outputs, expected, classes, model.file.smoke_tolerance)

@@ -34,6 +34,8 @@ METRICS_FILE = REPORTS_DIR / "metrics.json"
 PREDICTIONS_FILE = REPORTS_DIR / "predictions.csv"
 PLOTS_DIR = REPORTS_DIR / "plots"
 REGISTRATION_FILE = REPORTS_DIR / "registration.json"
+QUANTIZED_DIR = Path("data/quantized")
+QUANTIZATION_REPORT = REPORTS_DIR / "quantization.json"
 MODEL_DIR = Path("models/default")
 SPLITS = ("train", "val", "test")
 

@@ -1,6 +1,8 @@
 """Stage `export`: write `models/default/` for the workers and register it in MLflow.
 
-The directory holds the evaluated `model.keras` (copied, not re-saved) and `model.json`
+The directory holds the evaluated `model.keras` (copied, not re-saved), the quantize
+stage's `model.tflite` and `model-int8.tflite` (an int8 file that lost more test accuracy
+or AUC than `quantization.max_accuracy_drop` / `max_auc_drop` is refused) and `model.json`
 (name, version, classes, input size, threshold, preprocessing, data hash, the evaluation's
 metrics, and lineage: the git commit with `git_dirty`, the md5 dvc.lock recorded for the
 prepared data the train stage read, and what the training images looked like). A tree with
@@ -21,16 +23,20 @@ from typing import Any
 import typer
 
 from core.model_card import ModelCard, TrainingImages
+from core.model_files import ModelFile, describe
 from core.settings import get_settings
 from training.export import build_card, export_model_file, model_name
 from training.lineage import dvc_data_hash, git_state, require_clean
 from training.params import PARAMS_FILE, PipelineParams
+from training.quantize import check_int8, file_entries
 from training.report import card_metrics
 from training.stages.common import (
     CANDIDATE_MODEL,
     METRICS_FILE,
     MODEL_DIR,
     PREPARED_DIR,
+    QUANTIZATION_REPORT,
+    QUANTIZED_DIR,
     REGISTRATION_FILE,
     RUN_FILE,
     SPLIT_REPORT,
@@ -84,15 +90,28 @@ def make_card(params: PipelineParams) -> ModelCard:
     return card.model_copy(update={"name": name})
 
 
+def quantized_files(params: PipelineParams) -> list[ModelFile]:
+    """Return the card's files from the quantize stage; QuantizationError if int8 lost too much."""
+    report = read_json(QUANTIZATION_REPORT) if QUANTIZATION_REPORT.exists() else {}
+    if not report.get("enabled"):
+        return []
+    files = file_entries(report["precisions"])
+    limits = params.quantization
+    check_int8(files, max_accuracy_drop=limits.max_accuracy_drop, max_auc_drop=limits.max_auc_drop)
+    return files
+
+
 def export(params: PipelineParams) -> str:
     """Export the evaluated model to models/default and register it under the alias."""
     card = make_card(params)
-    export_model_file(CANDIDATE_MODEL, card, MODEL_DIR)
+    card = card.model_copy(update={"files": quantized_files(params)})
+    export_model_file(CANDIDATE_MODEL, card, MODEL_DIR, QUANTIZED_DIR)
     run_id = read_json(RUN_FILE)["run_id"]
     tags = {"card_version": card.version, "data_hash": card.data_hash}
     tags |= {"git_commit": card.git_commit} if card.git_commit else {}
     tags |= {"git_dirty": str(card.git_dirty).lower()}
     tags |= {"dvc_data_hash": card.dvc_data_hash} if card.dvc_data_hash else {}
+    tags |= {"files": describe(card.model_files)}
     registration = register_model_dir(
         client_for(get_settings().mlflow_tracking_uri),
         run_id,
