@@ -8,7 +8,7 @@ from __future__ import annotations
 INFER_ITEMS = "worker.tasks.infer_items"
 SWEEP = "worker.tasks.sweep"
 
-#: Queue the inference tasks travel on.
+#: Queue of normal-priority wake-ups, and Celery's default (core.priority names them all).
 INFERENCE_QUEUE = "inference"
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.job_status import JobStatus
+from core.priority import Priority
 
 
 class ErrorResponse(BaseModel):
@@ -78,6 +79,11 @@ class JobAccepted(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     manifest: ManifestReport | None = None
     links: JobLinks
+    priority: Priority = Field(
+        Priority.NORMAL,
+        description="The job's priority: asked, the tenant's default or by size, within the "
+        "tenant's cap.",
+    )
 
 
 class JobCounts(BaseModel):
@@ -103,6 +109,7 @@ class JobPublic(BaseModel):
     cancelled_at: datetime | None
     model: list[str] = Field(description="name:version of every model that produced results.")
     links: JobLinks
+    priority: Priority = Field(Priority.NORMAL, description="The job's priority.")
     images_expire_at: datetime | None = Field(
         None,
         description="When the job's images are deleted (final time plus the tenant's "

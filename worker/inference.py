@@ -102,6 +102,7 @@ def claim_more(limit: int, session: Session, runtime: Runtime) -> list[ClaimedIt
         session=session,
         worker_id=runtime.worker_id,
         lease_seconds=runtime.settings.lease_seconds,
+        ageing_seconds=runtime.settings.priority_ageing_seconds,
     )
     runtime.recent.add(item.id for item in more)
     return more
