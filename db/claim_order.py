@@ -21,8 +21,9 @@ from db.models import Item, ItemStatus, UTCDateTime
 # priority, created_at) (a skip scan, so the cost grows with tenants, not with queued
 # items), find each tenant's best rank from the oldest item of each priority, let the
 # `limit` most urgent tenants offer their oldest items of each priority, and deal them out
-# by rank, in turns between tenants within a rank. Rows another worker is claiming are
-# skipped, not waited for.
+# by rank, in turns between tenants within a rank. Only the best 4 x limit candidates are
+# looked up by primary key (room for rows another worker is claiming: those are skipped,
+# not waited for).
 _CANDIDATES_PG = text(
     """
 WITH RECURSIVE tenants(tenant) AS (
@@ -59,8 +60,11 @@ candidates AS (
         WHERE i.status = 'queued' AND i.tenant = w.tenant AND i.priority = p.priority
         ORDER BY i.created_at LIMIT :limit
     ) c
+),
+best AS (
+    SELECT * FROM candidates ORDER BY rank, turn, created_at LIMIT :limit * 4
 )
-SELECT i.id FROM items i JOIN candidates c ON c.id = i.id
+SELECT i.id FROM best c JOIN items i ON i.id = c.id
 WHERE i.status = 'queued'
 ORDER BY c.rank, c.turn, c.created_at
 LIMIT :limit
