@@ -49,7 +49,8 @@ def parse_priority(value: str) -> Priority:
     try:
         return Priority(value.strip().lower())
     except ValueError:
-        raise PriorityError(f"priority {value!r} is not one of {CHOICES}") from None
+        shown = repr(value[:40]) + ("..." if len(value) > 40 else "")  # never echo a flood
+        raise PriorityError(f"priority {shown} is not one of {CHOICES}") from None
 
 
 def capped(requested: Priority, cap: Priority | None) -> Priority:
