@@ -9,8 +9,10 @@ end, with one gateway and one worker on real PostgreSQL and Redis, keys required
 Each mode reports images a second, its ratio to raw, p50/p95/p99 latency, answers by
 status, and the mean batch size the worker actually ran (from its /metrics counters).
 Gateway cold start (spawn to the first 200 from /readyz) and worker ready (spawn to its
-health 200) are measured too. The rate limit is off for the run: one tenant plays many
-clients here; everything else of admission runs as deployed.
+health 200) are measured too. The priority mode (cli/bench_priority.py) times /predict
+while a 20,000-image bulk job runs, against its idle time in the same run. The rate limit
+is off for the run: one tenant plays many clients here; everything else of admission runs
+as deployed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.bench_priority import PriorityResult, measure_priority
 from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
 from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
 from core.native_output import import_tensorflow
@@ -46,6 +49,7 @@ class Case:
     seconds: float
 
 
+MODES = ("bulk", "single", "predict", "priority")
 CASES = {
     "small_cnn": Case((96, 96), 64, 4000, 15.0),
     "resnet50v2": Case((224, 224), 32, 400, 20.0),
@@ -64,6 +68,7 @@ class ModelResult:
     worker_ready_s: float
     modes: dict[str, ModeResult] = field(default_factory=dict)
     results_exactly_once: bool = True
+    priority: PriorityResult | None = None
 
 
 def export_random_model(architecture: str, size: tuple[int, int], out_dir: Path) -> None:
@@ -103,8 +108,18 @@ def measure_raw(model_dir: Path, images: list[bytes], batch_size: int, seconds: 
     return done / (time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What to run on each model: load modes, and the priority figure's sizes."""
+
+    modes: list[str]
+    bulk_images: int = 20_000
+    priority_seconds: float = 15.0
+    priority_connections: int = 4
+
+
 def bench_model(
-    architecture: str, env: dict[str, str], work_dir: Path, raw_seconds: float
+    architecture: str, env: dict[str, str], work_dir: Path, raw_seconds: float, plan: Plan
 ) -> ModelResult:
     """Measure one model raw, then every end-to-end mode on one stack."""
     from db.api_keys import create_key
@@ -142,8 +157,18 @@ def bench_model(
             ),
         }
         for name, run in modes.items():
-            result.modes[name] = measure_mode(name, stack, counters, raw, run)
-            time.sleep(2)  # let stragglers finish before the next mode's counters
+            if name in plan.modes:
+                result.modes[name] = measure_mode(name, stack, counters, raw, run)
+                time.sleep(2)  # let stragglers finish before the next mode's counters
+        if "priority" in plan.modes:
+            result.priority = measure_priority(
+                stack,
+                target,
+                images[0],
+                plan.bulk_images,
+                plan.priority_seconds,
+                plan.priority_connections,
+            )
         result.results_exactly_once = exactly_once(env["INFERQ_DATABASE_URL"])
     finally:
         stack.stop()
@@ -194,6 +219,12 @@ def print_table(results: list[ModelResult]) -> None:
             f"{r.architecture}: gateway cold start {r.gateway_cold_start_s:.2f} s, worker ready "
             f"{r.worker_ready_s:.2f} s, every item exactly one result: {r.results_exactly_once}"
         )
+        if r.priority is not None:
+            console.print(
+                f"{r.architecture}: /predict p95 {r.priority.busy_ms.get('p95')} ms while a "
+                f"{r.priority.bulk_images}-image bulk job runs, {r.priority.idle_ms.get('p95')} "
+                f"ms idle: {r.priority.p95_ratio} x"
+            )
 
 
 def bench(
@@ -205,6 +236,11 @@ def bench(
     redis_url: str = typer.Option("redis://127.0.0.1:6379/15", help="Broker for the run."),
     raw_seconds: float = typer.Option(10.0, help="How long to run the raw measurement."),
     out: Path = typer.Option(Path("reports/bench/bench.json"), help="Where to write JSON."),
+    modes: list[str] = typer.Option(
+        [*MODES], "--mode", help="Modes to run: bulk, single, predict, priority."
+    ),
+    bulk_images: int = typer.Option(20_000, help="Size of the priority mode's bulk job."),
+    priority_seconds: float = typer.Option(15.0, help="Each priority window (idle, busy)."),
 ) -> None:
     """Measure raw vs end-to-end throughput and latency on real PostgreSQL and Redis."""
     from db.scratch import scratch_database
@@ -225,7 +261,8 @@ def bench(
                     "INFERQ_LOG_LEVEL": "WARNING",
                     "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
                 }
-                results.append(bench_model(architecture, env, work_dir, raw_seconds))
+                plan = Plan(modes, bulk_images, priority_seconds)
+                results.append(bench_model(architecture, env, work_dir, raw_seconds, plan))
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")

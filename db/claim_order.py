@@ -33,12 +33,15 @@ WITH RECURSIVE tenants(tenant) AS (
             WHERE i.status = 'queued' AND i.tenant > t.tenant ORDER BY i.tenant LIMIT 1)
     FROM tenants t WHERE t.tenant IS NOT NULL
 ),
+wanted(priority) AS (
+    SELECT v.priority FROM (VALUES (0), (1), (2)) AS v(priority) WHERE v.priority <= :lowest
+),
 levels AS (
     SELECT t.tenant, p.priority,
            (SELECT min(i.created_at) FROM items i
             WHERE i.status = 'queued' AND i.tenant = t.tenant
               AND i.priority = p.priority) AS since
-    FROM tenants t CROSS JOIN (VALUES (0), (1), (2)) AS p(priority)
+    FROM tenants t CROSS JOIN wanted p
     WHERE t.tenant IS NOT NULL
 ),
 waiting AS (
@@ -52,7 +55,7 @@ waiting AS (
 candidates AS (
     SELECT c.id, c.created_at, c.rank,
            row_number() OVER (PARTITION BY w.tenant, c.rank ORDER BY c.created_at) AS turn
-    FROM waiting w CROSS JOIN (VALUES (0), (1), (2)) AS p(priority)
+    FROM waiting w CROSS JOIN wanted p
     CROSS JOIN LATERAL (
         SELECT i.id, i.created_at,
                i.priority - floor(extract(epoch FROM (:now - i.created_at)) / :ageing) AS rank
@@ -74,21 +77,23 @@ FOR UPDATE OF i SKIP LOCKED
     bindparam("limit", type_=Integer),
     bindparam("now", type_=UTCDateTime()),
     bindparam("ageing", type_=Float),
+    bindparam("lowest", type_=Integer),
 )
 
 
 def claim_candidates(
-    session: Session, limit: int, now: datetime, ageing_seconds: float
+    session: Session, limit: int, now: datetime, ageing_seconds: float, lowest: int = 2
 ) -> list[uuid.UUID]:
-    """Return up to `limit` queued item IDs in claim order (see the module docstring)."""
+    """Return up to `limit` queued item IDs of priority rank `lowest` or more urgent, in
+    claim order (see the module docstring)."""
     if session.get_bind().dialect.name == "postgresql":
-        parameters = {"limit": limit, "now": now, "ageing": ageing_seconds}
+        parameters = {"limit": limit, "now": now, "ageing": ageing_seconds, "lowest": lowest}
         return [row[0] for row in session.execute(_CANDIDATES_PG, parameters)]
     # SQLite serves one worker on one machine: a window over the queued items is enough.
     waited = (func.julianday(literal(now, UTCDateTime())) - func.julianday(Item.created_at)) * 86400
     rank = Item.priority - cast(waited / ageing_seconds, Integer)  # waited >= 0: a floor
     ranked = select(Item.id, Item.tenant, Item.created_at, rank.label("rank")).where(
-        Item.status == ItemStatus.QUEUED
+        Item.status == ItemStatus.QUEUED, Item.priority <= lowest
     )
     inner = ranked.subquery()
     turn = func.row_number().over(

@@ -29,6 +29,7 @@ class ClaimedItem:
     created_at: datetime
     attempts: int
     claimed_at: datetime
+    priority: int = 1  # core.priority's rank: 0 interactive, 1 normal, 2 bulk
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,21 @@ class Outcome:
 
 def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
     return [
-        ClaimedItem(row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now)
+        ClaimedItem(
+            row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now, row.priority
+        )
         for row in rows
     ]
 
 
-_RETURNED = (Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
+_RETURNED = (
+    Item.id,
+    Item.job_id,
+    Item.content_hash,
+    Item.created_at,
+    Item.attempts,
+    Item.priority,
+)
 
 
 def claim_items(
@@ -106,12 +116,14 @@ def claim_queued(
     worker_id: str,
     lease_seconds: int,
     ageing_seconds: float = 300.0,
+    lowest: int = 2,
 ) -> list[ClaimedItem]:
     """Take up to `limit` queued items of any job for this worker: most urgent first
-    (priority aged by waiting), fair between tenants (db.claim_order)."""
+    (priority aged by waiting), fair between tenants (db.claim_order); only items of
+    priority rank `lowest` or more urgent (0: interactive items alone)."""
     if limit <= 0:
         return []
-    candidates = claim_candidates(session, limit, utc_now(), ageing_seconds)
+    candidates = claim_candidates(session, limit, utc_now(), ageing_seconds, lowest)
     if not candidates:
         return []
     where = (Item.id.in_(candidates), Item.status == ItemStatus.QUEUED)

@@ -95,17 +95,28 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
     return claimed
 
 
-def claim_more(limit: int, session: Session, runtime: Runtime) -> list[ClaimedItem]:
-    """Claim up to `limit` queued items of any job, and remember them as this process's."""
+def claim_more(
+    limit: int, session: Session, runtime: Runtime, lowest: int = 2
+) -> list[ClaimedItem]:
+    """Claim up to `limit` queued items of any job (of priority rank `lowest` or more
+    urgent), and remember them as this process's."""
     more = claim_queued(
         limit,
         session=session,
         worker_id=runtime.worker_id,
         lease_seconds=runtime.settings.lease_seconds,
         ageing_seconds=runtime.settings.priority_ageing_seconds,
+        lowest=lowest,
     )
     runtime.recent.add(item.id for item in more)
     return more
+
+
+def claim_urgent(runtime: Runtime) -> list[ClaimedItem]:
+    """Claim queued interactive items only, up to a batch (none when nothing urgent waits)."""
+    settings = runtime.settings
+    with get_session(settings.resolved_database_url) as session:
+        return claim_more(settings.max_batch_size, session, runtime, lowest=0)
 
 
 def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:

@@ -113,7 +113,7 @@ def test_the_claim_query_uses_the_index_with_many_queued_rows(postgres_url: str)
         session.execute(text("ANALYZE items"))
         plan_rows = session.execute(
             text("EXPLAIN (ANALYZE, FORMAT TEXT) " + str(_CANDIDATES_PG.compile())),
-            {"limit": 64, "now": now, "ageing": 300.0},
+            {"limit": 64, "now": now, "ageing": 300.0, "lowest": 2},
         ).all()
     plan = "\n".join(row[0] for row in plan_rows)
     assert "Seq Scan on items" not in plan, plan
