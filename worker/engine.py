@@ -17,8 +17,8 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from core.priority import Priority
 from worker.inference import (
+    URGENT,
     Batch,
     claim_batch,
     claim_urgent,
@@ -32,8 +32,6 @@ from worker.inference import (
 from worker.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-URGENT = Priority.INTERACTIVE.rank
 
 
 def first_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> Batch | None:
