@@ -225,7 +225,7 @@ def print_table(results: list[ModelResult]) -> None:
             console.print(
                 f"{r.architecture}: /predict p95 {r.priority.busy_ms.get('p95')} ms while a "
                 f"{r.priority.bulk_images}-image bulk job runs, {r.priority.idle_ms.get('p95')} "
-                f"ms idle: {r.priority.p95_ratio} x"
+                f"and {r.priority.idle_after_ms.get('p95')} ms idle: {r.priority.p95_ratio} x"
             )
 
 
