@@ -113,6 +113,22 @@ def interactive_timings(database_url: str, since: datetime) -> dict[str, dict[st
     return timings
 
 
+def settle(database_url: str, timeout: float = 60.0) -> None:
+    """Wait until the calls a load left in flight are done (queued or running items)."""
+    from sqlalchemy import func, select
+
+    from db.models import Item, ItemStatus
+    from db.session import get_session
+
+    unfinished = [ItemStatus.QUEUED, ItemStatus.RUNNING]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with get_session(database_url) as session:
+            if not session.scalar(select(func.count()).where(Item.status.in_(unfinished))):
+                return
+        time.sleep(0.5)
+
+
 def measure_priority(
     stack: Stack, target: Target, base: bytes, bulk_images: int, seconds: float, connections: int
 ) -> PriorityResult:
@@ -140,6 +156,7 @@ def measure_priority(
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=60) as client:
         wait_final(client, job_id)
     result.idle_after_ms = predict_load(target, base, connections, seconds).percentiles_ms
+    settle(stack.env["INFERQ_DATABASE_URL"])
     idle_p95 = [ms["p95"] for ms in (result.idle_ms, result.idle_after_ms) if ms.get("p95")]
     if idle_p95 and busy.percentiles_ms.get("p95"):
         # Against the mean of the idle windows before and after: other load on the machine
