@@ -11,8 +11,10 @@ status, and the mean batch size the worker actually ran (from its /metrics count
 Gateway cold start (spawn to the first 200 from /readyz) and worker ready (spawn to its
 health 200) are measured too. `--runtime all` measures each model in TensorFlow fp32,
 LiteRT fp32 and LiteRT int8 in turn (TFLite files converted from the same weights). The
-rate limit is off for the run: one tenant plays many clients here; everything else of
-admission runs as deployed.
+priority mode (cli/bench_priority.py) times /predict while a 20,000-image bulk job runs,
+against its idle time in the same run; the slide case (cli/bench_slides.py) times one
+synthetic slide. The rate limit is off for the run: one tenant plays many clients here;
+everything else of admission runs as deployed.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.bench_runtimes import MODES, RUNTIMES, add_tflite, runtimes
-from cli.bench_slides import SlideResult, run_slide_case
+from cli.bench_priority import PriorityResult, measure_priority
+from cli.bench_report import print_table
+from cli.bench_runtimes import RUNTIMES, add_tflite, runtimes
+from cli.bench_slides import SlideResult, measure_slide
 from cli.bench_stack import ModeResult, WorkerCounters, exactly_once, measure_mode, start_stack
 from cli.load import LoadResult, Target, run_bulk, run_clients, run_wrk_predict, wrk_available
 from core.native_output import import_tensorflow
@@ -43,17 +46,20 @@ console = Console()
 
 @dataclass(frozen=True)
 class Case:
-    """One model's sizes: input, batch, bulk images and seconds per load phase."""
+    """One model's sizes: input, batch, bulk images and seconds per load phase; whether
+    the priority mode runs by default (20,000 224-px tiles would be gigabytes to upload)."""
 
     size: tuple[int, int]
     batch_size: int
     bulk_images: int
     seconds: float
+    priority_mode: bool = True
 
 
+MODES = ("bulk", "single", "predict", "priority")
 CASES = {
     "small_cnn": Case((96, 96), 64, 4000, 15.0),
-    "resnet50v2": Case((224, 224), 32, 400, 20.0),
+    "resnet50v2": Case((224, 224), 32, 400, 20.0, priority_mode=False),
 }
 
 
@@ -71,6 +77,7 @@ class ModelResult:
     modes: dict[str, ModeResult] = field(default_factory=dict)
     results_exactly_once: bool = True
     slide: SlideResult | None = None
+    priority: PriorityResult | None = None
 
 
 def export_random_model(architecture: str, size: tuple[int, int], out_dir: Path) -> None:
@@ -129,24 +136,34 @@ def prepare_model(architecture: str, work_dir: Path) -> tuple[Path, list[bytes]]
     return model_dir, images
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What to run on each model: raw seconds, load modes, the priority figure's sizes."""
+
+    raw_seconds: float
+    modes: list[str]
+    bulk_images: int = 20_000
+    priority_seconds: float = 15.0
+    priority_connections: int = 4
+
+
 def bench_model(
     architecture: str,
     runtime: str,
     env: dict[str, str],
     work_dir: Path,
-    options: tuple[float, list[str]],
+    plan: Plan,
 ) -> ModelResult:
     """Measure one model in one runtime raw, then the end-to-end modes asked on one stack."""
     from db.api_keys import create_key
     from db.session import get_session
 
-    raw_seconds, mode_names = options
     case = CASES[architecture]
     model_dir, images = prepare_model(architecture, work_dir)
-    raw = measure_raw(model_dir, images, case.batch_size, raw_seconds, runtime)
+    raw = measure_raw(model_dir, images, case.batch_size, plan.raw_seconds, runtime)
     console.print(f"{architecture} {runtime}: raw {raw:.1f} img/s")
     engine, precision = RUNTIMES[runtime]
-    if not mode_names:  # raw only: no stack
+    if not plan.modes:  # raw only: no stack
         return ModelResult(architecture, runtime, case.size, case.batch_size, round(raw, 1), 0, 0)
     env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(case.batch_size)}
     env |= {"INFERQ_RUNTIME": engine, "INFERQ_PRECISION": precision}
@@ -176,101 +193,22 @@ def bench_model(
             ),
         }
         for name, run in modes.items():
-            if name not in mode_names:
-                continue
-            result.modes[name] = measure_mode(name, stack, counters, raw, run)
-            time.sleep(2)  # let stragglers finish before the next mode's counters
+            if name in plan.modes:
+                result.modes[name] = measure_mode(name, stack, counters, raw, run)
+                time.sleep(2)  # let stragglers finish before the next mode's counters
+        if "priority" in plan.modes and (case.priority_mode or plan.modes == ["priority"]):
+            result.priority = measure_priority(
+                stack,
+                target,
+                images[0],
+                plan.bulk_images,
+                plan.priority_seconds,
+                plan.priority_connections,
+            )
         result.results_exactly_once = exactly_once(env["INFERQ_DATABASE_URL"])
     finally:
         stack.stop()
     return result
-
-
-def print_table(results: list[ModelResult]) -> None:
-    """Print every mode of every model as one table."""
-    table = Table(
-        "model",
-        "mode",
-        "img/s",
-        "x raw",
-        "mean batch",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "answers",
-        "healthz max ms",
-    )
-    for r in results:
-        table.add_row(
-            f"{r.architecture} {r.runtime}",
-            "raw",
-            f"{r.raw_images_per_second:.1f}",
-            "1.000",
-            str(r.batch_size),
-            "",
-            "",
-            "",
-            "",
-            "",
-        )
-        for name, m in r.modes.items():
-            table.add_row(
-                f"{r.architecture} {r.runtime}",
-                name,
-                f"{m.images_per_second:.1f}",
-                f"{m.ratio_to_raw:.3f}",
-                str(m.mean_batch_size),
-                *(str(m.latency_ms.get(p, "")) for p in ("p50", "p95", "p99")),
-                " ".join(f"{k}:{v}" for k, v in sorted(m.statuses.items())),
-                str(m.healthz_max_ms),
-            )
-    console.print(table)
-    for r in results:
-        if r.slide is not None:
-            console.print(slide_line(r.slide))
-    for r in results:
-        console.print(
-            f"{r.architecture} {r.runtime}: gateway cold start {r.gateway_cold_start_s:.2f} s, "
-            f"worker ready {r.worker_ready_s:.2f} s, every item exactly one result: "
-            f"{r.results_exactly_once}"
-        )
-
-
-def slide_line(slide: SlideResult) -> str:
-    """Return the slide case of one model on one line."""
-    stages = ", ".join(f"{name} {ms:.3f}" for name, ms in slide.stages_ms_per_tile.items())
-    return (
-        f"{slide.architecture} slide: {slide.n_tiles} tiles in {slide.seconds} s = "
-        f"{slide.tiles_per_second} tiles/s ({slide.ratio_to_raw:.3f} x raw), call {slide.call}; "
-        f"ms a tile: {stages}; peak RSS gateway {slide.gateway_rss_max_mb} MiB, worker "
-        f"{slide.worker_rss_max_mb} MiB"
-    )
-
-
-def measure_slide(
-    case: tuple[str, str, float], env: dict[str, str], work_dir: Path, admin_url: str
-) -> SlideResult:
-    """Run the slide case of one model (architecture, runtime, raw img/s) on its own database."""
-    from db.scratch import scratch_database
-
-    architecture, runtime, raw = case
-    engine, precision = RUNTIMES[runtime]
-    with scratch_database(admin_url, prefix="inferq_bench") as url:
-        slide_env = {
-            **env,
-            "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-{runtime}-slide-stack"),
-            "INFERQ_DATABASE_URL": url,
-            "INFERQ_RUNTIME": engine,
-            "INFERQ_PRECISION": precision,
-        }
-        return run_slide_case(
-            architecture,
-            slide_env,
-            work_dir / f"{architecture}-slide",
-            work_dir / architecture,
-            raw,
-            CASES[architecture].batch_size,
-        )
 
 
 def bench(
@@ -284,7 +222,11 @@ def bench(
     runtime: str = typer.Option(
         "tensorflow", help="tensorflow, litert-fp32, litert-int8, or all (each in turn)."
     ),
-    modes: list[str] = typer.Option(list(MODES), "--mode", help="End-to-end modes to run."),
+    modes: list[str] = typer.Option(
+        [*MODES], "--mode", help="Modes to run: bulk, single, predict, priority."
+    ),
+    bulk_images: int = typer.Option(20_000, help="Size of the priority mode's bulk job."),
+    priority_seconds: float = typer.Option(15.0, help="Each priority window (idle, busy)."),
     raw_only: bool = typer.Option(False, "--raw-only", help="Measure the model alone, no stack."),
     out: Path = typer.Option(Path("reports/bench/bench.json"), help="Where to write JSON."),
     slides: bool = typer.Option(True, help="Run the slide case (about 10,000 tissue tiles)."),
@@ -310,10 +252,16 @@ def bench(
                     "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
                 }
                 wanted = modes if tile_modes and not raw_only else []
-                result = bench_model(architecture, each, env, work_dir, (raw_seconds, wanted))
+                plan = Plan(raw_seconds, wanted, bulk_images, priority_seconds)
+                result = bench_model(architecture, each, env, work_dir, plan)
                 results.append(result)
             if slides and not raw_only:
-                case = (architecture, each, result.raw_images_per_second)
+                case = (
+                    architecture,
+                    each,
+                    result.raw_images_per_second,
+                    CASES[architecture].batch_size,
+                )
                 result.slide = measure_slide(case, env, work_dir, postgres_admin_url)
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from cli.bench_runtimes import RUNTIMES
 from cli.bench_stack import start_stack
 
 TISSUE_SHARE = 0.97  # tiles kept on an ellipse: all but a thin rim
@@ -169,3 +170,41 @@ def run_slide_case(
         round(rate, 1), round(rate / raw, 3), view["call"], stages,
         round(peaks[0] / 2**20, 1), round(peaks[1] / 2**20, 1),
     )  # fmt: skip
+
+
+def slide_line(slide: SlideResult) -> str:
+    """Return the slide case of one model on one line."""
+    stages = ", ".join(f"{name} {ms:.3f}" for name, ms in slide.stages_ms_per_tile.items())
+    return (
+        f"{slide.architecture} slide: {slide.n_tiles} tiles in {slide.seconds} s = "
+        f"{slide.tiles_per_second} tiles/s ({slide.ratio_to_raw:.3f} x raw), call {slide.call}; "
+        f"ms a tile: {stages}; peak RSS gateway {slide.gateway_rss_max_mb} MiB, worker "
+        f"{slide.worker_rss_max_mb} MiB"
+    )
+
+
+def measure_slide(
+    case: tuple[str, str, float, int], env: dict[str, str], work_dir: Path, admin_url: str
+) -> SlideResult:
+    """Run the slide case of one model (architecture, runtime, raw img/s, batch size) on a
+    scratch database of its own."""
+    from db.scratch import scratch_database
+
+    architecture, runtime, raw, batch_size = case
+    engine, precision = RUNTIMES[runtime]
+    with scratch_database(admin_url, prefix="inferq_bench") as url:
+        slide_env = {
+            **env,
+            "INFERQ_DATA_DIR": str(work_dir / f"{architecture}-{runtime}-slide-stack"),
+            "INFERQ_DATABASE_URL": url,
+            "INFERQ_RUNTIME": engine,
+            "INFERQ_PRECISION": precision,
+        }
+        return run_slide_case(
+            architecture,
+            slide_env,
+            work_dir / f"{architecture}-slide",
+            work_dir / architecture,
+            raw,
+            batch_size,
+        )

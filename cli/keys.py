@@ -1,4 +1,5 @@
-"""`inferq keys`: create, list and revoke the API keys the gateway checks; webhook secrets."""
+"""`inferq keys`: create, list and revoke the API keys the gateway checks; webhook secrets;
+tenants' priorities."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.commands import command_hint
+from core.priority import Priority, PriorityError, parse_priority
 from core.settings import get_settings
 from core.webhook_target import TargetRefusedError, check_target
 from db.api_keys import TenantNameError, create_key, list_keys, revoke_key
 from db.session import get_session
+from db.tenant_priorities import (
+    TenantPriorities,
+    read_tenant_priorities,
+    set_tenant_priorities,
+)
 from db.tenant_webhooks import NoSecretError, rotate_secret, set_default_url
 
 keys_app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args_is_help=True)
@@ -122,3 +129,43 @@ def webhook_url(
             typer.echo(f"error: {exc}; make one first with {hint}", err=True)
             raise typer.Exit(1) from exc
     typer.echo(f"tenant {tenant}: default callback {url or '(none)'}")
+
+
+def level_option(value: str | None, name: str) -> Priority | None:
+    """Read a level given on the command line ("none" clears it)."""
+    if value is None or value.lower() == "none":
+        return None
+    try:
+        return parse_priority(value)
+    except PriorityError as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from exc
+
+
+@keys_app.command("priority")
+def priority(
+    tenant: str = typer.Option(..., help="Tenant whose jobs these apply to."),
+    default: str | None = typer.Option(
+        None, help="Priority of its jobs that ask for none: interactive, normal, bulk or none."
+    ),
+    cap: str | None = typer.Option(
+        None,
+        "--max",
+        help="Most urgent priority its jobs may get (a job asking more gets this): "
+        "interactive, normal, bulk or none.",
+    ),
+) -> None:
+    """Show, or set, a tenant's default priority and the cap an operator puts on it."""
+    with key_store() as session:
+        current = read_tenant_priorities(tenant, session=session)
+        if default is not None or cap is not None:
+            chosen = TenantPriorities(
+                level_option(default, "--default") if default is not None else current.default,
+                level_option(cap, "--max") if cap is not None else current.cap,
+            )
+            try:
+                set_tenant_priorities(tenant, chosen, session=session)
+            except TenantNameError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
+            current = chosen
+    shown_default = current.default or "(by size: interactive for small jobs, else normal)"
+    typer.echo(f"tenant {tenant}: default {shown_default}, max {current.cap or 'interactive'}")

@@ -86,14 +86,14 @@ def worker_arguments(
     pool: str, concurrency: int, loglevel: str, *, json_logs: bool, events: bool
 ) -> list[str]:
     """Return Celery's worker command line; event heartbeats only beside task events."""
-    from core.tasks import INFERENCE_QUEUE
+    from core.priority import consumed_queues
 
     return [
         *(["--quiet"] if json_logs else []),  # Celery's banner is not JSON
         "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
-        f"--queues={INFERENCE_QUEUE}",
+        f"--queues={','.join(consumed_queues())}",  # most urgent first: the broker's order
         f"--loglevel={loglevel}",
         "--without-gossip",
         "--without-mingle",

@@ -30,6 +30,7 @@ from client.files import UploadPart, collect_parts, split_non_images
 from client.manifest import names_manifest
 from client.models import JobAccepted, JobPublic
 from client.upload import FilesTooLargeError, UploadResult, upload_files
+from core.priority import PriorityError, parse_priority
 from core.settings import get_settings
 
 
@@ -91,6 +92,7 @@ def send(
     manifest: bytes | None,
     job: str | None,
     limit: int,
+    priority: str | None = None,
 ) -> UploadResult:
     """Upload with a bar for bytes sent and one for images classified so far."""
     with make_progress() as progress:
@@ -111,6 +113,7 @@ def send(
             max_request_bytes=limit,
             job_id=job,
             on_request=on_request,
+            priority=priority,
         )
 
 
@@ -134,6 +137,16 @@ def wait(client: InferqClient, job_id: str) -> JobPublic:
         )
 
 
+def check_priority(value: str | None) -> str | None:
+    """Refuse a priority that is not one of the three levels before anything is sent."""
+    if value is None:
+        return None
+    try:
+        return parse_priority(value).value
+    except PriorityError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def submit(
     paths: list[Path] = typer.Argument(..., help="Image files, archives or folders."),
     manifest: Path | None = typer.Option(None, help="CSV filename,label,patient_id[,slide_id]."),
@@ -153,6 +166,12 @@ def submit(
     max_request_bytes: int | None = typer.Option(
         None, help="Split uploads under this size [default: INFERQ_CLIENT_MAX_REQUEST_BYTES]."
     ),
+    priority: str | None = typer.Option(
+        None,
+        help="interactive, normal or bulk [default: the tenant's, else interactive for a few "
+        "images, else normal]; a tenant capped lower gets its cap.",
+        callback=check_priority,
+    ),
     api: str | None = ApiOption,
     api_key: str | None = ApiKeyOption,
 ) -> None:
@@ -164,9 +183,8 @@ def submit(
     limit = max_request_bytes or get_settings().client_max_request_bytes
     with api_errors(), make_client(api, api_key) as client:
         try:
-            result = send(
-                client, parts, read_manifest(manifest, patients_from_names, parts), job, limit
-            )
+            rows = read_manifest(manifest, patients_from_names, parts)
+            result = send(client, parts, rows, job, limit, priority)
         except (FilesTooLargeError, ValueError) as exc:
             errors.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc

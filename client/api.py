@@ -121,12 +121,16 @@ class InferqClient:
         close: bool = True,
         idempotency_key: str | None = None,
         callback_url: str | None = None,
+        priority: str | None = None,
     ) -> JobAccepted:
         """Create a job from files (open for more when `close` is false); a `callback_url`
-        gets a signed webhook when the job is done."""
+        gets a signed webhook when the job is done; `priority` is interactive, normal or
+        bulk (default: the tenant's, else by the job's size)."""
         data = {"close": "true" if close else "false"}
         if callback_url:
             data["callback_url"] = callback_url
+        if priority:
+            data["priority"] = priority
         response = self.request(
             "POST",
             "/v1/jobs",

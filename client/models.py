@@ -65,6 +65,7 @@ class JobAccepted(ApiModel):
     skipped: list[str] = []
     manifest: ManifestReport | None = None
     links: JobLinks
+    priority: str = "normal"
 
 
 class JobCounts(ApiModel):
@@ -97,6 +98,7 @@ class JobPublic(ApiModel):
     manifest: ManifestReport | None = None
     images_expire_at: datetime | None = None
     expires_at: datetime | None = None
+    priority: str = "normal"
 
     @property
     def done(self) -> bool:

@@ -63,17 +63,21 @@ def upload_files(
     job_id: str | None = None,
     close: bool = True,
     on_request: Callable[[list[UploadPart], JobAccepted], None] | None = None,
+    priority: str | None = None,
 ) -> UploadResult:
     """Upload files into one job: one request if they fit, else an open job filled in turn.
 
     Each request carries its own Idempotency-Key, so the client's retries never add a file
     twice. With `job_id`, the files go into that open job; `close` seals the job at the end.
+    A new job gets `priority` (an open job keeps the one it was created with).
     """
     requests = plan_or_refuse(parts, manifest, max_request_bytes, max_parts)
     result: UploadResult | None = None
     if job_id is None:
         single = len(requests) == 1
-        first = client.create_job(requests[0], manifest=manifest, close=single and close)
+        first = client.create_job(
+            requests[0], manifest=manifest, close=single and close, priority=priority
+        )
         result = UploadResult(first.job_id, [first])
         report(on_request, requests[0], first)
         requests, manifest = requests[1:], None

@@ -11,12 +11,18 @@ from typing import Any
 
 from celery import Celery
 
+from core.priority import Priority, queue_for
 from core.settings import Settings
 from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, RUN_BLOCKS, TILE_SLIDE, chunk_ids
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout_seconds}
+    # Redis: one BRPOP over the queues in the order the worker lists them (most urgent
+    # first, core.priority), never rotated: an urgent wake-up never waits behind bulk ones.
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout_seconds,
+        "queue_order_strategy": "priority",
+    }
     if settings.resolved_broker_url.startswith("filesystem://"):
         folders = {
             name: settings.broker_folder / name for name in ("messages", "processed", "control")
@@ -65,12 +71,19 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def publish_items(app: Celery, item_ids: Sequence[str], batch_size: int) -> int:
-    """Publish inference tasks carrying item IDs, at most `batch_size` a task."""
+def publish_items(
+    app: Celery,
+    item_ids: Sequence[str],
+    batch_size: int,
+    priority: Priority = Priority.NORMAL,
+) -> int:
+    """Publish inference tasks carrying item IDs, at most `batch_size` a task, on the
+    queue of their priority."""
     chunks = chunk_ids([str(item_id) for item_id in item_ids], batch_size)
+    queue = queue_for(priority)
     with app.producer_or_acquire() as producer:
         for chunk in chunks:
-            app.send_task(INFER_ITEMS, args=[chunk], queue=INFERENCE_QUEUE, producer=producer)
+            app.send_task(INFER_ITEMS, args=[chunk], queue=queue, producer=producer)
     return len(chunks)
 
 

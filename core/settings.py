@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         300, ge=1, description="Republish queued items not picked up for this long."
     )
     max_attempts: int = Field(3, ge=1, description="Claims before an item is failed for good.")
+    priority_ageing_seconds: float = Field(
+        300.0, gt=0, description="Waiting this long raises a queued item's priority one level."
+    )
+    interactive_max_items: int = Field(
+        8, ge=0, description="A closed job this small, asking no priority, is interactive."
+    )
     embedded_sweeper: bool = Field(True, description="Run the sweeper inside each worker.")
     visibility_timeout_seconds: int = Field(
         600, ge=1, description="Broker redelivery delay for unacknowledged tasks."

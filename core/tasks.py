@@ -10,7 +10,7 @@ SWEEP = "worker.tasks.sweep"
 TILE_SLIDE = "worker.tasks.tile_slide"  # args: [slide_id]; then wakes RUN_BLOCKS
 RUN_BLOCKS = "worker.tasks.run_blocks"  # no args: run waiting slide blocks of any slide
 
-#: Queue the inference tasks travel on.
+#: Queue of normal-priority wake-ups, and Celery's default (core.priority names them all).
 INFERENCE_QUEUE = "inference"
 
 

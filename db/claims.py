@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import and_, case, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.claim_order import claim_candidates
 from db.models import Item, ItemStatus, Result, utc_now
 
 
@@ -28,6 +29,7 @@ class ClaimedItem:
     created_at: datetime
     attempts: int
     claimed_at: datetime
+    priority: int = 1  # core.priority's rank: 0 interactive, 1 normal, 2 bulk
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,21 @@ class Outcome:
 
 def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
     return [
-        ClaimedItem(row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now)
+        ClaimedItem(
+            row.id, row.job_id, row.content_hash, row.created_at, row.attempts, now, row.priority
+        )
         for row in rows
     ]
 
 
-_RETURNED = (Item.id, Item.job_id, Item.content_hash, Item.created_at, Item.attempts)
+_RETURNED = (
+    Item.id,
+    Item.job_id,
+    Item.content_hash,
+    Item.created_at,
+    Item.attempts,
+    Item.priority,
+)
 
 
 def claim_items(
@@ -98,66 +109,21 @@ def _take(
     return _claimed(session.execute(statement), now)
 
 
-# PostgreSQL: visit each tenant with queued items through the partial index (a skip scan,
-# so the cost grows with tenants, not with queued items), let the `limit` longest-waiting
-# tenants offer their oldest items, and deal them out in turns: every tenant's first item,
-# then every second item, ... Rows another worker is claiming are skipped, not waited for.
-_FAIR_CANDIDATES_PG = text(
-    """
-WITH RECURSIVE tenants(tenant) AS (
-    (SELECT tenant FROM items WHERE status = 'queued' ORDER BY tenant LIMIT 1)
-  UNION ALL
-    SELECT (SELECT i.tenant FROM items i
-            WHERE i.status = 'queued' AND i.tenant > t.tenant ORDER BY i.tenant LIMIT 1)
-    FROM tenants t WHERE t.tenant IS NOT NULL
-),
-waiting AS (
-    SELECT t.tenant,
-           (SELECT min(i.created_at) FROM items i
-            WHERE i.status = 'queued' AND i.tenant = t.tenant) AS since
-    FROM tenants t WHERE t.tenant IS NOT NULL
-    ORDER BY since LIMIT :limit
-),
-candidates AS (
-    SELECT c.id, c.created_at,
-           row_number() OVER (PARTITION BY w.tenant ORDER BY c.created_at) AS turn
-    FROM waiting w CROSS JOIN LATERAL (
-        SELECT i.id, i.created_at FROM items i
-        WHERE i.status = 'queued' AND i.tenant = w.tenant
-        ORDER BY i.created_at LIMIT :limit
-    ) c
-)
-SELECT i.id FROM items i JOIN candidates c ON c.id = i.id
-WHERE i.status = 'queued'
-ORDER BY c.turn, c.created_at
-LIMIT :limit
-FOR UPDATE OF i SKIP LOCKED
-"""
-).bindparams(bindparam("limit", type_=Integer))
-
-
-def _fair_candidates(session: Session, limit: int) -> list[uuid.UUID]:
-    """Return up to `limit` queued item IDs, oldest first, in turns between tenants."""
-    if session.get_bind().dialect.name == "postgresql":
-        return [row[0] for row in session.execute(_FAIR_CANDIDATES_PG, {"limit": limit})]
-    # SQLite serves one worker on one machine: a window over the queued items is enough.
-    turn = func.row_number().over(partition_by=Item.tenant, order_by=Item.created_at)
-    ranked = (
-        select(Item.id, Item.created_at, turn.label("turn"))
-        .where(Item.status == ItemStatus.QUEUED)
-        .subquery()
-    )
-    statement = select(ranked.c.id).order_by(ranked.c.turn, ranked.c.created_at).limit(limit)
-    return list(session.scalars(statement))
-
-
 def claim_queued(
-    limit: int, *, session: Session, worker_id: str, lease_seconds: int
+    limit: int,
+    *,
+    session: Session,
+    worker_id: str,
+    lease_seconds: int,
+    ageing_seconds: float = 300.0,
+    lowest: int = 2,
 ) -> list[ClaimedItem]:
-    """Take up to `limit` queued items of any job for this worker, fair between tenants."""
+    """Take up to `limit` queued items of any job for this worker: most urgent first
+    (priority aged by waiting), fair between tenants (db.claim_order); only items of
+    priority rank `lowest` or more urgent (0: interactive items alone)."""
     if limit <= 0:
         return []
-    candidates = _fair_candidates(session, limit)
+    candidates = claim_candidates(session, limit, utc_now(), ageing_seconds, lowest)
     if not candidates:
         return []
     where = (Item.id.in_(candidates), Item.status == ItemStatus.QUEUED)

@@ -50,8 +50,12 @@ def create_job(
     closed: bool = True,
     job_id: uuid.UUID | None = None,
     callback_url: str | None = None,
+    priority: int = 1,
 ) -> tuple[Job, list[uuid.UUID]]:
-    """Insert a job and its queued items; the caller commits before publishing."""
+    """Insert a job and its queued items; the caller commits before publishing.
+
+    `priority` is a core.priority rank (0 interactive, 1 normal, 2 bulk).
+    """
     now = utc_now()
     job = Job(
         id=job_id or uuid.uuid4(),
@@ -59,6 +63,7 @@ def create_job(
         created_at=now,
         closed_at=now if closed else None,
         callback_url=callback_url,
+        priority=priority,
     )
     session.add(job)
     session.flush()
@@ -82,6 +87,7 @@ def add_items(
             "id": item_id,
             "job_id": job.id,
             "tenant": job.tenant,
+            "priority": job.priority,
             "position": start + index,
             "filename": new.filename,
             "content_hash": new.content_hash,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -83,6 +84,8 @@ class Job(Base):
     images_purged_at: Mapped[datetime | None]
     # Where the job's final-status webhook goes: the submitted one or the tenant's default.
     callback_url: Mapped[str | None] = mapped_column(String(2048))
+    # core.priority's rank (0 interactive, 1 normal, 2 bulk), copied onto every item.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class Item(Base):
@@ -93,10 +96,12 @@ class Item(Base):
         Index("ix_items_job_status", "job_id", "status"),
         Index("ix_items_status_lease", "status", "lease_expires_at"),
         Index("ix_items_job_hash", "job_id", "content_hash"),
-        # The batch claim walks each tenant's queued items oldest first (db.claims).
+        # The batch claim walks each tenant's queued items, each priority oldest first
+        # (db.claims).
         Index(
             "ix_items_queued_tenant",
             "tenant",
+            "priority",
             "created_at",
             postgresql_where=text("status = 'queued'"),
             sqlite_where=text("status = 'queued'"),
@@ -108,6 +113,7 @@ class Item(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)  # the job's, copied
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")  # job's
     position: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(1024))
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -266,6 +272,17 @@ class TenantWebhook(Base):
     # Kept in the clear: signing needs the secret itself, not a hash of it.
     secret: Mapped[str] = mapped_column(String(128))
     default_url: Mapped[str | None] = mapped_column(String(2048))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class TenantPriority(Base):
+    """A tenant's default priority and the most urgent one an operator lets it have."""
+
+    __tablename__ = "tenant_priorities"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    default_priority: Mapped[int | None] = mapped_column(SmallInteger)  # core.priority ranks
+    max_priority: Mapped[int | None] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

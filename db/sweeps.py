@@ -61,3 +61,16 @@ def claimed_before(item_ids: list[uuid.UUID], *, session: Session) -> set[uuid.U
         return set()
     statement = select(Item.id).where(Item.id.in_(item_ids), Item.attempts > 0)
     return set(session.scalars(statement).all())
+
+
+def by_priority(item_ids: list[uuid.UUID], *, session: Session) -> dict[int, list[uuid.UUID]]:
+    """Group items by their priority rank (core.priority), each group oldest first."""
+    groups: dict[int, list[uuid.UUID]] = {}
+    if not item_ids:
+        return groups
+    statement = (
+        select(Item.priority, Item.id).where(Item.id.in_(item_ids)).order_by(Item.created_at)
+    )
+    for rank, item_id in session.execute(statement):
+        groups.setdefault(rank, []).append(item_id)
+    return groups

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.job_status import JobStatus
+from core.priority import Priority
 
 
 class ErrorResponse(BaseModel):
@@ -78,6 +79,11 @@ class JobAccepted(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     manifest: ManifestReport | None = None
     links: JobLinks
+    priority: Priority = Field(
+        Priority.NORMAL,
+        description="The job's priority: asked, the tenant's default or by size, within the "
+        "tenant's cap.",
+    )
 
 
 class JobCounts(BaseModel):
@@ -114,6 +120,7 @@ class JobPublic(BaseModel):
     slides: SlideProgress | None = Field(
         None, description="Tile progress of the job's slides (GET /v1/jobs/{id}/slides: each)."
     )
+    priority: Priority = Field(Priority.NORMAL, description="The job's priority.")
     images_expire_at: datetime | None = Field(
         None,
         description="When the job's images are deleted (final time plus the tenant's "

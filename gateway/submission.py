@@ -11,6 +11,7 @@ from fastapi import HTTPException, UploadFile, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.priority import Priority
 from core.queue import publish_items
 from core.settings import Settings
 from core.storage import BlobStore
@@ -24,6 +25,7 @@ from gateway.intake.manifest import ParsedManifest
 from gateway.intake.request import read_request
 from gateway.intake.uploads import Intake
 from gateway.links import job_links
+from gateway.priorities import PriorityChoice
 from gateway.schemas import DuplicateFile, JobAccepted, ManifestLine, ManifestReport, RejectedFile
 
 logger = logging.getLogger(__name__)
@@ -51,11 +53,16 @@ class Upload:
 
 
 def publish(
-    publisher: Celery, item_ids: list[uuid.UUID], settings: Settings, session: Session
+    publisher: Celery,
+    item_ids: list[uuid.UUID],
+    settings: Settings,
+    session: Session,
+    priority: Priority = Priority.NORMAL,
 ) -> None:
-    """Publish tasks for committed items; if the broker is down, leave them to the sweeper."""
+    """Publish tasks for committed items on their priority's queue; if the broker is down,
+    leave them to the sweeper."""
     try:
-        publish_items(publisher, [str(i) for i in item_ids], settings.max_batch_size)
+        publish_items(publisher, [str(i) for i in item_ids], settings.max_batch_size, priority)
     except Exception:
         logger.warning("broker unreachable; %d items wait for the sweeper", len(item_ids))
         mark_published(item_ids, session=session, published=False)
@@ -150,6 +157,7 @@ def add_to_job(
         skipped=intake.skipped,
         manifest=None if bare else manifest_report(job.id, manifest, session),
         links=job_links(job.id),
+        priority=Priority.from_rank(job.priority),
     )
     return item_ids, accepted
 
@@ -172,7 +180,7 @@ def commit_and_publish(
         if replayed is None:
             raise
         return replayed
-    publish(services.publisher, item_ids, services.settings, session)
+    publish(services.publisher, item_ids, services.settings, session, accepted.priority)
     logger.info("files added", extra={"job_id": str(accepted.job_id), "n_items": len(item_ids)})
     return accepted
 
@@ -184,14 +192,18 @@ def submit_job(
     close: bool = True,
     job_id: uuid.UUID | None = None,
     callback_url: str | None = None,
+    priority: PriorityChoice | None = None,
 ) -> JobAccepted:
-    """Create a job from a request's files (open when `close` is false) and queue them."""
+    """Create a job from a request's files (open when `close` is false) and queue them at
+    the priority `priority` resolves to (normal without one)."""
     replayed = replay(upload.idempotency_key, "create", services.session, services.tenant)
     if replayed is not None:
         return replayed
     if not upload.files:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
     intake, manifest = gather(upload, services)
+    small = services.settings.interactive_max_items
+    level = priority.resolve(len(intake.items), closed=close, small=small) if priority else None
     job, _ = create_job(
         [],
         session=services.session,
@@ -199,6 +211,7 @@ def submit_job(
         closed=close,
         job_id=job_id,
         callback_url=callback_url,
+        priority=(level or Priority.NORMAL).rank,
     )
     item_ids, accepted = add_to_job(job, intake, manifest, services.session, new=True)
     if not item_ids:  # every file refused: the job is final already

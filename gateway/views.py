@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from core.priority import Priority
 from core.retention import expiry, retention_for
 from core.settings import Settings
 from db.jobs import JobState, read_job_state
@@ -38,4 +39,5 @@ def public_view(state: JobState, settings: Settings) -> JobPublic:
         links=job_links(job.id),
         images_expire_at=images_expire_at,
         expires_at=expires_at,
+        priority=Priority.from_rank(job.priority),
     )

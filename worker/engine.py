@@ -5,7 +5,9 @@ queued items of any job (fair between tenants, db.claims), so one-image requests
 batched like bulk ones. While the model runs on one batch, a prefetch thread claims and
 decodes the next, so the model never waits for decoding. It stops claiming when the queue
 is empty, after `max_drain_seconds`, or when the worker is shutting down, and hands back
-whatever it claimed but did not run.
+whatever it claimed but did not run. Interactive items that arrive after the next batch
+was claimed overtake it: before a prefetched batch without them runs, they are claimed
+alone and run first, so urgent work waits for one running batch, not two.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from worker.inference import (
+    URGENT,
     Batch,
     claim_batch,
+    claim_urgent,
     decode_batch,
     fill_batch,
     hand_back,
@@ -58,6 +62,39 @@ def next_batch(runtime: Runtime) -> Batch | None:
         return decode_batch(batch, runtime)
     except BaseException:
         hand_back(batch.claimed, runtime)
+        raise
+
+
+def urgent_batch(runtime: Runtime) -> Batch | None:
+    """Claim and decode the interactive items that arrived after the prefetch, if any."""
+    batch = Batch([])
+    with batch.timer("claim"):
+        batch.claimed = claim_urgent(runtime)
+    if not batch.claimed:
+        return None
+    try:
+        return decode_batch(batch, runtime)
+    except BaseException:
+        hand_back(batch.claimed, runtime)
+        raise
+
+
+def overtake(prefetched: Batch, runtime: Runtime) -> int:
+    """Run interactive work queued since `prefetched` was claimed before it; return how
+    many items succeeded. A batch already holding interactive items goes as it is."""
+    if any(item.priority == URGENT for item in prefetched.claimed) or prefetched.suspect:
+        return 0
+    try:
+        batch = urgent_batch(runtime)
+    except BaseException:
+        hand_back(prefetched.claimed, runtime)
+        raise
+    if batch is None:
+        return 0
+    try:
+        return run_batch(batch, runtime)
+    except BaseException:
+        hand_back(batch.claimed + prefetched.claimed, runtime)
         raise
 
 
@@ -133,4 +170,6 @@ class BatchEngine:
                 settle(pending, runtime)
                 break
             batch = pending.result() if pending is not None else None
+            if batch is not None:
+                succeeded += overtake(batch, runtime)
         return succeeded

@@ -16,6 +16,7 @@ from core.decision import DecisionRule
 from core.input_checks import input_warnings
 from core.model_card import ModelCard
 from core.preprocessing import Decoded, ImageError, decode_source
+from core.priority import Priority
 from db.claims import (
     ClaimedItem,
     Outcome,
@@ -31,6 +32,8 @@ from worker.runtime import Runtime
 from worker.serving import Served
 
 logger = logging.getLogger(__name__)
+
+URGENT = Priority.INTERACTIVE.rank
 
 
 class StageTimer:
@@ -91,20 +94,39 @@ def claim_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> list[ClaimedItem
             return []  # another batch took them: this wake-up has nothing to do
         runtime.recent.add(item.id for item in claimed)
         if not lost_before(claimed):
-            claimed += claim_more(settings.max_batch_size - len(claimed), session, runtime)
+            claimed += claim_next(settings.max_batch_size - len(claimed), session, runtime)
     return claimed
 
 
-def claim_more(limit: int, session: Session, runtime: Runtime) -> list[ClaimedItem]:
-    """Claim up to `limit` queued items of any job, and remember them as this process's."""
+def claim_more(
+    limit: int, session: Session, runtime: Runtime, lowest: int = 2
+) -> list[ClaimedItem]:
+    """Claim up to `limit` queued items of any job (of priority rank `lowest` or more
+    urgent), and remember them as this process's."""
     more = claim_queued(
         limit,
         session=session,
         worker_id=runtime.worker_id,
         lease_seconds=runtime.settings.lease_seconds,
+        ageing_seconds=runtime.settings.priority_ageing_seconds,
+        lowest=lowest,
     )
     runtime.recent.add(item.id for item in more)
     return more
+
+
+def claim_urgent(runtime: Runtime) -> list[ClaimedItem]:
+    """Claim queued interactive items only, up to a batch (none when nothing urgent waits)."""
+    settings = runtime.settings
+    with get_session(settings.resolved_database_url) as session:
+        return claim_more(settings.max_batch_size, session, runtime, lowest=URGENT)
+
+
+def claim_next(limit: int, session: Session, runtime: Runtime) -> list[ClaimedItem]:
+    """Claim the next batch's items: the queued interactive ones alone when there are any
+    (a small batch returns them soonest), else the most urgent of the rest."""
+    urgent = claim_more(limit, session, runtime, lowest=URGENT)
+    return urgent or claim_more(limit, session, runtime)
 
 
 def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:

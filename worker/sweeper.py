@@ -4,38 +4,55 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from celery import Celery
 
+from core.priority import Priority
 from core.queue import publish_items, publish_slides, wake_block_runners
 from core.settings import Settings
 from db.jobs import mark_published
 from db.session import get_session
 from db.slide_blocks import sweep_slides
-from db.sweeps import claimed_before, fail_exhausted, find_stalled
+from db.sweeps import by_priority, claimed_before, fail_exhausted, find_stalled
 
 logger = logging.getLogger(__name__)
 
 
 def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
-    """Fail items out of attempts and republish stalled ones; return (failed, republished)."""
+    """Fail items out of attempts and republish stalled ones, each on the queue of its
+    priority; return (failed, republished)."""
     url = settings.resolved_database_url
     with get_session(url) as session:
         failed = fail_exhausted(session=session, max_attempts=settings.max_attempts)
         stalled = find_stalled(session=session, stale_queued_seconds=settings.stale_queued_seconds)
         suspects = claimed_before(stalled, session=session)
+        groups = by_priority(stalled, session=session)
+    for rank, item_ids in groups.items():
+        republish(app, item_ids, suspects, settings.max_batch_size, Priority.from_rank(rank))
     if stalled:
-        fresh = [str(item_id) for item_id in stalled if item_id not in suspects]
-        publish_items(app, fresh, settings.max_batch_size)
-        # An item whose worker was lost may be what killed it: one a task, so that on its
-        # next attempts it takes down only itself, never the rest of a batch.
-        publish_items(app, [str(item_id) for item_id in suspects], 1)
         with get_session(url) as session:
             mark_published(stalled, session=session)
     if failed or stalled:
         logger.info("sweep: %d failed for good, %d republished", failed, len(stalled))
     sweep_slide_work(settings, app)
     return failed, len(stalled)
+
+
+def republish(
+    app: Celery,
+    item_ids: list[uuid.UUID],
+    suspects: set[uuid.UUID],
+    batch_size: int,
+    priority: Priority,
+) -> None:
+    """Publish stalled items of one priority again on its queue."""
+    fresh = [str(item_id) for item_id in item_ids if item_id not in suspects]
+    publish_items(app, fresh, batch_size, priority)
+    # An item whose worker was lost may be what killed it: one a task, so that on its
+    # next attempts it takes down only itself, never the rest of a batch.
+    lost = [str(item_id) for item_id in item_ids if item_id in suspects]
+    publish_items(app, lost, 1, priority)
 
 
 def sweep_slide_work(settings: Settings, app: Celery) -> None:

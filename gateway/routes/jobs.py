@@ -38,6 +38,7 @@ from gateway.pagination import (
     encode_job_cursor,
     parse_ids,
 )
+from gateway.priorities import PriorityField, choose_priority
 from gateway.schemas import JobAccepted, JobList, JobPublic
 from gateway.submission import Services, Upload, submit_job
 from gateway.views import public_view, to_public
@@ -64,6 +65,7 @@ def create_job_route(
         bool, Form(description="false keeps the job open for POST /v1/jobs/{id}/items.")
     ] = True,
     callback_url: CallbackField = None,
+    priority: PriorityField = None,
 ) -> JobAccepted:
     """Submit images; answers at once with the job ID while workers classify them.
 
@@ -79,15 +81,21 @@ def create_job_route(
     again with other files, file names or fields is a 422. With `callback_url` (or the
     tenant's default) the job's final status is announced by a signed webhook (see
     `GET /v1/jobs/{id}/events`); a URL that is not https or reaches a private address is a
-    422 and nothing is stored.
+    422 and nothing is stored. `priority` (interactive, normal or bulk; another value is a
+    422) orders the job's images against other work; a tenant capped lower gets its cap.
     """
     services = Services(settings, store, publisher, session, tenant)
     parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
     if callback_url:  # only when sent, so that earlier keys keep their fingerprints
         parts.append(("callback_url", callback_url))
+    if priority is not None:
+        parts.append(("priority", priority))
     key = request_key(idempotency_key, parts)
+    level = choose_priority(priority, tenant, session)
     callback = choose_callback(callback_url, tenant, settings, session)
-    return submit_job(Upload(files, manifest, key), services, close=close, callback_url=callback)
+    return submit_job(
+        Upload(files, manifest, key), services, close=close, callback_url=callback, priority=level
+    )
 
 
 @router.get(

@@ -15,12 +15,15 @@ import anyio
 from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
+from core.priority import Priority
 from db.models import ItemStatus, Result
 from db.results import list_results
+from db.tenant_priorities import read_tenant_priorities
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
 from gateway.intake.parts import ImagePart
 from gateway.links import job_links
+from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
 from gateway.waiters import FALLBACK_POLL_SECONDS, CompletionWaiters
@@ -34,11 +37,14 @@ FINISHED = {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED}
 def submit_one(
     request: Request, open_session: SessionOpener, tenant: str, file: UploadFile, job_id: uuid.UUID
 ) -> None:
-    """Store the image and commit its one-item job, then publish it (in a worker thread)."""
+    """Store the image and commit its one-item interactive job (or the tenant's cap), then
+    publish it (in a worker thread)."""
     state = request.app.state
     with open_session() as session:
         services = Services(state.settings, state.store, state.publisher, session, tenant)
-        submit_job(Upload([file]), services, job_id=job_id)
+        allowed = read_tenant_priorities(tenant, session=session)
+        level = PriorityChoice(Priority.INTERACTIVE, allowed)
+        submit_job(Upload([file]), services, job_id=job_id, priority=level)
 
 
 def read_outcome(

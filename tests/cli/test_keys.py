@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 
 from cli.keys import database_name
 from cli.main import app
+from core.priority import Priority
 from core.settings import get_settings
 from db.migrate import upgrade
 from db.session import get_session
+from db.tenant_priorities import TenantPriorities, read_tenant_priorities
 from db.tenant_webhooks import read_tenant_webhook
 
 
@@ -77,3 +79,21 @@ def test_a_webhook_secret_is_printed_once_and_a_default_url_needs_it(runner: Cli
         stored = read_tenant_webhook("lab", session=session)
         assert stored is not None
         assert (stored.secret, stored.default_url) == (second, "https://1.1.1.1/in")
+
+
+def test_a_tenants_priority_default_and_cap_are_set_kept_and_cleared(runner: CliRunner) -> None:
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    shown = runner.invoke(app, ["keys", "priority", "--tenant", "lab"])
+    assert shown.exit_code == 0 and "default (by size" in shown.stdout
+    set_both = runner.invoke(
+        app, ["keys", "priority", "--tenant", "lab", "--default", "bulk", "--max", "normal"]
+    )
+    assert set_both.exit_code == 0, set_both.output
+    cleared = runner.invoke(app, ["keys", "priority", "--tenant", "lab", "--default", "none"])
+    assert "max normal" in cleared.stdout  # the cap is kept when only the default changes
+    with get_session(url) as session:
+        stored = read_tenant_priorities("lab", session=session)
+    assert stored == TenantPriorities(None, Priority.NORMAL)
+    bad = runner.invoke(app, ["keys", "priority", "--tenant", "lab", "--max", "urgent"])
+    assert bad.exit_code == 2 and "urgent" in bad.stderr

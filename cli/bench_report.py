@@ -1,0 +1,71 @@
+"""The benchmark's printed report: one table of every mode, then one line per case."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from cli.bench_slides import slide_line
+
+if TYPE_CHECKING:
+    from cli.bench import ModelResult
+
+console = Console()
+
+
+def print_table(results: list[ModelResult]) -> None:
+    """Print every mode of every model as one table."""
+    table = Table(
+        "model",
+        "mode",
+        "img/s",
+        "x raw",
+        "mean batch",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "answers",
+        "healthz max ms",
+    )
+    for r in results:
+        table.add_row(
+            f"{r.architecture} {r.runtime}",
+            "raw",
+            f"{r.raw_images_per_second:.1f}",
+            "1.000",
+            str(r.batch_size),
+            "",
+            "",
+            "",
+            "",
+            "",
+        )
+        for name, m in r.modes.items():
+            table.add_row(
+                f"{r.architecture} {r.runtime}",
+                name,
+                f"{m.images_per_second:.1f}",
+                f"{m.ratio_to_raw:.3f}",
+                str(m.mean_batch_size),
+                *(str(m.latency_ms.get(p, "")) for p in ("p50", "p95", "p99")),
+                " ".join(f"{k}:{v}" for k, v in sorted(m.statuses.items())),
+                str(m.healthz_max_ms),
+            )
+    console.print(table)
+    for r in results:
+        if r.slide is not None:
+            console.print(slide_line(r.slide))
+        if r.priority is not None:
+            console.print(
+                f"{r.architecture}: /predict p95 {r.priority.busy_ms.get('p95')} ms while a "
+                f"{r.priority.bulk_images}-image bulk job runs, {r.priority.idle_ms.get('p95')} "
+                f"and {r.priority.idle_after_ms.get('p95')} ms idle: {r.priority.p95_ratio} x"
+            )
+    for r in results:
+        console.print(
+            f"{r.architecture} {r.runtime}: gateway cold start {r.gateway_cold_start_s:.2f} s, "
+            f"worker ready {r.worker_ready_s:.2f} s, every item exactly one result: "
+            f"{r.results_exactly_once}"
+        )
