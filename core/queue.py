@@ -88,18 +88,21 @@ def publish_items(
 
 
 def publish_slides(app: Celery, slide_ids: Sequence[str]) -> int:
-    """Publish one tiling task per slide."""
+    """Publish one tiling task per slide, on the bulk queue: slides are long work."""
+    queue = queue_for(Priority.BULK)
     with app.producer_or_acquire() as producer:
         for slide_id in slide_ids:
-            app.send_task(TILE_SLIDE, args=[slide_id], queue=INFERENCE_QUEUE, producer=producer)
+            app.send_task(TILE_SLIDE, args=[slide_id], queue=queue, producer=producer)
     return len(slide_ids)
 
 
 def wake_block_runners(app: Celery, count: int) -> int:
-    """Publish `count` wake-ups for slide blocks; each runs blocks while any waits."""
+    """Publish `count` wake-ups for slide blocks on the bulk queue; each runs blocks while
+    any waits."""
+    queue = queue_for(Priority.BULK)
     with app.producer_or_acquire() as producer:
         for _ in range(count):
-            app.send_task(RUN_BLOCKS, queue=INFERENCE_QUEUE, producer=producer)
+            app.send_task(RUN_BLOCKS, queue=queue, producer=producer)
     return count
 
 

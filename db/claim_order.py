@@ -106,3 +106,13 @@ def claim_candidates(
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def interactive_waiting(*, session: Session) -> bool:
+    """Return whether any interactive item is queued (slide blocks step aside for it)."""
+    statement = (
+        select(Item.id)
+        .where(Item.status == ItemStatus.QUEUED, Item.priority == 0)  # core.priority's rank
+        .limit(1)
+    )
+    return session.scalars(statement).first() is not None

@@ -91,6 +91,13 @@ def tile_slide_task(self: InferenceTask, slide_id: str) -> int:
     max_retries=20,
 )
 def run_blocks_task(self: InferenceTask) -> int:
-    """Run waiting slide blocks of any slide for up to the drain time."""
+    """Run waiting slide blocks of any slide for up to the drain time, then hand on.
+
+    A runner that stops with blocks left (time up, or interactive items waiting) wakes
+    another runner on the bulk queue, which the worker takes after the interactive one.
+    """
     runtime = self.engine.runtime
-    return run_blocks(runtime, self.slides, runtime.settings.max_drain_seconds)
+    done, more = run_blocks(runtime, self.slides, runtime.settings.max_drain_seconds)
+    if more and not runtime.stopping.is_set():
+        wake_block_runners(self.app, 1)
+    return done

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import insert, text, update
 
 from core.priority import Priority
-from db.claim_order import _CANDIDATES_PG
+from db.claim_order import _CANDIDATES_PG, interactive_waiting
 from db.claims import claim_queued
 from db.jobs import NewItem, create_job
 from db.models import Item, utc_now
@@ -125,3 +125,18 @@ def test_the_claim_query_uses_the_index_with_many_queued_rows(postgres_url: str)
 def create_empty_job(url: str) -> uuid.UUID:
     with get_session(url) as session:
         return create_job([], session=session, tenant="t0")[0].id
+
+
+def test_slide_blocks_see_queued_interactive_work_and_only_that(database_url: str) -> None:
+    with get_session(database_url) as session:
+        assert not interactive_waiting(session=session)
+    queue_job(database_url, "lab", 3, Priority.BULK)
+    queue_job(database_url, "lab", 2, Priority.NORMAL)
+    with get_session(database_url) as session:
+        assert not interactive_waiting(session=session)  # bulk and normal items never stop them
+    urgent = queue_job(database_url, "clinic", 1, Priority.INTERACTIVE)
+    with get_session(database_url) as session:
+        assert interactive_waiting(session=session)
+    assert urgent[0] in take(database_url, 1)
+    with get_session(database_url) as session:
+        assert not interactive_waiting(session=session)  # claimed: no longer waiting

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from db.claim_order import interactive_waiting
 from db.session import get_session
 from db.slide_blocks import ClaimedBlock, claim_block, finish_slide, record_block, release_block
 from db.slides import fail_slide
@@ -80,18 +81,27 @@ def run_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> bool:
     return recorded
 
 
-def run_blocks(runtime: Runtime, cache: SlideCache, max_seconds: float) -> int:
-    """Run waiting blocks of any slide until none waits, time is up or the worker stops."""
+def interactive_work_waits(runtime: Runtime) -> bool:
+    """Return whether interactive items are queued, which a block runner steps aside for."""
+    with get_session(runtime.settings.resolved_database_url) as session:
+        return interactive_waiting(session=session)
+
+
+def run_blocks(runtime: Runtime, cache: SlideCache, max_seconds: float) -> tuple[int, bool]:
+    """Run waiting blocks of any slide until none waits, time is up, the worker stops or
+    interactive items wait; return the blocks recorded and whether blocks may still wait."""
     deadline = time.monotonic() + max_seconds
     done = 0
     while time.monotonic() < deadline and not runtime.stopping.is_set():
+        if done and interactive_work_waits(runtime):
+            return done, True  # one block (under a second) is the most /predict waits for
         block = claim_next(runtime)
         if block is None:
-            break
+            return done, False
         try:
             done += run_block(block, runtime, cache)
         except BaseException:
             with get_session(runtime.settings.resolved_database_url) as session:
                 release_block(block, session=session, worker_id=runtime.worker_id)
             raise
-    return done
+    return done, True
