@@ -44,5 +44,6 @@ def describe(report: PurgeReport) -> str:
         f"(kept {report.blobs_shared} still referenced by other jobs, "
         f"{report.blobs_recent} sent again within the last hour)\n"
         f"{verb} {report.jobs_deleted} jobs with {report.items_deleted} items\n"
-        f"{verb} {report.uploads_expired} open uploads past INFERQ_UPLOAD_EXPIRY_HOURS"
+        f"{verb} {report.uploads_expired} uploads past INFERQ_UPLOAD_EXPIRY_HOURS "
+        "(open without a chunk, or completed)"
     )

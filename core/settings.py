@@ -154,7 +154,10 @@ class Settings(BaseSettings):
         8, ge=1, description="Chunk bodies one gateway process reads at once; more get 429."
     )
     upload_expiry_hours: float = Field(
-        24, gt=0, description="Hours an open upload may go without a chunk before it is purged."
+        24,
+        gt=0,
+        description="Hours an open upload may go without a chunk before it is purged, and a"
+        " completed one holds its blob for slide jobs to name it.",
     )
 
     max_header_bytes: int = Field(

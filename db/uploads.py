@@ -118,6 +118,30 @@ def mark_complete(upload: Upload, *, session: Session, blob_url: str) -> None:
     session.flush()
 
 
+def find_stale_completed(*, session: Session, cutoff: datetime, limit: int) -> list[uuid.UUID]:
+    """Return completed uploads completed before `cutoff`, oldest first."""
+    statement = (
+        select(Upload.id)
+        .where(Upload.status == UploadStatus.COMPLETE, Upload.completed_at < cutoff)
+        .order_by(Upload.completed_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def take_stale_completed(upload_id: uuid.UUID, *, session: Session, cutoff: datetime) -> str | None:
+    """Delete a completed upload still past `cutoff` (row locked); return its blob's digest."""
+    statement = select(Upload).where(Upload.id == upload_id).with_for_update()
+    upload = session.scalars(statement).first()
+    if upload is None or upload.status != UploadStatus.COMPLETE or upload.completed_at is None:
+        return None
+    if upload.completed_at >= cutoff:
+        return None
+    digest = upload.sha256
+    delete_upload(upload_id, session=session)
+    return digest
+
+
 def delete_upload(upload_id: uuid.UUID, *, session: Session) -> None:
     """Delete an upload and its chunk rows."""
     session.execute(delete(UploadChunk).where(UploadChunk.upload_id == upload_id))

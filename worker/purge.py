@@ -11,7 +11,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from core.retention import Retention, default_retention, retention_for
 from core.settings import Settings
@@ -30,13 +30,10 @@ from db.purge import (
     purge_lock,
 )
 from db.session import get_session
-from worker.upload_purge import expire_uploads
+
+from worker.upload_purge import RECENT_WRITE_GRACE, expire_uploads, release_completed
 
 logger = logging.getLogger(__name__)
-
-# A blob stored (or sent again: BlobStore.put renews it) this recently may belong to an
-# upload whose job is not committed yet: it is left for a later purge.
-RECENT_WRITE_GRACE = timedelta(hours=1)
 
 
 @dataclass
@@ -51,7 +48,8 @@ class PurgeReport:
     blobs_recent: int = 0  # kept: written within RECENT_WRITE_GRACE; the job is tried again
     jobs_deleted: int = 0
     items_deleted: int = 0
-    uploads_expired: int = 0  # open uploads that took no chunk for INFERQ_UPLOAD_EXPIRY_HOURS
+    # open uploads that took no chunk, and completed ones older, than INFERQ_UPLOAD_EXPIRY_HOURS
+    uploads_expired: int = 0
 
     def add(self, other: PurgeReport) -> None:
         """Count another pass's deletions into this report."""
@@ -106,9 +104,15 @@ class Purge:
                     self.release_images(job)
             for scope, retention in self.scopes:
                 self.delete_jobs(scope, self.now - retention.rows, limit)
+            dry_run = self.report.dry_run
             self.report.uploads_expired = expire_uploads(
-                self.settings, self.store, self.now, dry_run=self.report.dry_run, limit=limit
+                self.settings, self.store, self.now, dry_run=dry_run, limit=limit
             )
+            released, deleted = release_completed(
+                self.settings, self.store, self.now, dry_run=dry_run, limit=limit
+            )
+            self.report.uploads_expired += released
+            self.report.blobs_deleted += deleted
         return self.report
 
     def find_final(self, scope: Scope, cutoff: datetime, limit: int | None) -> list[FinalJob]:
