@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, text, update
+from sqlalchemy import case, delete, func, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
 from db.models import IdempotencyKey, Item, ItemStatus, Job, ManifestEntry, Result, utc_now
 from db.session import get_session
+from db.slide_tables import Slide
 from db.upload_models import Upload, UploadStatus
 
 # Any constant works: it names the one purge that may run at a time on a PostgreSQL database.
@@ -94,12 +95,17 @@ def find_images_expired(
 
 
 def job_hashes(job_id: uuid.UUID, *, session: Session, after: str, limit: int) -> list[str]:
-    """Return the job's next blob digests after `after`, in order (refused items have none)."""
+    """Return the job's next blob digests after `after`, in order: its items' images (refused
+    items have none) and its slides' thumbnails, which show the patient's tissue too."""
+    images = select(Item.content_hash.label("digest")).where(Item.job_id == job_id)
+    thumbnails = select(Slide.thumbnail_hash.label("digest")).where(
+        Slide.job_id == job_id, Slide.thumbnail_hash.is_not(None)
+    )
+    digests = union(images, thumbnails).subquery()
     statement = (
-        select(Item.content_hash)
-        .where(Item.job_id == job_id, Item.content_hash > after)
-        .distinct()
-        .order_by(Item.content_hash)
+        select(digests.c.digest)
+        .where(digests.c.digest > after)
+        .order_by(digests.c.digest)
         .limit(limit)
     )
     return list(session.scalars(statement))
@@ -108,7 +114,8 @@ def job_hashes(job_id: uuid.UUID, *, session: Session, after: str, limit: int) -
 def held_elsewhere(
     digests: list[str], *, session: Session, released: Collection[uuid.UUID]
 ) -> set[str]:
-    """Return the digests an item of a job whose images are kept, or an upload, still holds.
+    """Return the digests an item or slide thumbnail of a job whose images are kept, or an
+    upload, still holds.
 
     `released` are jobs this purge already let go of (marked, or in a dry run, about to be).
     """
@@ -120,7 +127,17 @@ def held_elsewhere(
         .where(Item.content_hash.in_(digests), Job.images_purged_at.is_(None))
         .distinct()
     )
-    held = {digest for digest, job_id in session.execute(statement) if job_id not in released}
+    thumbnails = (
+        select(Slide.thumbnail_hash, Slide.job_id)
+        .join(Job, Job.id == Slide.job_id)
+        .where(Slide.thumbnail_hash.in_(digests), Job.images_purged_at.is_(None))
+    )
+    held: set[str] = {
+        str(digest)
+        for query in (statement, thumbnails)
+        for digest, job_id in session.execute(query)
+        if job_id not in released
+    }
     uploaded = select(Upload.sha256).where(
         Upload.sha256.in_(digests), Upload.status == UploadStatus.COMPLETE
     )

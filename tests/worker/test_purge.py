@@ -16,8 +16,10 @@ from db.claims import Outcome, claim_items, record_results
 from db.idempotency import StoredAnswer, save_answer
 from db.jobs import NewItem, create_job
 from db.manifests import ManifestRow, store_entries
-from db.models import IdempotencyKey, Item, Job, ManifestEntry, Result, utc_now
+from db.models import IdempotencyKey, Item, ItemStatus, Job, ManifestEntry, Result, utc_now
 from db.session import get_session
+from db.slide_tables import Slide
+from db.slides import NewSlide, add_slides
 from worker.purge import purge_all, purge_once
 
 
@@ -221,3 +223,26 @@ def test_a_tenant_override_and_batches(database_url: str, tmp_path: Path) -> Non
 
     assert (report.image_jobs, report.blobs_deleted, report.jobs_deleted) == (5, 15, 5)
     assert count(database_url, Job) == 1 and stored(store, blob(99))  # 24 h for "other"
+
+
+def test_a_slide_jobs_thumbnail_goes_with_its_images(database_url: str, tmp_path: Path) -> None:
+    settings = purge_settings(tmp_path, database_url)
+    store = BlobStore(settings.resolved_storage_url)
+    for name, ago in (("old", timedelta(days=31)), ("recent", timedelta(hours=1))):
+        with get_session(database_url) as session:
+            job, _ = create_job([], session=session, tenant="lab")
+            (slide_id,) = add_slides(job, [NewSlide(f"/scans/{name}.svs", name)], session=session)
+            thumbnail = store.put(f"thumbnail of {name}".encode())
+            session.execute(
+                update(Slide).where(Slide.id == slide_id).values(thumbnail_hash=thumbnail)
+            )
+            session.execute(
+                update(Item).where(Item.id == slide_id).values(status=ItemStatus.SUCCEEDED)
+            )
+        finish(database_url, job.id, [], ago=ago)
+    age_blobs(tmp_path / "blobs")
+
+    report = purge_once(settings, store)
+
+    assert report.image_jobs == 1
+    assert not stored(store, b"thumbnail of old") and stored(store, b"thumbnail of recent")
