@@ -100,11 +100,11 @@ def is_protected(path: str) -> bool:
 
 
 def adds_items(method: str, path: str) -> bool:
-    """Return whether a request queues images (a new job, more files, or /predict)."""
+    """Return whether a request queues images (a new job, more files, slides, or /predict)."""
     if method != "POST":
         return False
     path = path.rstrip("/")
-    return path in {"/v1/jobs", "/predict"} or path.endswith("/items")
+    return path in {"/v1/jobs", "/v1/jobs/slides", "/predict"} or path.endswith("/items")
 
 
 def bearer_token(authorization: str | None) -> str | None:

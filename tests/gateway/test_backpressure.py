@@ -59,6 +59,7 @@ def test_too_many_unfinished_images_refuses_more(tmp_path: Path, sqlite_url: str
             lab.post("/v1/jobs", files=more),
             lab.post(f"/v1/jobs/{job_id}/items", files=more),
             lab.post("/predict", files={"file": ("c.png", png_bytes(3))}),
+            lab.post("/v1/jobs/slides", json={"slides": [{"url": "/scans/a.svs"}]}),
         ):
             assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
             assert "2 images queued or running" in refused.json()["detail"]
@@ -81,6 +82,7 @@ def test_a_full_queue_refuses_every_new_image(tmp_path: Path, sqlite_url: str) -
             lab.post("/v1/jobs", files=more),
             lab.post(f"/v1/jobs/{job_id}/items", files=more),
             lab.post("/predict", files={"file": ("c.png", png_bytes(3))}),
+            lab.post("/v1/jobs/slides", json={"slides": [{"url": "/scans/a.svs"}]}),
         ):
             assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
             assert "2 images are waiting" in refused.json()["detail"]
