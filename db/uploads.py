@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -120,13 +121,7 @@ def mark_complete(upload: Upload, *, session: Session, blob_url: str) -> None:
 
 def find_stale_completed(*, session: Session, cutoff: datetime, limit: int) -> list[uuid.UUID]:
     """Return completed uploads completed before `cutoff`, oldest first."""
-    statement = (
-        select(Upload.id)
-        .where(Upload.status == UploadStatus.COMPLETE, Upload.completed_at < cutoff)
-        .order_by(Upload.completed_at)
-        .limit(limit)
-    )
-    return list(session.scalars(statement))
+    return _older(UploadStatus.COMPLETE, Upload.completed_at, cutoff, session, limit)
 
 
 def take_stale_completed(upload_id: uuid.UUID, *, session: Session, cutoff: datetime) -> str | None:
@@ -160,10 +155,17 @@ def completed_blob(
 
 def find_expired_uploads(*, session: Session, cutoff: datetime, limit: int) -> list[uuid.UUID]:
     """Return open uploads that took no chunk since `cutoff`, oldest first."""
+    return _older(UploadStatus.OPEN, Upload.updated_at, cutoff, session, limit)
+
+
+def _older(
+    status: str, since: Any, cutoff: datetime, session: Session, limit: int
+) -> list[uuid.UUID]:
+    """Return uploads of a status whose `since` column is before `cutoff`, oldest first."""
     statement = (
         select(Upload.id)
-        .where(Upload.status == UploadStatus.OPEN, Upload.updated_at < cutoff)
-        .order_by(Upload.updated_at)
+        .where(Upload.status == status, since < cutoff)
+        .order_by(since)
         .limit(limit)
     )
     return list(session.scalars(statement))

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from db.claims import ClaimedItem
 from worker.inference import (
     URGENT,
     Batch,
@@ -51,11 +53,11 @@ def first_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> Batch | None:
         raise
 
 
-def next_batch(runtime: Runtime) -> Batch | None:
-    """Claim and decode the next batch of queued items, or None when nothing waits."""
+def claimed_batch(claim: Callable[[], list[ClaimedItem]], runtime: Runtime) -> Batch | None:
+    """Claim with `claim` and decode what it took, or None when it took nothing."""
     batch = Batch([])
     with batch.timer("claim"):
-        batch.claimed = claim_batch([], runtime)
+        batch.claimed = claim()
     if not batch.claimed:
         return None
     try:
@@ -63,20 +65,16 @@ def next_batch(runtime: Runtime) -> Batch | None:
     except BaseException:
         hand_back(batch.claimed, runtime)
         raise
+
+
+def next_batch(runtime: Runtime) -> Batch | None:
+    """Claim and decode the next batch of queued items, or None when nothing waits."""
+    return claimed_batch(lambda: claim_batch([], runtime), runtime)
 
 
 def urgent_batch(runtime: Runtime) -> Batch | None:
     """Claim and decode the interactive items that arrived after the prefetch, if any."""
-    batch = Batch([])
-    with batch.timer("claim"):
-        batch.claimed = claim_urgent(runtime)
-    if not batch.claimed:
-        return None
-    try:
-        return decode_batch(batch, runtime)
-    except BaseException:
-        hand_back(batch.claimed, runtime)
-        raise
+    return claimed_batch(lambda: claim_urgent(runtime), runtime)
 
 
 def overtake(prefetched: Batch, runtime: Runtime) -> int:

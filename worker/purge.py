@@ -30,7 +30,6 @@ from db.purge import (
     purge_lock,
 )
 from db.session import get_session
-
 from worker.upload_purge import RECENT_WRITE_GRACE, expire_uploads, release_completed
 
 logger = logging.getLogger(__name__)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from celery import Task
 from sqlalchemy.exc import OperationalError
@@ -41,15 +43,21 @@ class InferenceTask(Task):  # type: ignore[misc]
         return self._slides
 
 
-@app.task(
-    name=INFER_ITEMS,
-    base=InferenceTask,
-    bind=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=20,
-)
+def engine_task(name: str) -> Callable[[Callable[..., int]], Any]:
+    """Return the decorator of a task run by the process's engine; database outages are
+    retried with backoff."""
+    return app.task(  # type: ignore[no-any-return]
+        name=name,
+        base=InferenceTask,
+        bind=True,
+        autoretry_for=(OperationalError,),
+        retry_backoff=True,
+        retry_backoff_max=60,
+        max_retries=20,
+    )
+
+
+@engine_task(INFER_ITEMS)
 def infer_items(self: InferenceTask, item_ids: list[str]) -> int:
     """Wake the engine for these items; database outages are retried with backoff."""
     return self.engine.serve([uuid.UUID(item_id) for item_id in item_ids])
@@ -60,15 +68,7 @@ def infer_items(self: InferenceTask, item_ids: list[str]) -> int:
 BLOCK_WAKE_UPS = 4
 
 
-@app.task(
-    name=TILE_SLIDE,
-    base=InferenceTask,
-    bind=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=20,
-)
+@engine_task(TILE_SLIDE)
 def tile_slide_task(self: InferenceTask, slide_id: str) -> int:
     """Tile one slide into blocks, then wake block runners (this process among them)."""
     runtime = self.engine.runtime
@@ -81,15 +81,7 @@ def tile_slide_task(self: InferenceTask, slide_id: str) -> int:
     return blocks
 
 
-@app.task(
-    name=RUN_BLOCKS,
-    base=InferenceTask,
-    bind=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=20,
-)
+@engine_task(RUN_BLOCKS)
 def run_blocks_task(self: InferenceTask) -> int:
     """Run waiting slide blocks of any slide for up to the drain time, then hand on.
 
