@@ -116,7 +116,7 @@ def create_slide_job_route(
     )
 
 
-@router.get("/{job_id}/slides", response_model=SlideList, responses=responses(401, 404, 422))
+@router.get("/{job_id}/slides", response_model=SlideList, responses=responses(401, 404, 422, 429))
 def list_slides_route(job: JobDep, session: SessionDep) -> SlideList:
     """Return a job's slides: status, progress over tile blocks, call and areas."""
     views = [
@@ -129,7 +129,7 @@ def list_slides_route(job: JobDep, session: SessionDep) -> SlideList:
 @router.get(
     "/{job_id}/slides/{slide_id}/heatmap.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **responses(401, 404, 409, 422)},
+    responses={200: {"content": {"image/png": {}}}, **responses(401, 404, 409, 422, 429)},
 )
 def slide_heatmap_route(
     job: JobDep, slide_id: uuid.UUID, session: SessionDep, store: StoreDep
@@ -149,7 +149,10 @@ def slide_heatmap_route(
 @router.get(
     "/{job_id}/slides/{slide_id}/geojson",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/geo+json": {}}}, **responses(401, 404, 409, 422)},
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        **responses(401, 404, 409, 422, 429),
+    },
 )
 def slide_geojson_route(job: JobDep, slide_id: uuid.UUID, session: SessionDep) -> StreamingResponse:
     """Return the slide's tiles as QuPath GeoJSON (level-0 pixels; docs/slides.md)."""
@@ -181,7 +184,7 @@ def slide_geojson_route(job: JobDep, slide_id: uuid.UUID, session: SessionDep) -
 @router.get(
     "/{job_id}/slides/{slide_id}/tiles.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}, **responses(401, 404, 409, 422)},
+    responses={200: {"content": {"text/csv": {}}}, **responses(401, 404, 409, 422, 429)},
 )
 def slide_tiles_csv_route(
     job: JobDep, slide_id: uuid.UUID, session: SessionDep
