@@ -4,6 +4,7 @@ heatmap and downloads the GeoJSON."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -81,6 +82,21 @@ HASH_IN_PAGE = """async (sizes) => {
 }"""
 
 
+DROP = """([name, data]) => {
+  const transfer = new DataTransfer();
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  transfer.items.add(new File([bytes], name, { type: "image/tiff" }));
+  return transfer;
+}"""
+
+
+def drop_file(page: Any, selector: str, path: Path) -> None:
+    """Drop a file on an element, as a drag from the desktop does."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    transfer = page.evaluate_handle(DROP, [path.name, data])
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
 def test_the_page_sha256_matches_hashlib(page: Any, slide_web_stack: WebStack) -> None:
     page.goto(slide_web_stack.url + "/")
     answers = page.evaluate(HASH_IN_PAGE, SIZES)
@@ -96,7 +112,7 @@ def test_a_dropped_slide_goes_up_in_chunks_and_shows_its_heatmap(
     assert slide.stat().st_size > 3 * CHUNK_BYTES
     watched = Watched(page, slide_web_stack.url)
     sign_in(page, slide_web_stack, path="/?next=/web/submit")
-    page.set_input_files("#files", str(slide))
+    drop_file(page, "#drop", slide)
     page.wait_for_selector("#chosen:has-text('1 whole-slide file')")
     page.click("#send")
     page.wait_for_url("**/web/jobs/*", timeout=60_000)
@@ -114,3 +130,44 @@ def test_a_dropped_slide_goes_up_in_chunks_and_shows_its_heatmap(
     assert not [k for k in page.evaluate("Object.keys(sessionStorage)") if "upload" in k]
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "slide")
+
+
+RESUME_IN_PAGE = """async (size) => {
+  const { uploadSlide } = await import("/web/static/slides.js");
+  const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 131 + 17) & 255);
+  const file = new File([bytes], "resumed.svs", { lastModified: 1 });
+  const answers = [];
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      answers.push(await uploadSlide(file, () => {}));
+    } catch (error) {
+      answers.push(`failed: ${error.status}`);
+    }
+  }
+  return answers;
+}"""
+
+
+def test_chunks_are_retried_and_a_resend_sends_only_the_missing_ones(
+    page: Any, slide_web_stack: WebStack
+) -> None:
+    """Chunk 1 gets a 503 once (retried), chunk 2 a 400 (the upload stops); the resend
+    resumes from sessionStorage and sends only chunk 2 onwards."""
+    puts: list[int] = []
+    refused: set[int] = set()
+
+    def chunk(route: Any) -> None:
+        index = int(route.request.url.rsplit("/", 1)[1])
+        puts.append(index)
+        if index in (1, 2) and index not in refused:
+            refused.add(index)
+            route.fulfill(status=503 if index == 1 else 400, json={"detail": "refused"})
+            return
+        route.continue_()
+
+    sign_in(page, slide_web_stack, path="/?next=/web/submit")
+    page.route("**/v1/uploads/*/chunks/*", chunk)
+    first, second = page.evaluate(RESUME_IN_PAGE, 4 * CHUNK_BYTES + 5)
+    assert first == "failed: 400"
+    assert puts == [0, 1, 1, 2, 2, 3, 4]  # the second call starts at the first missing chunk
+    assert second and not second.startswith("failed")

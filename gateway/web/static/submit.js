@@ -208,8 +208,9 @@ function wire() {
   drop.addEventListener("drop", async (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry()).filter(Boolean);
-    for (const entry of entries) await walk(entry);
+    const items = [...event.dataTransfer.items].filter((item) => item.kind === "file");
+    const entries = items.map((item) => [item.webkitGetAsEntry(), item.getAsFile()]); // before the event ends
+    for (const [entry, file] of entries) await (entry ? walk(entry) : addFile(file)); // no entry: a plain file
     describeChoice();
   });
   byId("clear").addEventListener("click", clear);
