@@ -171,3 +171,19 @@ def test_chunks_are_retried_and_a_resend_sends_only_the_missing_ones(
     assert first == "failed: 400"
     assert puts == [0, 1, 1, 2, 2, 3, 4]  # the second call starts at the first missing chunk
     assert second and not second.startswith("failed")
+
+
+SLIDE_RULE = """async (files) => {
+  const { isSlide } = await import("/web/static/slides.js");
+  return files.map(([name, size]) => isSlide({ name, size }, { max_image_bytes: 1000 }));
+}"""
+
+
+def test_scanner_formats_and_large_tiffs_are_slides(page: Any, slide_web_stack: WebStack) -> None:
+    page.goto(slide_web_stack.url + "/")
+    files = [
+        ["scan.SVS", 10], ["scan.ndpi", 10], ["scan.mrxs", 10], ["scan.scn", 10],
+        ["scan.bif", 10], ["big.tiff", 1001], ["big.TIF", 1001],
+        ["tile.tif", 1000], ["tile.png", 10**6], ["notes.svs.txt", 10**6],
+    ]  # fmt: skip
+    assert page.evaluate(SLIDE_RULE, files) == [True] * 7 + [False] * 3

@@ -1,7 +1,7 @@
 // SHA-256 (FIPS 180-4) fed in pieces: WebCrypto digests only a whole buffer at once, and a
 // whole-slide file is gigabytes, so the file is read in slices and hashed as it goes.
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -19,11 +19,11 @@ const rotr = (x, n) => (x >>> n) | (x << (32 - n));
 /** An incremental SHA-256: update() with byte arrays in order, then hex(). */
 export class Sha256 {
   constructor() {
-    this.state = new Uint32Array(INITIAL);
+    this.state = new Int32Array(INITIAL);
     this.block = new Uint8Array(64);
     this.filled = 0; // bytes waiting in `block`
     this.length = 0; // bytes hashed in all
-    this.words = new Uint32Array(64);
+    this.words = new Int32Array(64); // signed: values stay small integers to the JIT
   }
 
   /** Hash more bytes (a Uint8Array). */
@@ -54,7 +54,7 @@ export class Sha256 {
     view.setUint32(tail.length - 8, Math.floor(bits / 2 ** 32));
     view.setUint32(tail.length - 4, bits >>> 0);
     this.update(tail);
-    return [...this.state].map((word) => word.toString(16).padStart(8, "0")).join("");
+    return [...this.state].map((word) => (word >>> 0).toString(16).padStart(8, "0")).join("");
   }
 
   compress(bytes, offset) {
@@ -72,10 +72,24 @@ export class Sha256 {
     for (let i = 0; i < 64; i += 1) {
       const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
       const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      [h, g, f, e, d, c, b, a] = [g, f, e, (d + t1) | 0, c, b, a, (t1 + t2) | 0];
+      h = g; // plain assignments, not a destructuring swap: no array a round
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
     }
     const s = this.state;
-    [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]] = [s[0] + a, s[1] + b, s[2] + c, s[3] + d, s[4] + e, s[5] + f, s[6] + g, s[7] + h];
+    s[0] += a;
+    s[1] += b;
+    s[2] += c;
+    s[3] += d;
+    s[4] += e;
+    s[5] += f;
+    s[6] += g;
+    s[7] += h;
   }
 }
 
