@@ -126,6 +126,11 @@ def test_a_dropped_slide_goes_up_in_chunks_and_shows_its_heatmap(
     geojson = json.loads(Path(download.value.path()).read_text())
     assert download.value.suggested_filename == "biopsy.geojson"
     assert geojson["type"] == "FeatureCollection" and geojson["features"]
+    with page.expect_download() as tiles:
+        page.click(".slide-output .tiles-csv")
+    assert tiles.value.suggested_filename == "biopsy-tiles.csv"
+    n_tiles = int(page.inner_text("#slides tbody tr td:nth-child(5)"))
+    assert len(Path(tiles.value.path()).read_text().splitlines()) == n_tiles + 1 > 50
     assert watched.clean() and not watched.errors
     assert not [k for k in page.evaluate("Object.keys(sessionStorage)") if "upload" in k]
     page.evaluate("window.scrollTo(0, 0)")
