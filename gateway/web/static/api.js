@@ -62,11 +62,11 @@ async function failure(response) {
 }
 
 /** Call the API; answer its JSON (or the response itself with raw). A 401 signs out. */
-export async function request(path, { method = "GET", params, body, key, raw = false } = {}) {
+export async function request(path, { method = "GET", params, body, key, raw = false, headers = {} } = {}) {
   const response = await fetch(url(path, params), {
     method,
     body,
-    headers: { Authorization: `Bearer ${key ?? apiKey()}` },
+    headers: { ...headers, Authorization: `Bearer ${key ?? apiKey()}` },
     credentials: "omit",
     cache: "no-store",
   });
@@ -76,6 +76,11 @@ export async function request(path, { method = "GET", params, body, key, raw = f
   }
   if (!response.ok) throw await failure(response);
   return raw ? response : response.json();
+}
+
+/** POST (or another method) a JSON body; answer the JSON. */
+export function send(path, value, method = "POST") {
+  return request(path, { method, body: JSON.stringify(value), headers: { "Content-Type": "application/json" } });
 }
 
 /** Fetch a resource (with the key) as a Blob. */

@@ -1,6 +1,7 @@
 // One job: progress, per-patient summary, the results table (sort, filter, pages), downloads.
 import { blob, download, request, save } from "./api.js";
 import { badge, byId, el, fill, format, showError } from "./dom.js";
+import { drawSlides } from "./jobslides.js";
 import { startPage } from "./layout.js";
 
 const ROWS = 50;
@@ -140,6 +141,7 @@ async function poll() {
     const job = await request(base);
     state.job = job;
     drawJob(job);
+    if (job.slides) drawSlides(await request(`${base}/slides`)); // each poll: their progress moves
     const seen = JSON.stringify(job.counts);
     const due = FINAL.has(job.status) || Date.now() - state.loadedAt >= RELOAD_MS;
     if (seen !== state.seen && due) {

@@ -3,6 +3,7 @@
 import { account, ApiError, request, upload } from "./api.js";
 import { byId, el, fill, format, showError } from "./dom.js";
 import { startPage } from "./layout.js";
+import { isSlide, sendSlides } from "./slides.js";
 
 const HEADROOM = 256 * 1024; // multipart headers and fields besides the files, at most
 const PART_OVERHEAD = 512;
@@ -35,10 +36,22 @@ async function walk(entry) {
   }
 }
 
+/** The chosen files split into images (multipart requests) and slides (chunked uploads). */
+function split() {
+  const limits = account();
+  const entries = [...chosen];
+  return {
+    images: entries.filter(([, file]) => !isSlide(file, limits)),
+    slides: entries.filter(([, file]) => isSlide(file, limits)).map(([, file]) => file),
+  };
+}
+
 function describeChoice() {
   const files = [...chosen.values()];
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   const parts = [`${files.length} files, ${format.bytes(bytes)}`];
+  const slides = split().slides.length;
+  if (slides) parts.push(`${slides} whole-slide file${slides > 1 ? "s" : ""} sent by chunked upload`);
   if (manifestFromFolder) parts.push("the folder's manifest.csv is sent as the manifest");
   fill(byId("chosen"), parts.join("; "));
   byId("send").disabled = files.length === 0;
@@ -97,9 +110,9 @@ function merge(total, answer) {
   if (answer.manifest) total.manifest = answer.manifest;
 }
 
-async function sendAll() {
+async function sendAll(images) {
   const manifest = byId("manifest").files[0] ?? manifestFromFolder;
-  const { requests, tooLarge } = plan([...chosen], account(), manifest?.size ?? 0);
+  const { requests, tooLarge } = plan(images, account(), manifest?.size ?? 0);
   const totalBytes = requests.reduce((sum, each) => sum + each.bytes, 0) || 1;
   const total = { n_items: 0, rejected: [], duplicates: [], skipped: [], manifest: null, tooLarge };
   let sent = 0;
@@ -149,6 +162,25 @@ function showOutcome({ job, total, requests }) {
   );
 }
 
+function slideProgress(step) {
+  const share = step.done / (step.total || 1); // the checksum is a tenth of a file's bar, its chunks the rest
+  byId("progress").value = (step.index + (step.phase === "hashing" ? 0.1 * share : 0.1 + 0.9 * share)) / step.count;
+  const what = step.phase === "hashing" ? `checksum ${format.bytes(step.done)} of ${format.bytes(step.total)}` : `chunk ${step.done} of ${step.total}`;
+  const resumed = step.resumed ? `, ${step.resumed} sent before` : "";
+  fill(byId("progress-text"), `slide ${step.index + 1} of ${step.count} (${step.file}): ${what}${resumed}`);
+}
+
+/** Send the slides as one job; alone, go to its page, else show its link by the images'. */
+async function sendChosen() {
+  const { images, slides } = split();
+  const sent = images.length ? await sendAll(images) : null;
+  if (sent) showOutcome(sent);
+  if (!slides.length) return;
+  const job = (await sendSlides(slides, slideProgress)).job_id;
+  if (!sent) return location.assign(`/web/jobs/${encodeURIComponent(job)}`);
+  byId("job-line").append(" and the slides as job ", el("a", { href: `/web/jobs/${job}`, id: "slide-job-link", text: job }));
+}
+
 function clear() {
   chosen.clear();
   manifestFromFolder = null;
@@ -176,8 +208,9 @@ function wire() {
   drop.addEventListener("drop", async (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry()).filter(Boolean);
-    for (const entry of entries) await walk(entry);
+    const items = [...event.dataTransfer.items].filter((item) => item.kind === "file");
+    const entries = items.map((item) => [item.webkitGetAsEntry(), item.getAsFile()]); // before the event ends
+    for (const [entry, file] of entries) await (entry ? walk(entry) : addFile(file)); // no entry: a plain file
     describeChoice();
   });
   byId("clear").addEventListener("click", clear);
@@ -186,7 +219,7 @@ function wire() {
     byId("progress").classList.remove("hidden");
     fill(byId("message"));
     try {
-      showOutcome(await sendAll());
+      await sendChosen();
       clear();
     } catch (error) {
       showError(byId("message"), error);
