@@ -70,9 +70,14 @@ def need_chromium() -> str:
     pytest.skip(problem)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One headless Chromium for the session, on a fresh user-data-dir."""
+    """One headless Chromium a module, on a fresh user-data-dir.
+
+    Not one a session: Playwright's sync API runs an event loop in the main thread while
+    it is open, and every later test that starts one of its own (asyncio.run, a
+    TestClient) would fail with "already running".
+    """
     chromium = need_chromium()
     from playwright.sync_api import sync_playwright
 
