@@ -54,6 +54,8 @@ def print_table(results: list[ModelResult]) -> None:
                 str(m.healthz_max_ms),
             )
     console.print(table)
+    for line in runtime_lines(results):
+        console.print(line)
     for r in results:
         if r.slide is not None:
             console.print(slide_line(r.slide))
@@ -69,3 +71,20 @@ def print_table(results: list[ModelResult]) -> None:
             f"worker ready {r.worker_ready_s:.2f} s, every item exactly one result: "
             f"{r.results_exactly_once}"
         )
+
+
+def runtime_lines(results: list[ModelResult]) -> list[str]:
+    """Each runtime's raw and end-to-end speed over TensorFlow fp32 raw of the same model in
+    this run (the LiteRT aims are ratios to that figure); none without a TensorFlow run."""
+    baseline = {
+        r.architecture: r.raw_images_per_second for r in results if r.runtime == "tensorflow"
+    }
+    lines = []
+    for r in results:
+        tf_raw = baseline.get(r.architecture)
+        if not tf_raw or r.runtime == "tensorflow":
+            continue
+        parts = [f"raw {r.raw_images_per_second / tf_raw:.2f}x"]
+        parts += [f"{name} {m.images_per_second / tf_raw:.2f}x" for name, m in r.modes.items()]
+        lines.append(f"{r.architecture} {r.runtime} over TensorFlow fp32 raw: {', '.join(parts)}")
+    return lines
