@@ -93,6 +93,8 @@ def test_unreadable_truncated_and_unscaled_slides_fail_with_a_reason(
         choose_geometry(None, [1.0], 0.5, 96)
     with pytest.raises(SlideError, match="not found"):
         open_slide(str(tmp_path / "absent.tiff"))
+    with pytest.raises(SlideError, match="cannot read abfs:// slides: Install adlfs"):
+        open_slide("abfs://lab/slide.tiff")  # no filesystem for the scheme in this worker
 
 
 def test_a_row_read_as_one_strip_gives_the_tiles_read_one_by_one(slide_path: Path) -> None:

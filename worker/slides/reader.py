@@ -140,6 +140,8 @@ def open_slide(url: str) -> Slide:
         backend = open_backend(url)
     except SlideError:
         raise
+    except ImportError as exc:  # fsspec: "Install s3fs to access S3"
+        raise SlideError(f"this worker cannot read {url.split('://')[0]}:// slides: {exc}") from exc
     except FileNotFoundError as exc:
         raise SlideError("slide not found") from exc
     except Exception as exc:
