@@ -4,8 +4,6 @@ attack in this package hits; its RSS after the whole suite must stay near its RS
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,13 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from cli.stack import Stack, free_port
 from db.api_keys import create_key
-from db.scratch import scratch_database
 from db.session import get_session
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, need
+from tests.lone_gateway import rss_of, running_gateway, scratch_services
 
 RSS_GROWTH_LIMIT = 50 * 2**20
 HEALTHZ_LIMIT_SECONDS = 1.0
@@ -45,9 +40,7 @@ class Target:
 
     def rss(self) -> int:
         """Return the gateway's resident memory in bytes."""
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
-        return int(kib) * 1024
+        return rss_of(self.pid)
 
     def healthz_seconds(self) -> float:
         """Return how long `/healthz` takes to answer 200."""
@@ -65,18 +58,15 @@ class Target:
 @pytest.fixture(scope="session")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """Start the gateway once for the attack suite; check its RSS and probes afterwards."""
-    need(POSTGRES_ADMIN_URL, "PostgreSQL")
-    need(REDIS_URL, "Redis")
     tmp = tmp_path_factory.mktemp("attacks")
-    broker_url = f"{REDIS_URL}/{1 + secrets.randbelow(15)}"
-    with scratch_database(POSTGRES_ADMIN_URL, prefix="inferq_attack") as database_url:
+    with scratch_services("inferq_attack") as (database_url, broker_url):
         with get_session(database_url) as session:
             keys = {t: create_key(t, session=session).plaintext for t in ("lab", "other")}
         scans = tmp / "scans"
         for tenant in ("lab", "other"):
             (scans / tenant).mkdir(parents=True)
         sources = {t: [str(scans / t), f"gs://{t}-bucket/slides/"] for t in ("lab", "other")}
-        env = {
+        settings = {
             "INFERQ_SLIDE_SOURCES": json.dumps(sources),
             "INFERQ_AUTH_ENABLED": "true",
             "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
@@ -91,10 +81,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             "INFERQ_HEADER_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
             "INFERQ_BODY_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
         }
-        stack = Stack(url=f"http://127.0.0.1:{free_port()}", env={**os.environ, **env}, log_dir=tmp)
-        stack.start_gateway()
-        try:
-            stack.wait_ready()
+        with running_gateway(tmp, settings) as stack:
             assert stack.gateway is not None
             found = Target(
                 stack.url, keys, database_url, tmp / "data", stack.gateway.pid, tmp / "gateway.log",
@@ -109,9 +96,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             )
             assert growth < RSS_GROWTH_LIMIT, f"gateway RSS grew {growth / 2**20:.0f} MiB"
             assert found.healthz_seconds() < HEALTHZ_LIMIT_SECONDS
-        finally:
-            stack.stop()
-            redis.Redis.from_url(broker_url).flushdb()
 
 
 def warm_up(target: Target) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -16,28 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
-from cli.stack import Stack, free_port
 from client.api import InferqClient
 from client.chunked import ChunkedUploader
 from client.ledger import Ledger
-from db.scratch import scratch_database
 from db.session import get_session
 from db.upload_models import UploadChunk
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, need
+from tests.lone_gateway import rss_of, running_gateway, scratch_services
 
 MIB = 2**20
 FILE_MIB = 200
 RSS_GROWTH_LIMIT = 120 * MIB  # a few 8 MiB chunks in flight, never the whole file
-
-
-def rss_of(pid: int) -> int:
-    """Return a process's resident memory in bytes."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
-    return int(kib) * 1024
 
 
 @dataclass(frozen=True)
@@ -64,13 +53,9 @@ class Gateway:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """One gateway (keys off, default 8 MiB chunks) on a scratch PostgreSQL database."""
-    need(POSTGRES_ADMIN_URL, "PostgreSQL")
-    need(REDIS_URL, "Redis")
     tmp = tmp_path_factory.mktemp("uploads")
-    broker_url = f"{REDIS_URL}/{1 + secrets.randbelow(15)}"
-    with scratch_database(POSTGRES_ADMIN_URL, prefix="inferq_uploads") as database_url:
-        env = {
-            **os.environ,
+    with scratch_services("inferq_uploads") as (database_url, broker_url):
+        settings = {
             "INFERQ_AUTH_ENABLED": "false",
             "INFERQ_RATE_LIMIT_PER_MINUTE": "0",
             "INFERQ_DATA_DIR": str(tmp / "data"),
@@ -78,16 +63,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "INFERQ_BROKER_URL": broker_url,
             "INFERQ_MODEL_URI": str(tmp / "no-model"),
         }
-        stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp)
-        stack.start_gateway()
-        try:
-            stack.wait_ready()
+        with running_gateway(tmp, settings) as stack:
             assert stack.gateway is not None
             pid = stack.gateway.pid
-            yield Gateway(stack.url, database_url, tmp / "data" / "blobs", pid, env, rss_of(pid))
-        finally:
-            stack.stop()
-            redis.Redis.from_url(broker_url).flushdb()
+            yield Gateway(
+                stack.url, database_url, tmp / "data" / "blobs", pid, stack.env, rss_of(pid)
+            )
 
 
 def slide_file(folder: Path, name: str, mib: int = FILE_MIB) -> Path:
