@@ -14,6 +14,7 @@ import typer.main
 import yaml
 from pydantic import AliasChoices
 
+from cli.lazy import LazyCommand
 from cli.main import app
 from core.settings import Settings
 from tests.deploy.conftest import (
@@ -111,6 +112,8 @@ def test_compose_commands_are_inferq_commands(name: str) -> None:
     args = command[1:]
     while hasattr(group, "commands"):  # walk down groups to the subcommand
         group = group.commands[args.pop(0)]
+        if isinstance(group, LazyCommand):
+            group = group.load()
     group.make_context(command[1], args)  # raises on an unknown option or argument
 
 
