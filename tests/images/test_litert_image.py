@@ -76,6 +76,7 @@ def test_litert_image_serves_the_int8_model_without_tensorflow(
         assert (served["runtime"], served["precision"]) == ("litert", "int8")
         assert worker.stop() < SIGTERM_BUDGET_SECONDS + 5, worker.text()[-2000:]
         assert worker.process.returncode == 0, worker.text()[-2000:]
+        gateway.stop()  # SIGTERM: build-local.sh removes its container (kill would leave it)
     finally:
         worker.kill()
         if gateway is not None:
