@@ -6,11 +6,15 @@ import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from core.logging import configure_logging
 from core.settings import get_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -77,20 +81,15 @@ def worker(
     from worker.celery_app import app
 
     events = bool(app.conf.worker_send_task_events)  # INFERQ_TASK_EVENTS, via make_celery
-    app.worker_main(
-        worker_arguments(pool, concurrency, loglevel, json_logs=settings.log_json, events=events)
-    )
+    arguments = worker_arguments(pool, concurrency, loglevel, events=events)
+    run_celery_worker(app, arguments, quiet=settings.log_json)  # Celery's banner is not JSON
 
 
-def worker_arguments(
-    pool: str, concurrency: int, loglevel: str, *, json_logs: bool, events: bool
-) -> list[str]:
-    """Return Celery's worker command line; event heartbeats only beside task events."""
+def worker_arguments(pool: str, concurrency: int, loglevel: str, *, events: bool) -> list[str]:
+    """Return the options of Celery's worker command; event heartbeats only beside task events."""
     from core.priority import consumed_queues
 
     return [
-        *(["--quiet"] if json_logs else []),  # Celery's banner is not JSON
-        "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
         f"--queues={','.join(consumed_queues())}",  # most urgent first: the broker's order
@@ -101,6 +100,24 @@ def worker_arguments(
         # are messages nobody reads.
         *(["--task-events"] if events else ["--without-heartbeat"]),
     ]
+
+
+def run_celery_worker(app: Celery, arguments: list[str], *, quiet: bool) -> None:
+    """Run Celery's `worker` command on the app, as `celery worker` would.
+
+    `app.worker_main` goes through the whole `celery` command group, whose other commands
+    import a REPL toolkit among others (about a third of a second of a worker's start); the
+    worker command alone, given the context the group would make, does the same.
+    """
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker as celery_worker
+
+    context = CLIContext(
+        app=app, no_color=bool(os.environ.get("NO_COLOR")), workdir=None, quiet=quiet
+    )
+    celery_worker.main(
+        args=arguments, prog_name="celery worker", obj=context, standalone_mode=False
+    )
 
 
 def sweeper(once: bool = typer.Option(False, help="Sweep once and exit.")) -> None:

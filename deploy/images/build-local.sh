@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and run inferq's container images without a Docker engine (buildah, chroot isolation).
 #
-#   deploy/images/build-local.sh build [--model DIR] [gateway|worker|all]
+#   deploy/images/build-local.sh build [--model DIR] [gateway|worker|worker-litert|all]
 #   deploy/images/build-local.sh run IMAGE [-e NAME=VALUE]... [-v HOST:CONTAINER]... -- COMMAND...
 #   deploy/images/build-local.sh bases    (only the tools and the two stand-in images)
 #
@@ -10,8 +10,10 @@
 # ghcr.io/astral-sh/uv image the Dockerfiles copy uv from, holding the binary from the uv
 # wheel. Both are cached in $INFERQ_IMAGE_CACHE (default ~/.cache/inferq-images), so a fresh
 # clone on the same machine only builds the images. Then it builds Dockerfile.gateway and
-# Dockerfile.worker unchanged into inferq-gateway:local and inferq-worker:local. --model
-# bakes a model directory other than models/default into the worker image.
+# Dockerfile.worker unchanged into inferq-gateway:local and inferq-worker:local (`all`, the
+# default). `worker-litert` builds Dockerfile.worker with WORKER_EXTRA=litert and
+# INFERQ_RUNTIME=litert into inferq-worker-litert:local: LiteRT without TensorFlow, so the
+# model must carry a .tflite file. --model bakes a model directory other than models/default into the worker image.
 #
 # `run` runs a command in an image as the images' user (10001), on the host's network, so a
 # process inside reaches the host's PostgreSQL and Redis at 127.0.0.1. (`podman run` needs
@@ -110,18 +112,20 @@ stage_context() {  # a build context holding the working tree and MODEL at model
   echo "$context"
 }
 
-build_image() {  # build_image NAME CONTEXT
-  local name=$1 context=$2 previous
-  previous=$(image_id "inferq-$name:local")
+build_image() {  # build_image IMAGE DOCKERFILE CONTEXT [BUILD-ARG]...
+  local image=$1 dockerfile=$2 context=$3 previous arg args=()
+  shift 3
+  for arg in "$@"; do args+=(--build-arg "$arg"); done
+  previous=$(image_id "$image")
   buildah bud --isolation chroot --network host --pull-never --layers --force-rm --format docker \
-    --quiet --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -f "$context/Dockerfile.$name" \
-    -t "inferq-$name:local" "$context" >/dev/null
+    --quiet --build-arg "PYTHON_IMAGE=$BASE_IMAGE" "${args[@]}" -f "$context/$dockerfile" \
+    -t "$image" "$context" >/dev/null
   # The image this one replaces goes, with the cached layers only it used (an older model,
   # older sources); the layers the new image shares stay for the next build.
-  if [ -n "$previous" ] && [ "$previous" != "$(image_id "inferq-$name:local")" ]; then
+  if [ -n "$previous" ] && [ "$previous" != "$(image_id "$image")" ]; then
     buildah rmi "$previous" >/dev/null 2>&1 || true
   fi
-  log "inferq-$name:local size: $(image_size "inferq-$name:local") MB"
+  log "$image size: $(image_size "$image") MB"
 }
 
 image_id() { buildah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null || true; }
@@ -135,7 +139,7 @@ build() {
   while [ $# -gt 0 ]; do
     case $1 in
       --model) model=$(cd "$2" && pwd); shift 2 ;;
-      gateway | worker | all) which=$1; shift ;;
+      gateway | worker | worker-litert | all) which=$1; shift ;;
       *) log "unknown build argument: $1"; exit 2 ;;
     esac
   done
@@ -145,8 +149,15 @@ build() {
   timed "uv image $(uv_image)" make_uv
   context=$ROOT
   [ -z "$model" ] || context=$(stage_context "$model")
-  [ "$which" = worker ] || timed "build inferq-gateway:local" build_image gateway "$context"
-  [ "$which" = gateway ] || timed "build inferq-worker:local" build_image worker "$context"
+  case $which in
+    gateway | all)
+      timed "build inferq-gateway:local" build_image inferq-gateway:local Dockerfile.gateway "$context" ;;&
+    worker | all)
+      timed "build inferq-worker:local" build_image inferq-worker:local Dockerfile.worker "$context" ;;
+    worker-litert)
+      timed "build inferq-worker-litert:local" build_image inferq-worker-litert:local \
+        Dockerfile.worker "$context" WORKER_EXTRA=litert INFERQ_RUNTIME=litert ;;
+  esac
   # buildah 1.28 leaves a container behind for a stage used only by COPY --from.
   buildah containers --quiet --filter "ancestor=$(uv_image)" | xargs -r buildah rm >/dev/null
 }

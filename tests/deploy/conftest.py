@@ -80,15 +80,27 @@ def stage_env(instructions: list[Instruction]) -> dict[str, str]:
     return env
 
 
-def image_env(path: Path) -> dict[str, str]:
-    """Return the environment the image's final stage sets."""
-    return stage_env(dockerfile_stages(path)[-1])
+def image_env(path: Path, **build_args: str) -> dict[str, str]:
+    """Return the environment the image's final stage sets, build arguments expanded."""
+    arguments = build_arguments(path, **build_args)
+    return {k: expand(v, arguments) for k, v in stage_env(dockerfile_stages(path)[-1]).items()}
 
 
-def image_extras(path: Path) -> set[str]:
+def build_arguments(path: Path, **given: str) -> dict[str, str]:
+    """Return the Dockerfile's ARG defaults, with the build arguments `given` over them."""
+    defaults = {}
+    for line in path.read_text().splitlines():
+        name, equals, value = line.removeprefix("ARG ").partition("=")
+        if line.startswith("ARG ") and equals:
+            defaults[name] = value
+    return {**defaults, **given}
+
+
+def image_extras(path: Path, **build_args: str) -> set[str]:
     """Return the extras the image installs with `uv sync` (every sync must agree)."""
+    arguments = build_arguments(path, **build_args)
     syncs = [
-        shlex.split(i.value.split("uv sync", 1)[1])
+        shlex.split(expand(i.value.split("uv sync", 1)[1], arguments))
         for stage in dockerfile_stages(path)
         for i in stage
         if i.keyword == "RUN" and "uv sync" in i.value
@@ -96,6 +108,11 @@ def image_extras(path: Path) -> set[str]:
     extras = [{a for b, a in itertools.pairwise(words) if b == "--extra"} for words in syncs]
     assert syncs and all(e == extras[0] for e in extras), f"{path.name}: uv sync extras differ"
     return extras[0]
+
+
+def expand(text: str, arguments: dict[str, str]) -> str:
+    """Return text with each `${NAME}` of a build argument replaced by its value."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: arguments.get(m.group(1), m.group(0)), text)
 
 
 def image_packages(path: Path) -> set[str]:

@@ -14,6 +14,7 @@ import typer.main
 import yaml
 from pydantic import AliasChoices
 
+from cli.lazy import LazyCommand
 from cli.main import app
 from core.settings import Settings
 from tests.deploy.conftest import (
@@ -30,6 +31,8 @@ from tests.deploy.conftest import (
     exec_form,
     final,
     image_env,
+    image_extras,
+    locked_distributions,
     service,
     stage_env,
 )
@@ -111,6 +114,8 @@ def test_compose_commands_are_inferq_commands(name: str) -> None:
     args = command[1:]
     while hasattr(group, "commands"):  # walk down groups to the subcommand
         group = group.commands[args.pop(0)]
+        if isinstance(group, LazyCommand):
+            group = group.load()
     group.make_context(command[1], args)  # raises on an unknown option or argument
 
 
@@ -150,9 +155,25 @@ def test_images_are_multi_stage_pinned_non_root_with_a_healthcheck(dockerfile: P
 def test_only_the_worker_image_holds_tensorflow_and_the_model() -> None:
     gateway = (ROOT / "Dockerfile.gateway").read_text()
     worker = (ROOT / "Dockerfile.worker").read_text()
-    assert "--extra worker" not in gateway and "models/" not in gateway
-    assert "--extra worker" in worker and "COPY ${MODEL_DIR} /app/models/default" in worker
+    assert "worker" not in image_extras(ROOT / "Dockerfile.gateway") and "models/" not in gateway
+    assert image_extras(ROOT / "Dockerfile.worker") == {"worker", "gcs"}
+    assert "COPY ${MODEL_DIR} /app/models/default" in worker
     assert image_env(ROOT / "Dockerfile.worker")["INFERQ_MODEL_URI"] == "/app/models/default"
+
+
+def test_the_litert_worker_image_installs_no_tensorflow_and_serves_litert() -> None:
+    dockerfile = ROOT / "Dockerfile.worker"
+    script = (ROOT / "deploy" / "images" / "build-local.sh").read_text()
+    assert "WORKER_EXTRA=litert INFERQ_RUNTIME=litert" in script  # build worker-litert
+    extras = image_extras(dockerfile, WORKER_EXTRA="litert")
+    assert extras == {"litert", "gcs"}
+    distributions = locked_distributions(frozenset(extras))
+    assert "ai-edge-litert" in distributions
+    assert {"tensorflow-cpu", "keras", "h5py"} & distributions == set()
+    litert = image_env(dockerfile, WORKER_EXTRA="litert", INFERQ_RUNTIME="litert")
+    assert litert["INFERQ_RUNTIME"] == "litert"
+    default = image_env(dockerfile)["INFERQ_RUNTIME"]
+    assert default == Settings.model_fields["runtime"].default  # the TensorFlow image: auto
 
 
 def test_dockerignore_admits_what_the_images_copy_and_nothing_else() -> None:

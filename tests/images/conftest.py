@@ -1,4 +1,4 @@
-"""Both images built with deploy/images/build-local.sh, and commands run in them.
+"""The images built with deploy/images/build-local.sh, and commands run in them.
 
 The tests need buildah: without it they skip, or fail where INFERQ_REQUIRE_IMAGES=1 (.ci/run
 installs it and sets that). Image sizes and build times go to the end of the test output.
@@ -25,6 +25,7 @@ from tests.deploy.conftest import empty_postgres_url  # noqa: F401  (a fixture)
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "images" / "build-local.sh"
 IMAGES = {"gateway": "inferq-gateway:local", "worker": "inferq-worker:local"}
+LITERT_IMAGE = "inferq-worker-litert:local"  # Dockerfile.worker without TensorFlow
 BUILD_TIMEOUT_SECONDS = 1500  # a cold machine: debootstrap and TensorFlow's wheel
 REQUIRE_IMAGES = os.environ.get("INFERQ_REQUIRE_IMAGES") == "1"
 REPORT: list[str] = []
@@ -147,25 +148,42 @@ def buildah() -> None:
     need_buildah()
 
 
-@pytest.fixture(scope="session")
-def images(model_dir: Path) -> dict[str, str]:
-    """Both images, built from the committed Dockerfiles with the test model baked in."""
+def build_images(model: Path, *which: str) -> None:
+    """Build images with build-local.sh, a model baked in; report the time and sizes."""
     started = time.monotonic()
     result = subprocess.run(
-        [str(SCRIPT), "build", "--model", str(model_dir)],
+        [str(SCRIPT), "build", "--model", str(model), *which],
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_SECONDS,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    REPORT.append(f"build-local.sh build: {time.monotonic() - started:.0f} s")
+    REPORT.append(f"build-local.sh build {' '.join(which)}: {time.monotonic() - started:.0f} s")
     REPORT.extend(re.findall(r"^\[images\] (.*)$", result.stderr, re.MULTILINE))
+
+
+def report_size(image: str) -> None:
+    """Add an image's size, and what it adds to the base image, to the report."""
     base = os.environ.get("INFERQ_BASE_IMAGE", "localhost/inferq-base:bookworm-py311")
-    base_mb = image_size_mb(base)
+    base_mb, size = image_size_mb(base), image_size_mb(image)
+    REPORT.append(f"{image}: {size} MB, {size - base_mb} MB over the base ({base_mb} MB)")
+
+
+@pytest.fixture(scope="session")
+def images(model_dir: Path) -> dict[str, str]:
+    """Both images, built from the committed Dockerfiles with the test model baked in."""
+    build_images(model_dir, "all")
     for image in IMAGES.values():
-        size = image_size_mb(image)
-        REPORT.append(f"{image}: {size} MB, {size - base_mb} MB over the base ({base_mb} MB)")
+        report_size(image)
     return IMAGES
+
+
+@pytest.fixture(scope="session")
+def litert_image(quantized_model_dir: Path) -> str:
+    """The LiteRT worker image (no TensorFlow), with the quantised test model baked in."""
+    build_images(quantized_model_dir, "worker-litert")
+    report_size(LITERT_IMAGE)
+    return LITERT_IMAGE
 
 
 @pytest.fixture

@@ -49,13 +49,14 @@ def test_litert_worker_serves_int8_without_tensorflow(
     env = stack_environment(tmp_path, postgres_url, redis_url, quantized_model_dir)
     upgrade(postgres_url)
     stack = Stack(url=f"http://127.0.0.1:{free_port()}", env=env, log_dir=tmp_path)
-    stack.start_gateway()
+    # The worker starts alone, so its time to ready is its own, not shared with the gateway's.
     started = time.monotonic()
     worker = stack.start_worker(INFERQ_RUNTIME="litert", INFERQ_LITERT_THREADS="1")
     try:
-        stack.wait_ready()
         stack.wait_workers_ready()
         ready_seconds = time.monotonic() - started
+        stack.start_gateway()
+        stack.wait_ready()
         with httpx.Client(base_url=stack.url, timeout=30) as client:
             model = client.get("/v1/model").json()
             assert (model["runtime"], model["precision"]) == ("litert", "int8")

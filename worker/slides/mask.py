@@ -11,7 +11,6 @@ that is nearly all glass does not call its noise tissue), objects smaller than
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 MIN_SATURATION = 0.05
 
@@ -39,6 +38,8 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
 
 def tissue_mask(rgb: np.ndarray, min_object_px: int = 64) -> np.ndarray:
     """Return a boolean tissue mask the size of the thumbnail `rgb`."""
+    from scipy import ndimage  # a slide job's import: a worker starts without it
+
     values = saturation(rgb)
     threshold = max(otsu_threshold(values), MIN_SATURATION)
     mask = values > threshold
