@@ -38,7 +38,9 @@ $(UV_BOOTSTRAP):
 	.tools/bin/pip install --quiet 'uv>=0.9,<1'
 
 .venv/.installed: pyproject.toml uv.lock | $(if $(shell command -v uv 2>/dev/null),,$(UV_BOOTSTRAP))
-	$(UV) sync --frozen --all-extras
+	# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every
+	# process would otherwise compile all it imports, seconds for each worker and gateway start.
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	touch $@
 
 install: .venv/.installed  ## Create .venv with every extra and the dev tools (uv, locked).
