@@ -21,7 +21,12 @@ from worker.slides.tiling import tile_slide
 
 
 class InferenceTask(Task):  # type: ignore[misc]
-    """Task base holding the process's batch engine, built once the process has started."""
+    """Task base holding the process's batch engine, built once the process has started.
+
+    Every task of the process shares one engine and one slide cache: both are set on this
+    base class, not on the task's own subclass (Celery makes one per task), so the model
+    is loaded once, and shutdown and model switches reach slide runners too.
+    """
 
     _engine: BatchEngine | None = None
     _slides: SlideCache | None = None
@@ -30,7 +35,7 @@ class InferenceTask(Task):  # type: ignore[misc]
     def engine(self) -> BatchEngine:
         """Return this process's engine, loading the model on first use."""
         if self._engine is None:
-            type(self)._engine = BatchEngine(build_runtime(get_settings()))
+            InferenceTask._engine = BatchEngine(build_runtime(get_settings()))
         assert self._engine is not None
         return self._engine
 
@@ -38,7 +43,7 @@ class InferenceTask(Task):  # type: ignore[misc]
     def slides(self) -> SlideCache:
         """Return this process's cache of open slides."""
         if self._slides is None:
-            type(self)._slides = SlideCache(get_settings().slide_open_handles)
+            InferenceTask._slides = SlideCache(get_settings().slide_open_handles)
         assert self._slides is not None
         return self._slides
 

@@ -1,10 +1,20 @@
 """Run slide blocks: claim a block, read its tiles from the slide, run the model in
-batches, record the block once, and call the slide when its last block is in."""
+batches, record the block once, and call the slide when its last block is in.
+
+While the model runs one block, the next is claimed and read on the decode threads, so
+the model does not wait for reading nor reading for the model. Never more than one block
+is read ahead (two blocks of tiles in memory), and it is claimed only as its read starts:
+a runner that stops (time up, shutdown, interactive items waiting, an error) hands the
+block it read ahead back to the queue without spending an attempt, and one killed with it
+leaves it to lapse like the block it was running.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +24,7 @@ from db.slide_blocks import ClaimedBlock, claim_block, finish_slide, record_bloc
 from db.slides import fail_slide
 from worker.inference import StageTimer
 from worker.runtime import Runtime
+from worker.serving import Served
 from worker.slides.grid import TileGeometry
 from worker.slides.reader import SlideError
 from worker.slides.regions import SlideCache, read_tiles, tile_rows
@@ -21,10 +32,22 @@ from worker.slides.regions import SlideCache, read_tiles, tile_rows
 logger = logging.getLogger(__name__)
 
 
-def read_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> np.ndarray:
-    """Read a block's tiles as model input, on the decode threads."""
+@dataclass
+class ReadBlock:
+    """A claimed block, the model it is read for, and its tiles once read."""
+
+    block: ClaimedBlock
+    served: Served
+    reading: Future[np.ndarray]
+    timer: StageTimer
+
+
+def read_block(
+    block: ClaimedBlock, runtime: Runtime, cache: SlideCache, served: Served
+) -> np.ndarray:
+    """Read a block's tiles as `served`'s input, on the decode threads."""
     slide = cache.get(block.source)
-    card = runtime.served.model.card
+    card = served.model.card
     geometry = TileGeometry(0, 0, block.level, block.read_size)
     rows = tile_rows(block.corners)  # a row is read as one strip, on one decode thread
     resample = card.preprocessing.resample
@@ -47,22 +70,38 @@ def claim_next(runtime: Runtime) -> ClaimedBlock | None:
         )
 
 
-def run_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> bool:
-    """Read, classify and record one block; return whether it was recorded."""
-    timer = StageTimer()
-    url = runtime.settings.resolved_database_url
-    served = runtime.served
-    try:
+def start_read(runtime: Runtime, cache: SlideCache, reader: ThreadPoolExecutor) -> ReadBlock | None:
+    """Claim the next block and start reading it on `reader`; None when no block waits."""
+    block = claim_next(runtime)
+    if block is None:
+        return None
+    served, timer = runtime.served, StageTimer()  # a model switch applies from the next read
+
+    def read() -> np.ndarray:
         with timer("read"):
-            tiles = read_block(block, runtime, cache)
-    except SlideError as exc:
-        cache.forget(block.source)
-        with get_session(url) as session:
-            fail_slide(block.slide_id, str(exc), session=session)
-        return False
+            return read_block(block, runtime, cache, served)
+
+    try:
+        return ReadBlock(block, served, reader.submit(read), timer)
+    except BaseException:
+        hand_back([block], runtime)
+        raise
+
+
+def hand_back(blocks: list[ClaimedBlock], runtime: Runtime) -> None:
+    """Return blocks this runner claimed but did not record to the queue."""
+    if blocks:
+        with get_session(runtime.settings.resolved_database_url) as session:
+            for block in blocks:
+                release_block(block, session=session, worker_id=runtime.worker_id)
+
+
+def run_block(read: ReadBlock, runtime: Runtime, cache: SlideCache, tiles: np.ndarray) -> bool:
+    """Classify and record one block read; return whether it was recorded."""
+    block, served, timer = read.block, read.served, read.timer
     with timer("model"):
         probabilities, _ = served.model.predict(tiles)
-    with timer("write"), get_session(url) as session:
+    with timer("write"), get_session(runtime.settings.resolved_database_url) as session:
         recorded, completed = record_block(
             block, probabilities, session=session, worker_id=runtime.worker_id
         )
@@ -81,10 +120,32 @@ def run_block(block: ClaimedBlock, runtime: Runtime, cache: SlideCache) -> bool:
     return recorded
 
 
+def tiles_of(read: ReadBlock, runtime: Runtime, cache: SlideCache) -> np.ndarray | None:
+    """Wait for a block's tiles; None when its slide cannot be read, which fails the slide."""
+    try:
+        with read.timer("wait"):
+            return read.reading.result()
+    except SlideError as exc:
+        cache.forget(read.block.source)
+        with get_session(runtime.settings.resolved_database_url) as session:
+            fail_slide(read.block.slide_id, str(exc), session=session)
+        return None
+
+
 def interactive_work_waits(runtime: Runtime) -> bool:
     """Return whether interactive items are queued, which a block runner steps aside for."""
     with get_session(runtime.settings.resolved_database_url) as session:
         return interactive_waiting(session=session)
+
+
+def settle(read: ReadBlock | None, runtime: Runtime) -> None:
+    """Hand back a block read ahead that will not run, once its read is over."""
+    if read is None:
+        return
+    try:
+        hand_back([read.block], runtime)
+    finally:
+        read.reading.exception()  # wait: the reader must not outlive the runner
 
 
 def run_blocks(runtime: Runtime, cache: SlideCache, max_seconds: float) -> tuple[int, bool]:
@@ -92,16 +153,28 @@ def run_blocks(runtime: Runtime, cache: SlideCache, max_seconds: float) -> tuple
     interactive items wait; return the blocks recorded and whether blocks may still wait."""
     deadline = time.monotonic() + max_seconds
     done = 0
-    while time.monotonic() < deadline and not runtime.stopping.is_set():
-        if done and interactive_work_waits(runtime):
-            return done, True  # one block (under a second) is the most /predict waits for
-        block = claim_next(runtime)
-        if block is None:
-            return done, False
-        try:
-            done += run_block(block, runtime, cache)
-        except BaseException:
-            with get_session(runtime.settings.resolved_database_url) as session:
-                release_block(block, session=session, worker_id=runtime.worker_id)
-            raise
+    with ThreadPoolExecutor(1, "inferq-block-read") as reader:
+        ahead: ReadBlock | None = None
+        while not runtime.stopping.is_set():
+            if done and interactive_work_waits(runtime):
+                settle(ahead, runtime)
+                return done, True  # one block (under a second) is the most /predict waits for
+            if ahead is None and time.monotonic() >= deadline:
+                return done, True
+            current = ahead or start_read(runtime, cache, reader)
+            if current is None:
+                return done, False
+            ahead = None
+            try:
+                tiles = tiles_of(current, runtime, cache)
+                if tiles is None:
+                    continue
+                if time.monotonic() < deadline and not runtime.stopping.is_set():
+                    ahead = start_read(runtime, cache, reader)  # read it while the model runs
+                done += run_block(current, runtime, cache, tiles)
+            except BaseException:
+                hand_back([current.block], runtime)
+                settle(ahead, runtime)
+                raise
+        settle(ahead, runtime)
     return done, True
