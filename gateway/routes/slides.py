@@ -109,7 +109,7 @@ def create_slide_job_route(
     slide_ids = add_slides(job, slides, session=session)
     session.commit()
     try:
-        publish_slides(publisher, [str(slide_id) for slide_id in slide_ids])
+        publish_slides(publisher.celery, [str(slide_id) for slide_id in slide_ids])
     except Exception:
         logger.warning("broker unreachable; %d slides wait for the sweeper", len(slide_ids))
     return JobAccepted(
