@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core.model_card import ModelCard
+
+if TYPE_CHECKING:  # numpy loads with the first batch of rows, not with the rule (gateway start)
+    import numpy as np
 
 
 def decide_index(scores: Sequence[float], *, threshold: float, positive_index: int | None) -> int:
@@ -70,6 +72,8 @@ class DecisionRule:
 
     def indices(self, probabilities: np.ndarray) -> np.ndarray:
         """Return the class index of every row of an (n, classes) score array."""
+        import numpy as np
+
         rows = np.asarray(probabilities, dtype=np.float64).tolist()
         return np.fromiter((self.index(row) for row in rows), dtype=np.int64, count=len(rows))
 

@@ -10,10 +10,6 @@ import io
 import warnings
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
-from core.preprocessing import ACCEPTED_FORMATS, PILLOW_ERRORS
-
 ZIP, TAR, TAR_GZ = "zip", "tar", "tar.gz"
 HEAD_BYTES = 512  # enough for every archive signature (tar's sits at offset 257)
 
@@ -34,6 +30,12 @@ def looks_like_image(data: bytes) -> bool:
 
     A huge image still counts as one: the gateway refuses it with its own reason.
     """
+    # Pillow loads on the first call: the gateway imports this module for sniff_archive
+    # alone, and starts faster without Pillow.
+    from PIL import Image, UnidentifiedImageError
+
+    from core.preprocessing import ACCEPTED_FORMATS, PILLOW_ERRORS
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

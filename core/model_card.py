@@ -18,7 +18,7 @@ from core.model_files import KERAS_FILE as KERAS_FILE
 from core.model_files import SMOKE_TOLERANCE as SMOKE_TOLERANCE
 from core.model_files import TFLITE_FILE as TFLITE_FILE
 from core.model_files import ModelFile, listed_files
-from core.preprocessing import Resample
+from core.resampling import Resample
 
 logger = logging.getLogger(__name__)
 

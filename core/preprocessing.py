@@ -14,16 +14,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.resampling import Resample
+
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
 ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"})
-
-#: Resampling filters a model card may name; the resize the model's images went through.
-Resample = Literal["bilinear", "bicubic", "nearest", "lanczos"]
 
 _RESAMPLING: dict[Resample, Image.Resampling] = {
     "bilinear": Image.Resampling.BILINEAR,

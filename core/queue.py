@@ -2,18 +2,27 @@
 
 It carries configuration only; the worker registers its tasks on it. The reliability
 settings live here so that every process agrees on them (DESIGN.md, reliability rules).
+The broker check needs kombu alone, so a process that only checks the broker (the
+gateway's readiness probe, right after its start) never imports Celery.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
+from kombu import Connection
 
 from core.priority import Priority, queue_for
 from core.settings import Settings
 from core.tasks import INFER_ITEMS, INFERENCE_QUEUE, RUN_BLOCKS, TILE_SLIDE, chunk_ids
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+#: Seconds to open a broker connection: Celery's default, set on the app and used by the
+#: broker check, so that both connect alike.
+BROKER_CONNECT_TIMEOUT = 4.0
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
@@ -42,6 +51,8 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
 
 def make_celery(settings: Settings) -> Celery:
     """Create the Celery app with at-least-once delivery and no result backend."""
+    from celery import Celery
+
     app = Celery("inferq", broker=settings.resolved_broker_url, set_as_current=False)
     options = _transport_options(settings)
     filesystem = settings.resolved_broker_url.startswith("filesystem://")
@@ -60,6 +71,7 @@ def make_celery(settings: Settings) -> Celery:
         result_backend_transport_options=options,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        broker_connection_timeout=BROKER_CONNECT_TIMEOUT,
         worker_prefetch_multiplier=4,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
@@ -106,7 +118,16 @@ def wake_block_runners(app: Celery, count: int) -> int:
     return count
 
 
-def check_broker(app: Celery, timeout: float = 2.0) -> None:
-    """Raise if the broker cannot be reached within `timeout` seconds."""
-    with app.connection_for_write() as connection:
+def check_broker(settings: Settings, timeout: float = 2.0) -> None:
+    """Raise if the broker cannot be reached within `timeout` seconds.
+
+    The connection is the one the Celery app would open to publish (same URL, transport
+    options and connect timeout), made with kombu directly.
+    """
+    connection = Connection(
+        settings.resolved_broker_url,
+        transport_options=_transport_options(settings),
+        connect_timeout=BROKER_CONNECT_TIMEOUT,
+    )
+    with connection:
         connection.ensure_connection(max_retries=1, timeout=timeout)

@@ -6,10 +6,11 @@ import hashlib
 import os
 import threading
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-import fsspec
-from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 
 def content_hash(data: bytes) -> str:
@@ -18,13 +19,35 @@ def content_hash(data: bytes) -> str:
 
 
 class BlobStore:
-    """Stores each blob once under its content hash; writes are idempotent."""
+    """Stores each blob once under its content hash; writes are idempotent.
+
+    The filesystem is made on first use, not with the store: for gs:// that imports the GCS
+    client and looks up credentials (about a second of CPU), which the gateway's cold start
+    need not wait for.
+    """
 
     def __init__(self, url: str) -> None:
-        fs, root = fsspec.core.url_to_fs(url)
-        self._fs: AbstractFileSystem = fs
-        self._root = root.rstrip("/")
-        self._local = isinstance(fs, LocalFileSystem)
+        self._url = url
+
+    @cached_property
+    def _location(self) -> tuple[AbstractFileSystem, str, bool]:
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
+        fs, root = fsspec.core.url_to_fs(self._url)
+        return fs, root.rstrip("/"), isinstance(fs, LocalFileSystem)
+
+    @property
+    def _fs(self) -> AbstractFileSystem:
+        return self._location[0]
+
+    @property
+    def _root(self) -> str:
+        return self._location[1]
+
+    @property
+    def _local(self) -> bool:
+        return self._location[2]
 
     def path_for(self, digest: str) -> str:
         """Return where the blob with this digest lives."""

@@ -11,15 +11,17 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Item, ItemStatus, Job, utc_now
 from db.slide_tables import Slide, SlideBlock, SlideStatus
 from db.webhook_events import record_final_events
+
+if TYPE_CHECKING:  # numpy loads with the first tile array, not with the gateway's start
+    import numpy as np
 
 ACTIVE = (SlideStatus.QUEUED, SlideStatus.TILING, SlideStatus.RUNNING)
 
@@ -120,6 +122,8 @@ def store_tiling(
     slide: Slide, tiling: Tiling, corners: np.ndarray, block_tiles: int, *, session: Session
 ) -> int:
     """Record a slide's tiling and its blocks of `block_tiles` tiles; return the blocks."""
+    import numpy as np
+
     blocks = [corners[start : start + block_tiles] for start in range(0, len(corners), block_tiles)]
     now = utc_now()
     rows = [
@@ -207,6 +211,8 @@ def slide_rows(job_id: uuid.UUID, *, session: Session) -> list[Slide]:
 
 def decode_block(row: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Return a block's corners (n, 2) and probabilities (n, classes), None before it ran."""
+    import numpy as np
+
     corners = np.frombuffer(row.corners, dtype="<i4").reshape(-1, 2)
     if row.probabilities is None:
         return corners, None
@@ -218,6 +224,8 @@ def read_slide_tiles(
     slide_id: uuid.UUID, n_classes: int, *, session: Session
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return every recorded tile of a slide: corners (n, 2) and probabilities (n, classes)."""
+    import numpy as np
+
     statement = (
         select(SlideBlock.corners, SlideBlock.probabilities)
         .where(SlideBlock.slide_id == slide_id, SlideBlock.status == SlideStatus.SUCCEEDED)

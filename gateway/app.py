@@ -14,7 +14,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from core.commands import command_hint
 from core.completion import signal_url
-from core.queue import make_celery
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
 from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
@@ -22,6 +21,7 @@ from gateway.errors import database_unreachable, validation_error
 from gateway.intake.chunks import ChunkSlots
 from gateway.limits import BodyLimitMiddleware
 from gateway.pools import Pools
+from gateway.publisher import Publisher
 from gateway.routes import (
     events,
     health,
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for outage in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(outage, database_unreachable)
     app.state.store = BlobStore(settings.resolved_storage_url)
-    app.state.publisher = make_celery(settings)
+    app.state.publisher = Publisher(settings)
     app.state.pools = Pools()
     app.state.chunk_slots = ChunkSlots(settings.max_chunks_in_flight)
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)

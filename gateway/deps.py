@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import Annotated
 
-from celery import Celery
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from core.storage import BlobStore
 from db.jobs import get_job
 from db.models import Job
 from db.session import get_session
+from gateway.publisher import Publisher
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 
@@ -110,9 +110,9 @@ async def get_store(request: Request) -> BlobStore:
     return store
 
 
-async def get_publisher(request: Request) -> Celery:
-    """Return the Celery app used to publish tasks by name."""
-    publisher: Celery = request.app.state.publisher
+async def get_publisher(request: Request) -> Publisher:
+    """Return what publishes tasks by name."""
+    publisher: Publisher = request.app.state.publisher
     return publisher
 
 
@@ -141,4 +141,4 @@ SessionOpenerDep = Annotated[SessionOpener, Depends(get_session_opener)]
 JobDep = Annotated[Job, Depends(get_tenant_job)]
 LockedJobDep = Annotated[Job, Depends(lock_tenant_job)]
 StoreDep = Annotated[BlobStore, Depends(get_store)]
-PublisherDep = Annotated[Celery, Depends(get_publisher)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]

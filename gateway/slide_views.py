@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
-import numpy as np
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,9 @@ from db.models import Item, ServedModel
 from db.slide_tables import Slide, SlideStatus
 from db.slides import read_slide_tiles
 from gateway.slide_schemas import SlideLinks, SlidePublic
+
+if TYPE_CHECKING:  # arrays pass through here; numpy loads with the first slide output
+    import numpy as np
 
 
 def slide_links(job_id: uuid.UUID, slide_id: uuid.UUID) -> SlideLinks:

@@ -6,7 +6,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from celery import Celery
 from fastapi import HTTPException, UploadFile, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from gateway.intake.request import read_request
 from gateway.intake.uploads import Intake
 from gateway.links import job_links
 from gateway.priorities import PriorityChoice
+from gateway.publisher import Publisher
 from gateway.schemas import DuplicateFile, JobAccepted, ManifestLine, ManifestReport, RejectedFile
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class Services:
 
     settings: Settings
     store: BlobStore
-    publisher: Celery
+    publisher: Publisher
     session: Session
     tenant: str
 
@@ -53,7 +53,7 @@ class Upload:
 
 
 def publish(
-    publisher: Celery,
+    publisher: Publisher,
     item_ids: list[uuid.UUID],
     settings: Settings,
     session: Session,
@@ -62,7 +62,9 @@ def publish(
     """Publish tasks for committed items on their priority's queue; if the broker is down,
     leave them to the sweeper."""
     try:
-        publish_items(publisher, [str(i) for i in item_ids], settings.max_batch_size, priority)
+        publish_items(
+            publisher.celery, [str(i) for i in item_ids], settings.max_batch_size, priority
+        )
     except Exception:
         logger.warning("broker unreachable; %d items wait for the sweeper", len(item_ids))
         mark_published(item_ids, session=session, published=False)

@@ -1,12 +1,12 @@
-"""Small previews of stored images for the web page: bounded in size, work and threads."""
+"""Small previews of stored images for the web page: bounded in size, work and threads.
+
+Pillow and numpy load with the first preview, not at the gateway's start.
+"""
 
 from __future__ import annotations
 
 import io
 
-from PIL import Image
-
-from core.preprocessing import PILLOW_ERRORS, ImageError, decode_image, sniff_image
 from core.storage import BlobStore
 
 MIN_SIDE, MAX_SIDE, DEFAULT_SIDE = 16, 256, 128
@@ -26,6 +26,10 @@ EXIF_ORIENTATION = 0x0112
 
 def turned(data: bytes) -> bool:
     """Return whether the image's EXIF orientation turns it a quarter (read from its header)."""
+    from PIL import Image
+
+    from core.preprocessing import PILLOW_ERRORS
+
     try:
         return Image.open(io.BytesIO(data)).getexif().get(EXIF_ORIENTATION, 1) in TURNED
     except PILLOW_ERRORS:  # an unreadable header: decoding will say why
@@ -43,6 +47,10 @@ def render_thumbnail(store: BlobStore, digest: str, side: int, max_pixels: int) 
 
     Raises FileNotFoundError when the blob is gone, ThumbnailError when it is not shown.
     """
+    from PIL import Image
+
+    from core.preprocessing import ImageError, decode_image, sniff_image
+
     data = store.get(digest)
     try:
         info = sniff_image(data, max_pixels=max_pixels)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from fastapi import UploadFile
 
 from core.file_kinds import HEAD_BYTES, TAR_GZ, ZIP, sniff_archive
-from core.preprocessing import ImageError, sniff_image
 from core.settings import Settings
 from core.storage import BlobStore, content_hash
 from db.jobs import NewItem
@@ -84,6 +83,9 @@ def archive_entries(part: Part, budget: RequestBudget) -> Iterator[Entry]:
 
 def take_entry(entry: Entry, intake: Intake, settings: Settings, store: BlobStore) -> None:
     """Sniff one file, store it if it is an image, and record it as an item either way."""
+    # Pillow and numpy load with the first image, not at the gateway's start.
+    from core.preprocessing import ImageError, sniff_image
+
     limit = settings.max_image_bytes
     if entry.data is not None and len(entry.data) > limit:
         entry = Entry(entry.name, entry.size, error=too_large(limit))

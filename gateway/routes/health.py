@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 
 from core.queue import check_broker
+from core.settings import Settings
 from db.workers import count_ready
 from gateway.deps import SessionOpener, SessionOpenerDep
 from gateway.service_schemas import Health, WorkersReady
@@ -45,7 +46,7 @@ def ready_workers(open_session: SessionOpener, stale: float) -> WorkersReady:
 
 
 def run_checks(
-    open_session: SessionOpener, publisher: object, stale: float
+    open_session: SessionOpener, settings: Settings
 ) -> tuple[dict[str, str], WorkersReady | None]:
     """Check the database and the broker ('ok' or why not), and count ready workers."""
     checks: dict[str, str] = {}
@@ -53,11 +54,11 @@ def run_checks(
     try:
         check_database(open_session)
         checks["database"] = "ok"
-        workers = ready_workers(open_session, stale)
+        workers = ready_workers(open_session, settings.worker_stale_seconds)
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     try:
-        check_broker(publisher)  # type: ignore[arg-type]
+        check_broker(settings)
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"unreachable: {type(exc).__name__}"
@@ -76,9 +77,8 @@ async def readiness(request: Request, response: Response, open_session: SessionO
     are accepted and wait in the queue), but says so.
     """
     state = request.app.state
-    stale = state.settings.worker_stale_seconds
     checks, workers = await state.pools.run(
-        state.pools.probes, run_checks, open_session, state.publisher, stale
+        state.pools.probes, run_checks, open_session, state.settings
     )
     if all(value == "ok" for value in checks.values()):
         return Health(status="ok", checks=checks, workers=workers)

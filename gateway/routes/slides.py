@@ -1,4 +1,8 @@
-"""Slide jobs: name slides by reference, follow their progress, download their outputs."""
+"""Slide jobs: name slides by reference, follow their progress, download their outputs.
+
+The outputs import numpy, Pillow and core.slide_outputs when first asked for, not at the
+gateway's start.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,11 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
-from PIL import Image
 from sqlalchemy.orm import Session
 
 from core.queue import publish_slides
-from core.slide_outputs import geojson_features, heatmap_png, tiles_csv_rows
 from core.slide_sources import SourceRefusedError, check_reference
 from db.jobs import create_job
 from db.models import Item
@@ -108,7 +109,7 @@ def create_slide_job_route(
     slide_ids = add_slides(job, slides, session=session)
     session.commit()
     try:
-        publish_slides(publisher, [str(slide_id) for slide_id in slide_ids])
+        publish_slides(publisher.celery, [str(slide_id) for slide_id in slide_ids])
     except Exception:
         logger.warning("broker unreachable; %d slides wait for the sweeper", len(slide_ids))
     return JobAccepted(
@@ -135,6 +136,11 @@ def slide_heatmap_route(
     job: JobDep, slide_id: uuid.UUID, session: SessionDep, store: StoreDep
 ) -> Response:
     """Return the slide's thumbnail with the positive-class probability over its tiles."""
+    import numpy as np
+    from PIL import Image
+
+    from core.slide_outputs import heatmap_png
+
     slide = finished_slide(job.id, slide_id, session)
     card = slide_card(slide, session)
     corners, probabilities = slide_tiles(slide, card, session)
@@ -156,6 +162,8 @@ def slide_heatmap_route(
 )
 def slide_geojson_route(job: JobDep, slide_id: uuid.UUID, session: SessionDep) -> StreamingResponse:
     """Return the slide's tiles as QuPath GeoJSON (level-0 pixels; docs/slides.md)."""
+    from core.slide_outputs import geojson_features
+
     slide = finished_slide(job.id, slide_id, session)
     card = slide_card(slide, session)
     corners, probabilities = slide_tiles(slide, card, session)
@@ -190,6 +198,8 @@ def slide_tiles_csv_route(
     job: JobDep, slide_id: uuid.UUID, session: SessionDep
 ) -> StreamingResponse:
     """Return one CSV row per tile: minx,miny,width,height,prob_<class>... (level 0)."""
+    from core.slide_outputs import tiles_csv_rows
+
     slide = finished_slide(job.id, slide_id, session)
     card = slide_card(slide, session)
     corners, probabilities = slide_tiles(slide, card, session)
