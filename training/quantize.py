@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 TFLITE_FILES: dict[Precision, str] = {"fp32": TFLITE_FILE, "int8": INT8_FILE}
 SCORE_BATCH = 64
+#: Scores are shares of the test set, so one tile of 200 is 0.005 of accuracy, yet
+#: 0.885 - 0.88 is 0.0050000000000000044 in floats: drops within this of a limit pass.
+ROUNDING_SLACK = 1e-9
 
 
 class QuantizationError(ValueError):
@@ -172,7 +175,8 @@ def check_int8(files: list[ModelFile], *, max_accuracy_drop: float, max_auc_drop
                 f"{entry.file} records no accuracy_drop and roc_auc_drop: its loss is unmeasured"
             )
         accuracy_drop, auc_drop = entry.metrics["accuracy_drop"], entry.metrics["roc_auc_drop"]
-        if accuracy_drop > max_accuracy_drop or auc_drop > max_auc_drop:
+        over = ROUNDING_SLACK  # a drop of exactly the limit is allowed despite float rounding
+        if accuracy_drop > max_accuracy_drop + over or auc_drop > max_auc_drop + over:
             raise QuantizationError(
                 f"{entry.file} loses {accuracy_drop:.4f} accuracy and {auc_drop:.4f} AUC against "
                 f"fp32 on the test split (allowed {max_accuracy_drop:g} and {max_auc_drop:g}: "

@@ -103,6 +103,7 @@ def int8_entry(accuracy_drop: float, auc_drop: float) -> ModelFile:
 def test_int8_losing_more_than_allowed_is_refused() -> None:
     limits = {"max_accuracy_drop": 0.005, "max_auc_drop": 0.01}
     check_int8([int8_entry(0.004, 0.0)], **limits)
+    check_int8([int8_entry(0.885 - 0.88, 0.0)], **limits)  # one tile of 200: not more
     with pytest.raises(QuantizationError, match=r"loses 0\.0200 accuracy"):
         check_int8([int8_entry(0.02, 0.0)], **limits)
     with pytest.raises(QuantizationError, match=r"0\.0300 AUC"):
