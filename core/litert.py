@@ -4,8 +4,9 @@ The worker serves with it and the pipeline scores the quantised models with it, 
 run the same bytes the same way. The interpreter takes a fixed input shape, and sizing one
 makes XNNPACK pack its weights again, so a batch is run in chunks whose sizes are powers of
 two (37 images: 32, 4 and 1), with one interpreter kept per size: at most eleven shapes
-ever, each sized once, and no padding. Quantised inputs and outputs (a model converted with
-integer I/O) are scaled here; float I/O passes through.
+ever, each sized once, and no padding. Batches are written straight into the input
+tensor: uint8 pixels as they are where the model takes them so (the pipeline's int8
+files), widened to float32 or requantised otherwise; integer outputs are dequantised.
 """
 
 from __future__ import annotations
@@ -28,16 +29,28 @@ def litert_available() -> bool:
     return find_spec("ai_edge_litert") is not None
 
 
-def _to_input(images: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """Return uint8 images in the dtype (and quantisation) the model's input takes."""
+def _pixel_table(detail: dict[str, Any]) -> np.ndarray:
+    """Return each pixel value 0..255 as the model's quantised input takes it."""
     dtype = np.dtype(detail["dtype"])
-    pixels = images.astype(np.float32)
-    if dtype == np.float32:
-        return pixels
     scale, zero_point = detail["quantization"]
     info = np.iinfo(dtype)
-    quantised = np.round(pixels / scale + zero_point)
+    quantised = np.round(np.arange(256, dtype=np.float32) / scale + zero_point)
     return np.clip(quantised, info.min, info.max).astype(dtype)
+
+
+def _write_input(interpreter: Any, detail: dict[str, Any], images: np.ndarray) -> None:
+    """Write uint8 images into the interpreter's input tensor in the dtype it takes.
+
+    Straight into the interpreter's buffer: no float copy of the batch is made in numpy
+    first. A uint8 input read as raw pixels (scale 1, zero point 0) takes the bytes as
+    they are; another quantised input goes through a 256-entry table.
+    """
+    target = interpreter.tensor(detail["index"])()  # a view: let go before invoke
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32 or (dtype == np.uint8 and detail["quantization"] == (1.0, 0)):
+        np.copyto(target, images)
+    else:
+        np.take(_pixel_table(detail), images, out=target, mode="clip")
 
 
 def _from_output(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -90,7 +103,7 @@ class LiteRTRunner:
             interpreter = self._interpreter(len(images), tuple(images.shape[1:]))
             input_detail = interpreter.get_input_details()[0]
             output_detail = interpreter.get_output_details()[0]
-            interpreter.set_tensor(input_detail["index"], _to_input(images, input_detail))
+            _write_input(interpreter, input_detail, images)
             interpreter.invoke()
             return _from_output(interpreter.get_tensor(output_detail["index"]), output_detail)
 

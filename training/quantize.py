@@ -3,7 +3,9 @@
 The int8 file is calibrated on a representative set drawn from the TRAINING split only
 (never validation or test, which must stay unseen), with every operator in int8
 (`TFLITE_BUILTINS_INT8`: conversion fails rather than leave a float operator behind);
-its input and output stay float32, quantised at the edges. Each file is scored on the test
+its input is uint8 pixels as they are (scale 1, zero point 0: the model's own first step
+requantises them), so a worker hands its uint8 batch over without a float copy, and its
+output stays float32. Each file is scored on the test
 split by the LiteRT interpreter workers use (core.litert) with the shared metrics, and the
 card records each precision's accuracy and AUC, the drops from fp32 and how often int8
 labels agree with fp32. `check_int8` refuses an int8 file that lost too much.
@@ -36,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 TFLITE_FILES: dict[Precision, str] = {"fp32": TFLITE_FILE, "int8": INT8_FILE}
 SCORE_BATCH = 64
+#: Scores are shares of the test set, so one tile of 200 is 0.005 of accuracy, yet
+#: 0.885 - 0.88 is 0.0050000000000000044 in floats: drops within this of a limit pass.
+ROUNDING_SLACK = 1e-9
 
 
 class QuantizationError(ValueError):
@@ -65,10 +70,33 @@ def convert(model: Any, precision: Precision, representative: np.ndarray | None 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = calibration
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
     with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints the saved graph
         converted = bytes(converter.convert())
     logger.debug("converter said: %s", printed.getvalue())
-    return converted
+    return pin_pixel_input(converted) if precision == "int8" else converted
+
+
+def pin_pixel_input(content: bytes) -> bytes:
+    """Return a uint8-input TFLite model whose input is read as raw pixels (scale 1, zero 0).
+
+    The converter gives the uint8 input the scale calibration saw (0.94 when the brightest
+    calibration pixel was 239), so a worker would have to requantise every batch in numpy.
+    Every quantised operator reads its input's scale from the tensor, so declaring the
+    input as plain 0..255 keeps the model's arithmetic: its first QUANTIZE op requantises
+    the pixels to the calibrated int8 scale inside the interpreter, as it did floats.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    for index in graph.inputs:
+        tensor = graph.tensors[index]
+        if tensor.type != schema.TensorType.UINT8:
+            raise QuantizationError(f"int8 model input {tensor.name!r} is not uint8")
+        tensor.quantization.scale, tensor.quantization.zeroPoint = [1.0], [0]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def write_tflite(
@@ -147,7 +175,8 @@ def check_int8(files: list[ModelFile], *, max_accuracy_drop: float, max_auc_drop
                 f"{entry.file} records no accuracy_drop and roc_auc_drop: its loss is unmeasured"
             )
         accuracy_drop, auc_drop = entry.metrics["accuracy_drop"], entry.metrics["roc_auc_drop"]
-        if accuracy_drop > max_accuracy_drop or auc_drop > max_auc_drop:
+        over = ROUNDING_SLACK  # a drop of exactly the limit is allowed despite float rounding
+        if accuracy_drop > max_accuracy_drop + over or auc_drop > max_auc_drop + over:
             raise QuantizationError(
                 f"{entry.file} loses {accuracy_drop:.4f} accuracy and {auc_drop:.4f} AUC against "
                 f"fp32 on the test split (allowed {max_accuracy_drop:g} and {max_auc_drop:g}: "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training import defaults
-from training.model_zoo import ARCHITECTURES, build_model
+from training.model_zoo import ARCHITECTURES, STAIN_NORM_EPSILON, build_model, stain_norm
 
 
 def test_zoo_offers_the_architectures_the_cli_lists() -> None:
@@ -26,6 +26,21 @@ def test_small_cnn_scores_raw_pixels(size: tuple[int, int], classes: int) -> Non
     assert scores.shape == (4, classes)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
     assert any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers)
+
+
+@pytest.mark.parametrize("size", [(96, 96), (64, 80)])
+def test_stain_norm_standardises_each_channel_over_the_tile(size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(3)
+    tiles = rng.uniform(0.0, 1.0, (3, *size, 3)).astype(np.float32)
+    tiles[..., 2] = tiles[..., 2] * 0.2 + 0.7  # one faint channel, as a pale stain gives
+    # The channels-first formulation must compute what per-tile LayerNormalization does.
+    reference = keras.layers.LayerNormalization(axis=[1, 2], center=False, scale=False)
+    produced = np.asarray(stain_norm((*size, 3))(tiles))
+    np.testing.assert_allclose(produced, np.asarray(reference(tiles)), atol=1e-4)
+    np.testing.assert_allclose(produced.mean(axis=(1, 2)), 0.0, atol=1e-4)
+    variance = tiles.var(axis=(1, 2))
+    expected_std = np.sqrt(variance / (variance + STAIN_NORM_EPSILON))  # the faint one: 0.88
+    np.testing.assert_allclose(produced.std(axis=(1, 2)), expected_std, atol=1e-3)
 
 
 def test_mobilenet_v2_builds_at_96_pixels_without_weights() -> None:

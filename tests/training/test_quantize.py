@@ -15,7 +15,13 @@ from core.model_files import ModelFile
 from training.model_zoo import build_model
 from training.params import PipelineParams, QuantizationParams
 from training.prepare import PreparedSplit
-from training.quantize import QuantizationError, check_int8, representative_images, run_tflite
+from training.quantize import (
+    QuantizationError,
+    check_int8,
+    convert,
+    representative_images,
+    run_tflite,
+)
 from training.registry import RegistryError, register_directory
 from training.stages.quantize import quantize_model
 
@@ -60,6 +66,34 @@ def test_both_precisions_are_written_and_scored(architecture: str, tmp_path: Pat
     assert outputs.shape == (3, 2) and np.allclose(outputs.sum(axis=1), 1.0, atol=0.02)
 
 
+def float_input_int8(model: object, calibration: np.ndarray) -> bytes:
+    """Return the converter's int8 file with a float32 input, quantised inside the model."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([i[None].astype(np.float32)] for i in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return bytes(converter.convert())
+
+
+@pytest.mark.parametrize("architecture", ["small_cnn", "mobilenet_v2"])
+def test_int8_takes_uint8_pixels_as_they_are(architecture: str, tmp_path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = build_model(architecture, (64, 64), 2)
+    calibration = split(16, seed=1).images // 2 + 60  # calibrated on pixels 60..187 only
+    pinned = tmp_path / "pinned.tflite"
+    pinned.write_bytes(convert(model, "int8", calibration))
+    detail = Interpreter(model_path=str(pinned)).get_input_details()[0]
+    assert (detail["dtype"], detail["quantization"]) == (np.uint8, (1.0, 0))
+    reference = tmp_path / "float-input.tflite"
+    reference.write_bytes(float_input_int8(model, calibration))
+    images = split(8, seed=2).images  # 0..255: clipped where calibration never went
+    expected = run_tflite(reference, images)
+    np.testing.assert_allclose(run_tflite(pinned, images), expected, atol=1e-6)
+
+
 def int8_entry(accuracy_drop: float, auc_drop: float) -> ModelFile:
     """Return an int8 card entry with these measured losses."""
     metrics = {"accuracy_drop": accuracy_drop, "roc_auc_drop": auc_drop}
@@ -69,6 +103,7 @@ def int8_entry(accuracy_drop: float, auc_drop: float) -> ModelFile:
 def test_int8_losing_more_than_allowed_is_refused() -> None:
     limits = {"max_accuracy_drop": 0.005, "max_auc_drop": 0.01}
     check_int8([int8_entry(0.004, 0.0)], **limits)
+    check_int8([int8_entry(0.885 - 0.88, 0.0)], **limits)  # one tile of 200: not more
     with pytest.raises(QuantizationError, match=r"loses 0\.0200 accuracy"):
         check_int8([int8_entry(0.02, 0.0)], **limits)
     with pytest.raises(QuantizationError, match=r"0\.0300 AUC"):

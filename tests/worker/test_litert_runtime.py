@@ -88,3 +88,24 @@ def test_batches_run_in_power_of_two_chunks_so_few_interpreters_are_sized() -> N
     assert chunk_sizes(64) == [64]
     assert chunk_sizes(0) == []
     assert all(sum(chunk_sizes(n)) == n for n in range(1, 1025))
+
+
+def test_an_input_at_another_scale_is_requantised_on_the_way_in(
+    quantized_model_dir: Path, tmp_path: Path
+) -> None:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from core.litert import LiteRTRunner
+
+    pinned = quantized_model_dir / "model-int8.tflite"  # uint8 pixels as they are
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(pinned.read_bytes()))
+    graph = model.subgraphs[0]
+    quantization = graph.tensors[graph.inputs[0]].quantization
+    assert (quantization.scale, quantization.zeroPoint) == ([1.0], [0])
+    quantization.scale, quantization.zeroPoint = [0.5], [10]  # pixel p is 2p + 10 now
+    rescaled = tmp_path / "rescaled.tflite"
+    rescaled.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    images = tiles(8) // 3  # 0..85: what the rescaled input holds without clipping
+    expected = LiteRTRunner(pinned, threads=1).run_batch(images)
+    produced = LiteRTRunner(rescaled, threads=1).run_batch(images)
+    np.testing.assert_allclose(produced, expected, atol=1e-6)
