@@ -70,14 +70,16 @@ the connection is closed. A path with a trailing slash is not the same path (404
 """.replace("KEYS_CREATE", command_hint("keys create --tenant NAME"))
 
 
-SYNC_ROUTE_THREADS = 16  # more only contend for the GIL and the 15 pooled connections
+SYNC_ROUTE_THREADS = 16  # more only contend for the GIL and the 20 kept connections
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Size the sync routes' thread pool; stop the completion listener on shutdown."""
+    """Size the sync routes' thread pool; on shutdown, send the wake-ups still pending and
+    stop the completion listener."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = SYNC_ROUTE_THREADS
     yield
+    await anyio.to_thread.run_sync(app.state.publisher.close)
     await app.state.waiters.stop()
 
 

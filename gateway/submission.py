@@ -1,4 +1,5 @@
-"""Accept files into a job: store, commit, then publish (never the other way round)."""
+"""Accept files into a job: store, commit, then hand the new items to the publisher (never
+the other way round)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.priority import Priority
-from core.queue import publish_items
 from core.settings import Settings
 from core.storage import BlobStore
-from db.jobs import NewItem, add_items, create_job, existing_hashes, mark_published
+from db.jobs import NewItem, add_items, create_job, existing_hashes
 from db.manifests import apply_to_existing, attach_metadata, read_manifest_status, store_entries
 from db.models import Job
 from db.webhook_events import record_final_events
@@ -50,25 +50,6 @@ class Upload:
     files: list[UploadFile]
     manifest: UploadFile | None = None
     idempotency_key: RequestKey | None = None
-
-
-def publish(
-    publisher: Publisher,
-    item_ids: list[uuid.UUID],
-    settings: Settings,
-    session: Session,
-    priority: Priority = Priority.NORMAL,
-) -> None:
-    """Publish tasks for committed items on their priority's queue; if the broker is down,
-    leave them to the sweeper."""
-    try:
-        publish_items(
-            publisher.celery, [str(i) for i in item_ids], settings.max_batch_size, priority
-        )
-    except Exception:
-        logger.warning("broker unreachable; %d items wait for the sweeper", len(item_ids))
-        mark_published(item_ids, session=session, published=False)
-        session.commit()
 
 
 def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest | None]:
@@ -182,7 +163,7 @@ def commit_and_publish(
         if replayed is None:
             raise
         return replayed
-    publish(services.publisher, item_ids, services.settings, session, accepted.priority)
+    services.publisher.wake(item_ids, accepted.priority)
     logger.info("files added", extra={"job_id": str(accepted.job_id), "n_items": len(item_ids)})
     return accepted
 
