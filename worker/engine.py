@@ -68,8 +68,19 @@ def claimed_batch(claim: Callable[[], list[ClaimedItem]], runtime: Runtime) -> B
 
 
 def next_batch(runtime: Runtime) -> Batch | None:
-    """Claim and decode the next batch of queued items, or None when nothing waits."""
-    return claimed_batch(lambda: claim_batch([], runtime), runtime)
+    """Claim and decode the next batch of queued items, or None when nothing waits.
+
+    A batch that is not full waits up to the batch wait once for more, as the first does:
+    it runs on the prefetch thread beside the model, and without it a steady stream of
+    one-image requests would be claimed a few at a time, each batch paying its fixed
+    database and task cost for a handful of images.
+    """
+    return claimed_batch(lambda: filled(claim_batch([], runtime), runtime), runtime)
+
+
+def filled(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
+    """Wait for a batch to fill (fill_batch), unless it is empty: the drain ends."""
+    return fill_batch(claimed, runtime) if claimed else claimed
 
 
 def urgent_batch(runtime: Runtime) -> Batch | None:

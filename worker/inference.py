@@ -130,14 +130,16 @@ def claim_next(limit: int, session: Session, runtime: Runtime) -> list[ClaimedIt
 
 
 def fill_batch(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
-    """Wait up to the batch wait once for more queued items when a batch is not full."""
+    """Wait up to the batch wait once for more queued items when a batch is not full; a
+    batch holding interactive items is filled with interactive items only."""
     settings = runtime.settings
     missing = settings.max_batch_size - len(claimed)
     if missing <= 0 or settings.max_batch_wait_ms <= 0 or lost_before(claimed):
         return claimed
+    lowest = URGENT if any(item.priority == URGENT for item in claimed) else 2
     time.sleep(settings.max_batch_wait_ms / 1000.0)
     with get_session(settings.resolved_database_url) as session:
-        return claimed + claim_more(missing, session, runtime)
+        return claimed + claim_more(missing, session, runtime, lowest)
 
 
 def decode_one(item: ClaimedItem, card: ModelCard, runtime: Runtime) -> Decoded | str:

@@ -3,7 +3,10 @@ was claimed run before it."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -52,3 +55,28 @@ def test_urgent_items_are_batched_alone_and_such_a_batch_is_not_overtaken(
     later = queue(runtime, range(400, 402), Priority.INTERACTIVE)
     assert overtake(prefetched, runtime) == 0
     assert statuses(runtime, later) == {"queued"}  # the next claim takes them first
+
+
+def test_a_drained_batch_waits_for_more_before_it_runs(runtime: Runtime) -> None:  # noqa: F811
+    # One-image requests arrive while the model runs: the next batch waits up to the batch
+    # wait for them instead of running the few that were queued when it was claimed. An
+    # interactive batch is filled with interactive items only.
+    waiting = runtime.settings.model_copy(update={"max_batch_wait_ms": 400.0})
+    runtime = replace(runtime, settings=waiting)
+    with ThreadPoolExecutor(1) as pool:
+        first = queue(runtime, range(400, 402), Priority.NORMAL)
+        prefetch = pool.submit(next_batch, runtime)
+        time.sleep(0.1)  # the prefetch has claimed the first two and is waiting
+        later = queue(runtime, range(410, 413), Priority.NORMAL)
+        batch = prefetch.result()
+        assert batch is not None
+        assert sorted(item.id for item in batch.claimed) == sorted(first + later)
+
+        urgent = queue(runtime, range(420, 422), Priority.INTERACTIVE)
+        prefetch = pool.submit(next_batch, runtime)
+        time.sleep(0.1)
+        queue(runtime, range(430, 433), Priority.BULK)
+        more_urgent = queue(runtime, range(440, 441), Priority.INTERACTIVE)
+        batch = prefetch.result()
+    assert batch is not None
+    assert sorted(item.id for item in batch.claimed) == sorted(urgent + more_urgent)
