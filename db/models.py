@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -336,6 +337,11 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float] = mapped_column(Float)
     worker_id: Mapped[str] = mapped_column(String(255))
+
+
+def table_of(model: type[Base]) -> Table:
+    """Return a model's table, for plain INSERTs that skip the ORM's per-row work."""
+    return cast(Table, model.__table__)
 
 
 # The slide tables live in their own module; imported here so that Base.metadata (Alembic,
