@@ -1,14 +1,16 @@
 """Load generators for `inferq bench`, cheap enough not to be the bottleneck.
 
 `/predict` is driven by `wrk` (Debian's package) when it is installed, else by client
-processes; single-image jobs by client processes running asyncio httpx clients, each
-process polling its clients' jobs through `GET /v1/jobs?ids=` as a fleet of scripts
-would. Every generator stops by itself after `seconds` and sends to 127.0.0.1 only.
+processes; single-image jobs by client processes running asyncio clients on raw keep-alive
+connections (cli.raw_http), each process polling its clients' jobs through
+`GET /v1/jobs?ids=` as a fleet of scripts would. Every generator stops by itself after
+`seconds` and sends to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import re
 import shutil
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from cli.raw_http import RawConnection, get_request, multipart_post
 from core.job_status import FINAL_STATUSES
 
 POLL_SECONDS = 0.05
@@ -61,51 +64,59 @@ class Target:
 async def _single_image_clients(
     target: Target, images: list[bytes], clients: int, seconds: float
 ) -> tuple[int, dict[str, int], list[float]]:
-    """Closed loop: each client submits one image and waits for its job, then the next."""
+    """Closed loop: each client submits one image and waits for its job, then the next.
+
+    Requests are prebuilt bytes on keep-alive connections (cli.raw_http), so the clients
+    cost the 2 shared cores little next to the stack they measure.
+    """
     pending: dict[str, asyncio.Future[str]] = {}
     statuses: dict[str, int] = {}
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients + 2)
-    async with httpx.AsyncClient(
-        base_url=target.url, headers=target.headers, timeout=60, limits=limits
-    ) as http:
+    posts = [
+        multipart_post(target.url, "/v1/jobs", target.key, "files", f"{n}.png", data)
+        for n, data in enumerate(images)
+    ]
 
-        async def client(index: int) -> None:
-            n = index
-            while time.monotonic() < deadline:
-                data = images[n % len(images)]
-                n += clients
-                started = time.monotonic()
-                answer = await http.post("/v1/jobs", files=[("files", (f"{n}.png", data))])
-                statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
-                if answer.status_code != 202:
-                    await asyncio.sleep(0.1)
+    async def client(index: int) -> None:
+        connection = RawConnection(target.url)
+        n = index
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            code, body = await connection.send(posts[n % len(posts)])
+            n += clients
+            statuses[str(code)] = statuses.get(str(code), 0) + 1
+            if code != 202:
+                await asyncio.sleep(0.1)
+                continue
+            done = pending[json.loads(body)["job_id"]] = asyncio.get_running_loop().create_future()
+            if await asyncio.wait_for(done, 120) == "succeeded":
+                latencies.append((time.monotonic() - started) * 1000.0)
+        await connection.close()
+
+    async def poller(stop: asyncio.Event) -> None:
+        connection = RawConnection(target.url)
+        while not stop.is_set():
+            await asyncio.sleep(POLL_SECONDS)
+            waiting = list(pending)
+            for start in range(0, len(waiting), 100):
+                ids = ",".join(waiting[start : start + 100])
+                request = get_request(target.url, f"/v1/jobs?ids={ids}", target.key)
+                code, body = await connection.send(request)
+                if code != 200:
                     continue
-                done = pending[answer.json()["job_id"]] = asyncio.get_running_loop().create_future()
-                if await asyncio.wait_for(done, 120) == "succeeded":
-                    latencies.append((time.monotonic() - started) * 1000.0)
+                for job in json.loads(body)["jobs"]:
+                    if job["status"] in FINAL_STATUSES and job["job_id"] in pending:
+                        pending.pop(job["job_id"]).set_result(job["status"])
+        await connection.close()
 
-        async def poller(stop: asyncio.Event) -> None:
-            while not stop.is_set():
-                await asyncio.sleep(POLL_SECONDS)
-                waiting = list(pending)
-                for start in range(0, len(waiting), 100):
-                    ids = ",".join(waiting[start : start + 100])
-                    answer = await http.get("/v1/jobs", params={"ids": ids})
-                    if answer.status_code != 200:
-                        continue
-                    for job in answer.json()["jobs"]:
-                        if job["status"] in FINAL_STATUSES and job["job_id"] in pending:
-                            pending.pop(job["job_id"]).set_result(job["status"])
-
-        stop = asyncio.Event()
-        polling = asyncio.create_task(poller(stop))
-        try:
-            await asyncio.gather(*(client(i) for i in range(clients)))
-        finally:
-            stop.set()
-            await polling
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poller(stop))
+    try:
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    finally:
+        stop.set()
+        await polling
     return len(latencies), statuses, latencies
 
 
