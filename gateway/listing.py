@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, status
+from pydantic import BeforeValidator
 
 from core.job_status import JOB_STATUSES
 
@@ -16,12 +18,25 @@ StatusQuery = Annotated[
         f"({', '.join(JOB_STATUSES)}); 400 for any other value.",
     ),
 ]
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def iso_time_only(value: object) -> object:
+    """Refuse a bare number, which pydantic would read as seconds since 1970: the schema
+    says an ISO 8601 time (date-time), and a number there is more likely a mistake."""
+    if isinstance(value, str) and NUMBER.fullmatch(value):
+        raise ValueError("expected an ISO 8601 time such as 2026-01-31T12:00:00Z, not a number")
+    return value
+
+
 CreatedAfterQuery = Annotated[
     datetime | None,
+    BeforeValidator(iso_time_only),
     Query(description="Only jobs created at or after this ISO 8601 time (UTC if no zone)."),
 ]
 CreatedBeforeQuery = Annotated[
     datetime | None,
+    BeforeValidator(iso_time_only),
     Query(description="Only jobs created before this ISO 8601 time (UTC if no zone)."),
 ]
 

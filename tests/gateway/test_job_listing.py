@@ -40,5 +40,8 @@ def test_a_bad_filter_is_refused_with_a_reason(client: TestClient) -> None:
     assert bad.status_code == 400 and "'done' is not a job status" in bad.json()["detail"]
     assert client.get("/v1/jobs", params={"status": ","}).status_code == 400
     assert client.get("/v1/jobs", params={"created_after": "yesterday"}).status_code == 422
+    for number in ("0.0", "1700000000", "-1e3"):  # not read as seconds since 1970
+        answer = client.get("/v1/jobs", params={"created_before": number})
+        assert answer.status_code == 422 and "ISO 8601" in answer.text, answer.text
     typo = client.get("/v1/jobs", params={"state": "queued"})
     assert typo.status_code == 400 and "status" in typo.json()["detail"]
