@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import redis
 
 from core.tasks import INFERENCE_QUEUE
 from tests.faults.conftest import Infrastructure
@@ -29,6 +30,21 @@ def assert_exactly_once(infra: Infrastructure, job_id: str, count: int, timeout:
     return elapsed
 
 
+def sent_wake_ups(client: redis.Redis, timeout: float = 30.0) -> int:
+    """Wait until the gateway's publisher has sent the job's wake-ups (it sends them after
+    the 202, on its own thread, and imports Celery for its first): the queue has grown and
+    stopped growing. Return how many wait there."""
+    deadline = time.monotonic() + timeout
+    waiting = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = int(client.llen(INFERENCE_QUEUE))
+        if 0 < now <= waiting:
+            return now
+        waiting = max(waiting, now)
+    return waiting
+
+
 def readiness(infra: Infrastructure) -> httpx.Response:
     """Ask the gateway whether it is ready."""
     return httpx.get(f"{infra.stack.url}/readyz", timeout=30)
@@ -37,7 +53,7 @@ def readiness(infra: Infrastructure) -> httpx.Response:
 def test_redis_flushed_during_a_job(infrastructure: Infrastructure) -> None:
     job_id, _ = submit(infrastructure.stack.url, tiles(N_ITEMS, "flush/", seed=1000))
     client = infrastructure.redis.client()
-    waiting = client.llen(INFERENCE_QUEUE)
+    waiting = sent_wake_ups(client)
     client.flushdb()
     client.close()
     assert waiting > 0, "the worker took every task before the flush: nothing was at risk"
