@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.api_keys import TENANT_PATTERN, TenantNameError
@@ -40,8 +39,3 @@ def set_default_url(tenant: str, url: str | None, *, session: Session) -> None:
         raise NoSecretError(f"tenant {tenant!r} has no webhook secret yet")
     row.default_url, row.updated_at = url, utc_now()
     session.flush()
-
-
-def read_tenant_webhook(tenant: str, *, session: Session) -> TenantWebhook | None:
-    """Return a tenant's webhook secret and default URL, or None when it has none."""
-    return session.scalars(select(TenantWebhook).where(TenantWebhook.tenant == tenant)).first()

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Form, HTTPException, status
-from sqlalchemy.orm import Session
 
 from core.commands import command_hint
 from core.settings import Settings
 from core.webhook_target import TargetRefusedError, check_target
-from db.tenant_webhooks import read_tenant_webhook
+from db.tenant_rules import TenantRules
 
 CallbackField = Annotated[
     str | None,
@@ -24,14 +23,13 @@ CallbackField = Annotated[
 
 
 def choose_callback(
-    field: str | None, tenant: str, settings: Settings, session: Session
+    field: str | None, tenant: str, rules: TenantRules, settings: Settings
 ) -> str | None:
     """Return the callback URL a new job gets, or None; 422 when it may not be used."""
-    stored = read_tenant_webhook(tenant, session=session)
-    url = field if field else (stored.default_url if stored else None)
+    url = field or rules.default_callback
     if not url:
         return None
-    if stored is None:
+    if not rules.signs_webhooks:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"tenant {tenant!r} has no webhook secret to sign callbacks with; an operator "

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Form, HTTPException, status
-from sqlalchemy.orm import Session
 
 from core.priority import CHOICES, Priority, PriorityError, capped, parse_priority
-from db.tenant_priorities import TenantPriorities, read_tenant_priorities
+from db.tenant_priorities import TenantPriorities
 
 PriorityField = Annotated[
     str | None,
@@ -39,12 +38,13 @@ class PriorityChoice:
         return capped(wish, self.tenant.cap)
 
 
-def choose_priority(field: str | None, tenant: str, session: Session) -> PriorityChoice:
-    """Read the request's priority and the tenant's; 422 with the reason for a bad value."""
+def choose_priority(field: str | None, tenant: TenantPriorities) -> PriorityChoice:
+    """Read the request's priority against the tenant's; 422 with the reason for a bad
+    value."""
     requested = None
     if field is not None:
         try:
             requested = parse_priority(field)
         except PriorityError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return PriorityChoice(requested, read_tenant_priorities(tenant, session=session))
+    return PriorityChoice(requested, tenant)

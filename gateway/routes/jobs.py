@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, status
 
 from db.jobs import cancel_job, list_jobs, read_job_states
 from db.slides import cancel_slides
+from db.tenant_rules import read_tenant_rules
 from db.webhook_events import record_final_events
 from gateway.callbacks import CallbackField, choose_callback
 from gateway.deps import (
@@ -91,8 +92,9 @@ def create_job_route(
     if priority is not None:
         parts.append(("priority", priority))
     key = request_key(idempotency_key, parts)
-    level = choose_priority(priority, tenant, session)
-    callback = choose_callback(callback_url, tenant, settings, session)
+    rules = read_tenant_rules(tenant, session=session)  # one round trip for both
+    level = choose_priority(priority, rules.priorities)
+    callback = choose_callback(callback_url, tenant, rules, settings)
     return submit_job(
         Upload(files, manifest, key), services, close=close, callback_url=callback, priority=level
     )

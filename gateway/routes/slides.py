@@ -21,6 +21,7 @@ from core.slide_sources import SourceRefusedError, check_reference
 from db.jobs import create_job
 from db.models import Item
 from db.slides import NewSlide, add_slides, slide_rows
+from db.tenant_rules import read_tenant_rules
 from db.uploads import completed_blob
 from gateway.callbacks import choose_callback
 from gateway.deps import JobDep, PublisherDep, SessionDep, SettingsDep, StoreDep, TenantDep
@@ -104,7 +105,8 @@ def create_slide_job_route(
     blocks; `GET /v1/jobs/{id}/slides` shows their progress.
     """
     slides = checked_slides(body, settings.slide_sources.get(tenant, []), tenant, session)
-    callback = choose_callback(body.callback_url, tenant, settings, session)
+    rules = read_tenant_rules(tenant, session=session)
+    callback = choose_callback(body.callback_url, tenant, rules, settings)
     job, _ = create_job([], session=session, tenant=tenant, callback_url=callback)
     slide_ids = add_slides(job, slides, session=session)
     session.commit()

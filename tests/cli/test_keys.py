@@ -13,9 +13,10 @@ from cli.main import app
 from core.priority import Priority
 from core.settings import get_settings
 from db.migrate import upgrade
+from db.models import TenantWebhook
 from db.session import get_session
 from db.tenant_priorities import TenantPriorities, read_tenant_priorities
-from db.tenant_webhooks import read_tenant_webhook
+from db.tenant_rules import read_tenant_rules
 
 
 @pytest.fixture
@@ -76,9 +77,11 @@ def test_a_webhook_secret_is_printed_once_and_a_default_url_needs_it(runner: Cli
     ok = runner.invoke(app, ["keys", "webhook-url", "--tenant", "lab", "https://1.1.1.1/in"])
     assert ok.exit_code == 0, ok.output
     with get_session(url) as session:
-        stored = read_tenant_webhook("lab", session=session)
+        stored = session.get(TenantWebhook, "lab")
         assert stored is not None
         assert (stored.secret, stored.default_url) == (second, "https://1.1.1.1/in")
+        rules = read_tenant_rules("lab", session=session)  # what the gateway reads
+        assert (rules.signs_webhooks, rules.default_callback) == (True, "https://1.1.1.1/in")
 
 
 def test_a_tenants_priority_default_and_cap_are_set_kept_and_cleared(runner: CliRunner) -> None:
