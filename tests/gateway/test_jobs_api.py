@@ -31,6 +31,7 @@ def test_submit_answers_at_once_and_publishes_item_ids(
     body = submit(client, ("a.png", png_bytes(1)), ("b.png", png_bytes(2)))
     assert body["status"] == "queued" and body["n_items"] == 2 and body["n_rejected"] == 0
     assert body["links"]["self"] == f"/v1/jobs/{body['job_id']}"
+    assert client.app.state.publisher.flush()  # type: ignore[attr-defined]  # sent after the 202
     messages = queued_messages(settings)
     assert len(messages) == 1  # two items fit in one task
     job = client.get(body["links"]["self"]).json()

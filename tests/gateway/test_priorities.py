@@ -21,7 +21,14 @@ def submit(client: TestClient, n: int, **fields: str) -> dict:  # type: ignore[t
     files = [("files", (f"{i}.png", png_bytes(i))) for i in range(n)]
     response = client.post("/v1/jobs", files=files, data=fields)
     assert response.status_code == 202, response.text
+    sent(client)
     return response.json()  # type: ignore[no-any-return]
+
+
+def sent(client: TestClient) -> None:
+    """Wait until the gateway's publisher has sent the wake-ups handed to it so far (it
+    sends after the 202, on its own thread)."""
+    assert client.app.state.publisher.flush()  # type: ignore[attr-defined]
 
 
 def queues(settings: Settings) -> list[str]:
@@ -56,6 +63,7 @@ def test_an_open_job_is_normal_and_its_later_items_keep_its_queue(
         f"/v1/jobs/{job['job_id']}/items", files=[("files", ("x.png", png_bytes(99)))]
     )
     assert added.json()["priority"] == "normal"
+    sent(client)
     assert queues(settings) == ["inference", "inference"]
 
 

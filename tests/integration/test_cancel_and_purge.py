@@ -43,7 +43,11 @@ def test_cancelled_published_work_is_skipped_and_its_images_purged(
         with httpx.Client(base_url=stack.url, timeout=60) as client:
             files = [("files", (f"t{i}.png", tile)) for i, tile in enumerate(tiles)]
             job_id = client.post("/v1/jobs", files=files).json()["job_id"]
-            waiting = redis.Redis.from_url(redis_url).llen(INFERENCE_QUEUE)
+            broker = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 30  # the gateway publishes after the 202
+            while broker.llen(INFERENCE_QUEUE) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            waiting = broker.llen(INFERENCE_QUEUE)
             assert waiting >= 2  # 16 items in batches of 8: the tasks sit in Redis, published
             cancelled = CliRunner().invoke(app, ["cancel", job_id, "--api", stack.url])
             assert cancelled.exit_code == 0 and "16 cancelled of 16" in cancelled.output
