@@ -28,10 +28,10 @@ def test_an_open_job_fills_over_requests_and_is_queued_at_once(
 ) -> None:
     job = open_job(client, ("a.png", png_bytes(1)))
     assert job["status"] == "open"
-    assert len(queued_messages(settings)) == 1  # inference starts before the job is closed
+    assert len(queued_messages(settings, client)) == 1  # inference starts before the job is closed
     second = add(client, job, ("b.png", png_bytes(2)), ("c.png", png_bytes(3)))
     assert second.status_code == 202 and second.json()["n_items"] == 2
-    assert len(queued_messages(settings)) == 2
+    assert len(queued_messages(settings, client)) == 2
     state = client.get(job["links"]["self"]).json()
     assert state["status"] == "open" and state["counts"]["total"] == 3
     closed = client.post(job["links"]["close"])
