@@ -100,17 +100,28 @@ def start_stack(env: dict[str, str], log_dir: Path) -> tuple[Stack, float, float
     return stack, cold_start, time.monotonic() - started
 
 
-def exactly_once(database_url: str) -> bool:
-    """Return whether every item that finished has exactly one result, and none is left."""
+def exactly_once(database_url: str, timeout: float = 300.0) -> bool:
+    """Return whether every item that finished has exactly one result, and none is left.
+
+    The last mode's load generator stops with requests in flight (64 `/predict` calls
+    whose images are still queued): the check waits up to `timeout` seconds for them.
+    """
     from sqlalchemy import func, select
 
     from db.models import Item, ItemStatus, Result
     from db.session import get_session
 
-    with get_session(database_url) as session:
-        succeeded = session.scalar(select(func.count()).where(Item.status == ItemStatus.SUCCEEDED))
-        unfinished = session.scalar(
-            select(func.count()).where(Item.status.in_([ItemStatus.QUEUED, ItemStatus.RUNNING]))
-        )
-        results = session.scalar(select(func.count()).select_from(Result))
-    return succeeded == results and unfinished == 0
+    unfinished_statuses = [ItemStatus.QUEUED, ItemStatus.RUNNING]
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_session(database_url) as session:
+            unfinished = session.scalar(
+                select(func.count()).where(Item.status.in_(unfinished_statuses))
+            )
+            succeeded = session.scalar(
+                select(func.count()).where(Item.status == ItemStatus.SUCCEEDED)
+            )
+            results = session.scalar(select(func.count()).select_from(Result))
+        if unfinished == 0 or time.monotonic() > deadline:
+            return succeeded == results and unfinished == 0
+        time.sleep(0.5)
