@@ -21,8 +21,15 @@ def _enable_sqlite_concurrency(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for PostgreSQL (psycopg 3) or SQLite."""
+# Connections kept and allowed past them, by purpose. Requests share the big pool; the
+# readiness probe and the Prometheus collector have their own few connections (their
+# threads are capped in gateway.pools), so a burst that checks out every request
+# connection never makes /readyz or /metrics wait for one.
+POOLS = {"requests": (20, 20), "probes": (4, 2)}
+
+
+def make_engine(url: str, purpose: str = "requests") -> Engine:
+    """Create an engine for PostgreSQL (psycopg 3) or SQLite, its pool sized for `purpose`."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -37,19 +44,25 @@ def make_engine(url: str) -> Engine:
     # More kept connections than the gateway's 16 sync-route threads: with 5, each request
     # past them opened a connection and closed it after (a new PostgreSQL backend each
     # time), which cost more CPU than the request's own SQL.
-    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+    pool_size, max_overflow = POOLS[purpose]
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
 
 
-@lru_cache(maxsize=4)
-def session_factory(url: str) -> sessionmaker[Session]:
-    """Return the session factory for a database URL, one engine per process and URL."""
-    return sessionmaker(bind=make_engine(url), expire_on_commit=False)
+@lru_cache(maxsize=8)
+def _factory(url: str, purpose: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=make_engine(url, purpose), expire_on_commit=False)
+
+
+def session_factory(url: str, purpose: str = "requests") -> sessionmaker[Session]:
+    """Return the session factory for a database URL, one engine per process, URL and
+    purpose (both always passed on, so a defaulted purpose is the same cache entry)."""
+    return _factory(url, purpose)
 
 
 @contextmanager
-def get_session(url: str) -> Iterator[Session]:
+def get_session(url: str, purpose: str = "requests") -> Iterator[Session]:
     """Open a session that commits on success and rolls back on error."""
-    session = session_factory(url)()
+    session = session_factory(url, purpose)()
     try:
         yield session
         session.commit()
@@ -62,4 +75,4 @@ def get_session(url: str) -> Iterator[Session]:
 
 def dispose_engines() -> None:
     """Forget engines made before a fork, so a child opens its own connections."""
-    session_factory.cache_clear()
+    _factory.cache_clear()

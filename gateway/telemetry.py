@@ -28,7 +28,7 @@ class DatabaseCollector(Collector):
         self._stale = stale_seconds
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with get_session(self._url) as session:
+        with get_session(self._url, "probes") as session:
             by_status = count_items_by_status(session=session)
             ready = count_ready(session=session, stale_seconds=self._stale)
         yield GaugeMetricFamily(

@@ -1,18 +1,22 @@
 """Liveness and readiness probes.
 
 `/healthz` runs on the event loop and needs no thread; `/readyz` checks the database and
-the broker on its own thread capacity (gateway.pools), so neither waits behind requests.
+the broker on its own thread capacity (gateway.pools) and its own database connections
+(db.session.POOLS), so neither waits behind requests.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import text
 
 from core.queue import check_broker
 from core.settings import Settings
+from db.session import get_session
 from db.workers import count_ready
-from gateway.deps import SessionOpener, SessionOpenerDep
+from gateway.deps import SessionOpener
 from gateway.service_schemas import Health, WorkersReady
 
 router = APIRouter(tags=["health"])
@@ -70,13 +74,15 @@ def run_checks(
     response_model=Health,
     responses={503: {"model": Health, "description": "The database or the broker is down."}},
 )
-async def readiness(request: Request, response: Response, open_session: SessionOpenerDep) -> Health:
+async def readiness(request: Request, response: Response) -> Health:
     """Answer 200 when the database and the broker are reachable, else 503.
 
     `workers` says how many workers are ready; the gateway stays ready without any (jobs
     are accepted and wait in the queue), but says so.
     """
     state = request.app.state
+    # The probes' own few connections (db.session.POOLS): never queued behind requests.
+    open_session = partial(get_session, state.settings.resolved_database_url, "probes")
     checks, workers = await state.pools.run(
         state.pools.probes, run_checks, open_session, state.settings
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,6 +165,29 @@ def test_readyz_is_503_when_the_broker_is_down(tmp_path: Path, sqlite_url: str) 
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("unreachable")
+
+
+def test_readyz_answers_while_every_request_connection_is_taken(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from db.session import POOLS, session_factory
+
+    settings = Settings(data_dir=tmp_path / "d", database_url=postgres_url, _env_file=None)  # type: ignore[call-arg]
+    engine = session_factory(settings.resolved_database_url).kw["bind"]
+    with api_client(settings) as client:
+        taken = [engine.connect() for _ in range(sum(POOLS["requests"]))]
+        try:
+            started = time.perf_counter()
+            ready = client.get("/readyz")
+            waited = time.perf_counter() - started
+            metrics = client.get("/metrics")
+        finally:
+            for connection in taken:
+                connection.close()
+    # Sharing the request pool, the probe would wait its 30 s checkout timeout and fail.
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    assert waited < 5
+    assert metrics.status_code == 200 and "inferq_items" in metrics.text
 
 
 def test_submission_survives_a_broker_outage(tmp_path: Path, sqlite_url: str) -> None:
