@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 
@@ -25,7 +25,13 @@ def chunk_length(index: int, size: int, chunk_size: int) -> int:
 
 
 class UploadCreate(BaseModel):
-    """What a client declares before sending a file in chunks."""
+    """What a client declares before sending a file in chunks.
+
+    Strict and closed: `"size": true` or `"size": "12"` is a 422, not 1 or 12, and an
+    unknown field is a 422 rather than silently dropped.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     filename: str = Field(min_length=1, max_length=1024, description="The file's name.")
     size: int = Field(ge=1, description="The file's exact size in bytes.")

@@ -58,6 +58,11 @@ def lab(target: Target) -> Iterator[httpx.Client]:
         ({"sha256": "ab" * 33}, 422, "sha256"),
         ({"filename": ""}, 422, "filename"),
         ({"filename": "x" * 2000}, 422, "filename"),
+        ({"size": True}, 422, "size"),
+        ({"size": "4"}, 422, "size"),
+        ({"size": 4.0}, 422, "size"),
+        ({"filename": 7}, 422, "filename"),
+        ({"chunk_size": 1}, 422, "chunk_size"),
     ],
 )
 def test_bad_declarations_are_refused(
