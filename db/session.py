@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -48,15 +48,42 @@ def make_engine(url: str, purpose: str = "requests") -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
 
 
-@lru_cache(maxsize=8)
-def _factory(url: str, purpose: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=make_engine(url, purpose), expire_on_commit=False)
+_factories: dict[tuple[str, str], sessionmaker[Session]] = {}
+_factories_lock = threading.Lock()
+
+
+def _renew_siblings(url: str) -> Callable[[ExceptionContext], None]:
+    """On a dropped connection, renew the pools of the process's other engines of `url`.
+
+    The server restarted, so their idle connections are dead too: without this, the first
+    request after a restart that the probe already noticed would still fail on one.
+    """
+
+    def renew(context: ExceptionContext) -> None:
+        if not context.is_disconnect:
+            return
+        for (other_url, _), factory in list(_factories.items()):
+            engine = factory.kw["bind"]
+            if other_url == url and engine is not context.engine:
+                engine.dispose()  # idle connections closed; checked-out ones on return
+
+    return renew
 
 
 def session_factory(url: str, purpose: str = "requests") -> sessionmaker[Session]:
     """Return the session factory for a database URL, one engine per process, URL and
-    purpose (both always passed on, so a defaulted purpose is the same cache entry)."""
-    return _factory(url, purpose)
+    purpose."""
+    key = (url, purpose)
+    factory = _factories.get(key)
+    if factory is None:
+        with _factories_lock:
+            factory = _factories.get(key)
+            if factory is None:
+                engine = make_engine(url, purpose)
+                event.listen(engine, "handle_error", _renew_siblings(url))
+                factory = sessionmaker(bind=engine, expire_on_commit=False)
+                _factories[key] = factory
+    return factory
 
 
 @contextmanager
@@ -75,4 +102,5 @@ def get_session(url: str, purpose: str = "requests") -> Iterator[Session]:
 
 def dispose_engines() -> None:
     """Forget engines made before a fork, so a child opens its own connections."""
-    _factory.cache_clear()
+    with _factories_lock:
+        _factories.clear()
