@@ -2,9 +2,10 @@
 
 `/predict` is driven by `wrk` (Debian's package) when it is installed, else by client
 processes; single-image jobs by client processes running asyncio clients on raw keep-alive
-connections (cli.raw_http), each process polling its clients' jobs through
-`GET /v1/jobs?ids=` as a fleet of scripts would. Every generator stops by itself after
-`seconds` and sends to 127.0.0.1 only.
+connections (cli.raw_http), each process polling all its clients' jobs in one
+`GET /v1/jobs?ids=` every 50 ms, as a fleet of scripts would (one read covers every waiting
+job, which a long poll per job would not beat); bulk clients long-poll their job. Every
+generator stops by itself after `seconds` and sends to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -239,13 +240,13 @@ def wrk_available() -> bool:
 
 
 def wait_final(client: httpx.Client, job_id: str, timeout: float = 600) -> None:
-    """Poll one job through the listing route until it is final."""
+    """Long-poll one job through the listing route until it is final."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        jobs = client.get("/v1/jobs", params={"ids": job_id}).json()["jobs"]
+        params: dict[str, str | int] = {"ids": job_id, "wait_seconds": 10}
+        jobs = client.get("/v1/jobs", params=params).json()["jobs"]
         if jobs and jobs[0]["status"] in FINAL_STATUSES:
             return
-        time.sleep(0.05)
     raise TimeoutError(f"job {job_id} not finished")
 
 

@@ -25,6 +25,7 @@ from client.retry import RETRY_STATUSES, RetryableStatusError, retrying
 from core.model_card import ModelCard
 
 JOBS_PER_LISTING = 100  # the most IDs GET /v1/jobs takes in one request
+LONG_POLL_SECONDS = 10.0  # how long one listing may wait on the gateway for its jobs
 
 FilesFactory = Callable[[ExitStack], list[tuple[str, Any]]]
 
@@ -165,17 +166,23 @@ class InferqClient:
         """Return a job's status and counts."""
         return JobPublic.model_validate(self.request("GET", f"/v1/jobs/{job_id}").json())
 
-    def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobPublic]:
+    def get_jobs(
+        self, job_ids: Sequence[str], *, wait_seconds: float = 0.0
+    ) -> dict[str, JobPublic]:
         """Return many jobs' status and counts, asking for up to 100 a request.
 
-        Jobs the gateway does not know (or another tenant's) are left out.
+        Jobs the gateway does not know (or another tenant's) are left out. With
+        `wait_seconds`, each request is a long poll: the gateway answers when one of its
+        jobs is final (at once if one is already) or the time is up.
         """
         found: dict[str, JobPublic] = {}
         for start in range(0, len(job_ids), JOBS_PER_LISTING):
-            chunk = ",".join(job_ids[start : start + JOBS_PER_LISTING])
-            page = JobList.model_validate(
-                self.request("GET", "/v1/jobs", params={"ids": chunk}).json()
-            )
+            params: dict[str, str | float] = {
+                "ids": ",".join(job_ids[start : start + JOBS_PER_LISTING])
+            }
+            if wait_seconds > 0:
+                params["wait_seconds"] = round(wait_seconds, 3)
+            page = JobList.model_validate(self.request("GET", "/v1/jobs", params=params).json())
             found.update((job.job_id, job) for job in page.jobs)
         return found
 
@@ -286,7 +293,13 @@ class InferqClient:
         timeout: float | None = None,
         on_progress: Callable[[JobPublic], None] | None = None,
     ) -> JobPublic:
-        """Poll a job until its status is final; raise TimeoutError after `timeout` s."""
+        """Wait until a job's status is final; raise TimeoutError after `timeout` s.
+
+        Without `on_progress` it long-polls (wait_for_jobs); with it, it reads the job
+        every `poll_seconds` so that progress shows as it happens.
+        """
+        if on_progress is None:
+            return self.wait_for_jobs([job_id], poll_seconds=poll_seconds, timeout=timeout)[job_id]
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.get_job(job_id)
@@ -301,13 +314,20 @@ class InferqClient:
     def wait_for_jobs(
         self, job_ids: Sequence[str], *, poll_seconds: float = 0.5, timeout: float | None = None
     ) -> dict[str, JobPublic]:
-        """Poll many jobs, 100 a request, until every one is final (TimeoutError after
-        `timeout` s); a job the gateway does not know raises ApiError 404."""
+        """Wait for many jobs, 100 a request, until every one is final (TimeoutError after
+        `timeout` s); a job the gateway does not know raises ApiError 404.
+
+        Each request is a long poll of up to LONG_POLL_SECONDS, so a finished job is seen
+        as soon as the gateway hears of it; `poll_seconds` only spaces the requests when
+        the gateway answers sooner without every job final (it had no place to wait).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         done: dict[str, JobPublic] = {}
         while True:
             pending = [job_id for job_id in job_ids if job_id not in done]
-            found = self.get_jobs(pending)
+            left = LONG_POLL_SECONDS if deadline is None else deadline - time.monotonic()
+            asked = time.monotonic()
+            found = self.get_jobs(pending, wait_seconds=max(0.0, min(LONG_POLL_SECONDS, left)))
             missing = [job_id for job_id in pending if job_id not in found]
             if missing:
                 raise ApiError(404, f"job {missing[0]} not found")
@@ -318,4 +338,4 @@ class InferqClient:
                 raise TimeoutError(
                     f"{len(job_ids) - len(done)} jobs not finished after {timeout} s"
                 )
-            time.sleep(poll_seconds)
+            time.sleep(max(0.0, poll_seconds - (time.monotonic() - asked)))

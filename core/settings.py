@@ -190,7 +190,11 @@ class Settings(BaseSettings):
         description="Unknown-key lookups a client address may cause a minute; then 429. 0: off.",
     )
     max_predict_waiters: int = Field(
-        256, ge=1, description="POST /predict calls waiting at once per gateway; more get 429."
+        256,
+        ge=1,
+        description="POST /predict calls waiting at once per gateway; more get 429. Job "
+        "listings waiting with wait_seconds have as many places of their own; past them a "
+        "listing answers at once.",
     )
     max_unfinished_items_per_tenant: int = Field(
         50_000, ge=0, description="Queued or running images a tenant may have; 0: no limit."

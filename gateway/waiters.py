@@ -1,9 +1,11 @@
-"""Where `POST /predict` waits: one completion listener per gateway process, bounded waiters.
+"""Where `POST /predict` and waiting job listings wait: one completion listener per gateway
+process, bounded waiters.
 
 The listener subscribes once to the workers' completion channel (core.completion) and
-wakes the waiters of the jobs each message names; a waiter then reads its result once.
+wakes the waiters of the jobs each message names; a waiter then reads what it waits for.
 No thread is held while waiting. Without a Redis broker (the embedded defaults) waiters
-read the database every `FALLBACK_POLL_SECONDS` instead.
+read the database every `FALLBACK_POLL_SECONDS` instead. `/predict` calls and listings
+each have `limit` waiting places, so long polls never take a `/predict` caller's place.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import anyio
 
 from core.completion import CHANNEL, decode_job_ids
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FALLBACK_POLL_SECONDS = 0.05
 RECONNECT_SECONDS = 1.0
@@ -24,13 +32,13 @@ SUBSCRIBE_WAIT_SECONDS = 1.0
 
 
 class CompletionWaiters:
-    """Events of jobs that `/predict` calls wait on, set by the completion listener."""
+    """Events of jobs that calls wait on, set by the completion listener."""
 
     def __init__(self, url: str | None, limit: int) -> None:
         self._url = url
         self.limit = limit
-        self.count = 0
-        self._events: dict[str, asyncio.Event] = {}
+        self._counts: Counter[str] = Counter()
+        self._events: dict[str, set[asyncio.Event]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
 
@@ -39,26 +47,38 @@ class CompletionWaiters:
         """Whether completions arrive as signals (else waiters read the database)."""
         return self._subscribed is not None and self._subscribed.is_set()
 
+    def count(self, purpose: str = "predict") -> int:
+        """Return how many calls of a purpose wait now."""
+        return self._counts[purpose]
+
     @contextlib.contextmanager
-    def slot(self) -> Iterator[bool]:
-        """Hold one of the limited waiting places; yield False when none is free."""
-        if self.count >= self.limit:
+    def slot(self, purpose: str = "predict") -> Iterator[bool]:
+        """Hold one of the purpose's limited waiting places; yield False when none is free."""
+        if self._counts[purpose] >= self.limit:
             yield False
             return
-        self.count += 1
+        self._counts[purpose] += 1
         try:
             yield True
         finally:
-            self.count -= 1
+            self._counts[purpose] -= 1
 
     @contextlib.contextmanager
-    def expect(self, job_id: str) -> Iterator[asyncio.Event]:
-        """Register interest in a job before its items are published."""
-        event = self._events.setdefault(job_id, asyncio.Event())
+    def expect(self, *job_ids: str) -> Iterator[asyncio.Event]:
+        """Register interest in jobs (before their items are published, or before their
+        state is first read); the event is set whenever a completion names one of them."""
+        event = asyncio.Event()
+        for job_id in job_ids:
+            self._events.setdefault(job_id, set()).add(event)
         try:
             yield event
         finally:
-            self._events.pop(job_id, None)
+            for job_id in job_ids:
+                events = self._events.get(job_id)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._events[job_id]
 
     async def start(self) -> None:
         """Start listening (once) and wait briefly until subscribed."""
@@ -82,8 +102,7 @@ class CompletionWaiters:
         if message.get("type") != "message":
             return
         for job_id in decode_job_ids(message["data"]):
-            event = self._events.get(job_id)
-            if event is not None:
+            for event in self._events.get(job_id, ()):
                 event.set()
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
@@ -102,8 +121,32 @@ class CompletionWaiters:
             except Exception as exc:
                 subscribed.clear()
                 logger.warning("completion listener lost Redis: %s", type(exc).__name__)
-                for event in self._events.values():
-                    event.set()  # waiters read the database rather than sleep to the timeout
+                for events in self._events.values():
+                    for event in events:  # waiters read the database rather than sleep
+                        event.set()
                 await asyncio.sleep(RECONNECT_SECONDS)
             finally:
                 await client.aclose()
+
+
+async def wait_until(
+    waiters: CompletionWaiters,
+    event: asyncio.Event,
+    deadline: float,
+    read: Callable[[], T],
+    finished: Callable[[T], bool],
+) -> T:
+    """Read (in a worker thread) each time the event is set, or every
+    `FALLBACK_POLL_SECONDS` while no signals arrive, until `finished` holds or the
+    monotonic `deadline` passes; return the last read."""
+    while (remaining := deadline - time.monotonic()) > 0:
+        wait = remaining if waiters.signalled else min(remaining, FALLBACK_POLL_SECONDS)
+        with anyio.move_on_after(wait):
+            await event.wait()
+        woken = event.is_set()
+        event.clear()
+        if woken or not waiters.signalled:
+            value = await anyio.to_thread.run_sync(read)
+            if finished(value):
+                return value
+    return await anyio.to_thread.run_sync(read)

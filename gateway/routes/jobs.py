@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 
-from db.jobs import cancel_job, list_jobs, read_job_states
+from db.jobs import cancel_job
 from db.slides import cancel_slides
 from db.tenant_rules import read_tenant_rules
 from db.webhook_events import record_final_events
@@ -15,6 +15,7 @@ from gateway.deps import (
     JobDep,
     PublisherDep,
     SessionDep,
+    SessionOpenerDep,
     SettingsDep,
     StoreDep,
     TenantDep,
@@ -24,6 +25,7 @@ from gateway.errors import responses
 from gateway.forms import FilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
 from gateway.intake.parts import ManifestPart
+from gateway.job_listing import Listing, WaitQuery, answer_listing
 from gateway.listing import (
     CreatedAfterQuery,
     CreatedBeforeQuery,
@@ -36,13 +38,12 @@ from gateway.pagination import (
     CursorQuery,
     IdsQuery,
     decode_job_cursor,
-    encode_job_cursor,
     parse_ids,
 )
 from gateway.priorities import PriorityField, choose_priority
 from gateway.schemas import JobAccepted, JobList, JobPublic
 from gateway.submission import Services, Upload, submit_job
-from gateway.views import public_view, to_public
+from gateway.views import to_public
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -106,42 +107,52 @@ def create_job_route(
     responses=responses(400, 401, 422, 429),
     dependencies=[
         Depends(
-            only_parameters("ids", "limit", "cursor", "status", "created_after", "created_before")
+            only_parameters(
+                "ids",
+                "limit",
+                "cursor",
+                "status",
+                "created_after",
+                "created_before",
+                "wait_seconds",
+            )
         )
     ],
 )
-def list_jobs_route(
+async def list_jobs_route(
+    request: Request,
     tenant: TenantDep,
-    session: SessionDep,
-    settings: SettingsDep,
+    open_session: SessionOpenerDep,
     ids: IdsQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_IDS)] = MAX_IDS,
     cursor: CursorQuery = None,
     status: StatusQuery = None,
     created_after: CreatedAfterQuery = None,
     created_before: CreatedBeforeQuery = None,
+    wait_seconds: WaitQuery = 0,
 ) -> JobList:
     """Return many jobs' status and counts in one call, newest first.
 
     With `ids`, the named jobs (a client polling 500 one-image jobs asks 5 times, not
     500); without, the tenant's latest jobs, a page at a time (follow `next_cursor`).
     `status` keeps jobs in those statuses, `created_after` and `created_before` bound
-    when they were created; each filter holds on every page of the cursor.
+    when they were created; each filter holds on every page of the cursor. With `ids`,
+    `wait_seconds` makes it a long poll: unless a named job is final already, the answer
+    comes when one is or the time is up, so a client learns of a finished job at once
+    without polling; it drops the final ones and asks again for the rest
+    (`wait_seconds` without `ids` is a 400).
     """
-    wanted = parse_ids(ids)
-    jobs = list_jobs(
-        session=session,
+    listing = Listing(
         tenant=tenant,
-        ids=wanted,
-        limit=len(wanted) if wanted else limit,
+        ids=parse_ids(ids),
+        limit=limit,
         before=decode_job_cursor(cursor),
         statuses=parse_statuses(status),
         created_after=as_utc(created_after),
         created_before=as_utc(created_before),
     )
-    page = [public_view(state, settings) for state in read_job_states(jobs, session=session)]
-    full = wanted is None and len(jobs) == limit
-    return JobList(jobs=page, next_cursor=encode_job_cursor(jobs[-1]) if full else None)
+    state = request.app.state
+    return await answer_listing(open_session, state.settings, state.waiters, listing, wait_seconds)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))

@@ -7,9 +7,9 @@ once. Past `predict_timeout_seconds` it answers 202 with the job to poll.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from functools import partial
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request, UploadFile, status
@@ -26,7 +26,7 @@ from gateway.links import job_links
 from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
-from gateway.waiters import FALLBACK_POLL_SECONDS, CompletionWaiters
+from gateway.waiters import CompletionWaiters, wait_until
 
 router = APIRouter(tags=["predict"])
 
@@ -54,27 +54,6 @@ def read_outcome(
     with open_session() as session:
         item, result = list_results(job_id, session=session, limit=1).rows[0]
         return item.status, item.error, result
-
-
-async def wait_for_outcome(
-    waiters: CompletionWaiters,
-    done: asyncio.Event,
-    job_id: uuid.UUID,
-    open_session: SessionOpener,
-    deadline: float,
-) -> tuple[str, str | None, Result | None]:
-    """Wait for the signal naming the job (or poll without one), then read its item."""
-    while (remaining := deadline - time.monotonic()) > 0:
-        wait = remaining if waiters.signalled else min(remaining, FALLBACK_POLL_SECONDS)
-        with anyio.move_on_after(wait):
-            await done.wait()
-        woken = done.is_set()
-        done.clear()
-        if woken or not waiters.signalled:
-            outcome = await anyio.to_thread.run_sync(read_outcome, open_session, job_id)
-            if outcome[0] in FINISHED:
-                return outcome
-    return await anyio.to_thread.run_sync(read_outcome, open_session, job_id)
 
 
 def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Prediction:
@@ -146,8 +125,12 @@ async def predict_route(
         with waiters.expect(str(job_id)) as done:  # before publishing: it may finish at once
             await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
             deadline = started + settings.predict_timeout_seconds
-            item_status, error, result = await wait_for_outcome(
-                waiters, done, job_id, open_session, deadline
+            item_status, error, result = await wait_until(
+                waiters,
+                done,
+                deadline,
+                partial(read_outcome, open_session, job_id),
+                lambda outcome: outcome[0] in FINISHED,
             )
     if result is not None:
         return to_prediction(job_id, result, (time.monotonic() - started) * 1000.0)

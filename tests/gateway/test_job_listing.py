@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
+from db.jobs import cancel_job, get_job
+from db.session import get_session
 from tests.gateway.conftest import png_bytes
 
 
@@ -45,3 +52,62 @@ def test_a_bad_filter_is_refused_with_a_reason(client: TestClient) -> None:
         assert answer.status_code == 422 and "ISO 8601" in answer.text, answer.text
     typo = client.get("/v1/jobs", params={"state": "queued"})
     assert typo.status_code == 400 and "status" in typo.json()["detail"]
+
+
+def submit_one(client: TestClient, seed: int) -> str:
+    answer = client.post("/v1/jobs", files=[("files", (f"{seed}.png", png_bytes(seed)))])
+    return str(answer.json()["job_id"])
+
+
+def test_a_waiting_listing_answers_when_one_of_its_jobs_is_final(
+    client: TestClient, settings: Settings
+) -> None:
+    ids = [submit_one(client, seed) for seed in range(2)]
+    started = time.monotonic()
+    pending = client.get("/v1/jobs", params={"ids": ",".join(ids), "wait_seconds": 0.6})
+    assert time.monotonic() - started >= 0.6  # no worker here: it waited its time out
+    assert [job["status"] for job in pending.json()["jobs"]] == ["queued", "queued"]
+
+    def cancel_later() -> None:
+        time.sleep(0.5)
+        with get_session(settings.resolved_database_url) as session:
+            job = get_job(uuid.UUID(ids[0]), session=session, tenant="lab")
+            assert job is not None
+            cancel_job(job, session=session)
+
+    canceller = threading.Thread(target=cancel_later)
+    canceller.start()
+    started = time.monotonic()
+    one = client.get("/v1/jobs", params={"ids": ",".join(ids), "wait_seconds": 30})
+    waited = time.monotonic() - started
+    canceller.join()
+    statuses = {job["job_id"]: job["status"] for job in one.json()["jobs"]}
+    assert statuses == {ids[0]: "cancelled", ids[1]: "queued"}
+    assert 0.4 < waited < 15  # answered once one was final, long before the 30 s
+
+    started = time.monotonic()
+    final = client.get("/v1/jobs", params={"ids": ",".join(ids), "wait_seconds": 30})
+    assert len(final.json()["jobs"]) == 2
+    assert time.monotonic() - started < 15  # one is final already: no wait at all
+
+
+def test_a_bad_wait_is_refused_with_a_reason(client: TestClient) -> None:
+    job_id = submit_one(client, 0)
+    alone = client.get("/v1/jobs", params={"wait_seconds": 5})
+    assert alone.status_code == 400 and "ids" in alone.json()["detail"]
+    for wait in ("31", "-1", "soon", "nan"):
+        answer = client.get("/v1/jobs", params={"ids": job_id, "wait_seconds": wait})
+        assert answer.status_code == 422, (wait, answer.text)
+
+
+def test_past_its_waiting_places_a_listing_answers_at_once(client: TestClient) -> None:
+    job_id = submit_one(client, 3)
+    waiters = client.app.state.waiters  # type: ignore[attr-defined]
+    with contextlib.ExitStack() as places:
+        for _ in range(waiters.limit):
+            assert places.enter_context(waiters.slot("listing"))
+        assert waiters.count("predict") == 0  # /predict's places are its own
+        started = time.monotonic()
+        answer = client.get("/v1/jobs", params={"ids": job_id, "wait_seconds": 20})
+        assert time.monotonic() - started < 10
+    assert answer.status_code == 200 and answer.json()["jobs"][0]["status"] == "queued"

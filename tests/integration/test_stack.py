@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import httpx
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from cli.stack import Stack
 from db.models import Result
 from db.session import get_session
-from tests.integration.conftest import tile_bytes, wait_for_job
+from tests.integration.conftest import FINAL, tile_bytes, wait_for_job
 
 
 def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack, postgres_url: str) -> None:
@@ -61,6 +62,37 @@ def test_predict_answers_synchronously(real_stack: Stack) -> None:
         assert job["status"] == "succeeded"
         refused = client.post("/predict", files={"file": ("x.png", b"plain text")})
         assert refused.status_code == 415
+
+
+def test_a_waiting_listing_answers_when_the_workers_finish(real_stack: Stack) -> None:
+    with httpx.Client(base_url=real_stack.url, timeout=60) as client:
+        warm = client.post("/v1/jobs", files=[("files", ("w.png", tile_bytes(1)))]).json()
+        wait_for_job(client, warm["job_id"])  # the worker has its model
+        ids = [
+            client.post(
+                "/v1/jobs",
+                files=[("files", (f"{i}.png", tile_bytes(100 * n + i))) for i in range(8)],
+            ).json()["job_id"]
+            for n in range(2)
+        ]
+        started = time.monotonic()
+        finished: dict[str, dict] = {}  # type: ignore[type-arg]
+        while len(finished) < len(ids):  # the client's loop: drop the final, wait again
+            assert time.monotonic() - started < 90
+            left = ",".join(job_id for job_id in ids if job_id not in finished)
+            answer = client.get("/v1/jobs", params={"ids": left, "wait_seconds": 30})
+            assert answer.status_code == 200, answer.text
+            finished.update(
+                (job["job_id"], job) for job in answer.json()["jobs"] if job["status"] in FINAL
+            )
+        waited = time.monotonic() - started
+    assert all(
+        job["status"] == "succeeded" and job["counts"]["succeeded"] == 8
+        for job in finished.values()
+    )
+    # With Redis the listing reads only when a completion names its jobs: without the
+    # workers' signal each call would have answered at its 30 s deadline.
+    assert waited < 20
 
 
 # A worker killed mid-job: tests/faults/test_workers.py::test_kill_9_mid_batch_loses_nothing.
