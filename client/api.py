@@ -295,21 +295,28 @@ class InferqClient:
     ) -> JobPublic:
         """Wait until a job's status is final; raise TimeoutError after `timeout` s.
 
-        Without `on_progress` it long-polls (wait_for_jobs); with it, it reads the job
-        every `poll_seconds` so that progress shows as it happens.
+        Without `on_progress` it long-polls (calls of up to LONG_POLL_SECONDS that the
+        gateway answers when the job is final); with it, it reads the job every
+        `poll_seconds` so that progress shows as it happens.
         """
-        if on_progress is None:
-            return self.wait_for_jobs([job_id], poll_seconds=poll_seconds, timeout=timeout)[job_id]
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            job = self.get_job(job_id)
-            if on_progress is not None:
+            asked = time.monotonic()
+            if on_progress is None:
+                left = LONG_POLL_SECONDS if deadline is None else deadline - asked
+                wait = max(0.0, min(LONG_POLL_SECONDS, left))
+                found = self.get_jobs([job_id], wait_seconds=wait).get(job_id)
+                if found is None:
+                    raise ApiError(404, f"job {job_id} not found")
+                job = found
+            else:
+                job = self.get_job(job_id)
                 on_progress(job)
             if job.done:
                 return job
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} not finished after {timeout} s: {job.status}")
-            time.sleep(poll_seconds)
+            time.sleep(max(0.0, poll_seconds - (time.monotonic() - asked)))
 
     def wait_for_jobs(
         self, job_ids: Sequence[str], *, poll_seconds: float = 0.5, timeout: float | None = None
