@@ -109,7 +109,8 @@ def test_a_poison_item_fails_alone_after_max_attempts(
             if running and kills < 2 and kill_holder(str(poison.worker_id), workers):
                 kills += 1  # the poison killed its process
                 if kills < 2:  # a supervisor starts another; the survivor covers the last
-                    workers[f"worker-{len(stack.workers)}"] = stack.start_worker()
+                    name = f"worker-{len(stack.workers)}"  # the name start_worker gives it
+                    workers[name] = stack.start_worker()
             time.sleep(0.02)
         items = probe.wait_done(job_id, timeout=120)
     others = [i for i in items if i.filename != "poison.png"]
