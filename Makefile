@@ -7,15 +7,15 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(UV_BOOTSTRAP))
 export UV_PYTHON_DOWNLOADS := never
 VENV := .venv/bin
 
-.PHONY: help demo test install lint chromium bench soak clean
+.PHONY: help demo test install bytecode lint chromium bench soak clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-demo: install  ## Train the quick model if needed, run gateway + worker on the embedded defaults, submit a folder.
+demo: install bytecode  ## Train the quick model if needed, run gateway + worker on the embedded defaults, submit a folder.
 	$(VENV)/inferq demo
 
-test: install lint chromium  ## Lint, type-check, check import contracts and run every test.
+test: install bytecode lint chromium  ## Lint, type-check, check import contracts and run every test.
 	$(VENV)/pytest
 
 # The browser tests (tests/browser) drive a system Chromium through Playwright; Playwright's
@@ -45,6 +45,11 @@ $(UV_BOOTSTRAP):
 
 install: .venv/.installed  ## Create .venv with every extra and the dev tools (uv, locked).
 
+# The project's own modules compiled too, as the images do: a gateway then starts in about
+# 0.3 s less. A module edited since is compiled again (in memory where bytecode is not written).
+bytecode: install
+	$(VENV)/python -m compileall -q -j 0 core db gateway worker cli client training evaluation
+
 lint: install  ## Ruff, mypy, the import-linter contracts, Dockerfiles, compose file and workflows.
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
@@ -55,10 +60,10 @@ lint: install  ## Ruff, mypy, the import-linter contracts, Dockerfiles, compose 
 	$(VENV)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/zizmor --offline --quiet .github/workflows
 
-bench: install  ## Raw vs end-to-end throughput (tiles and a ~10,000-tile slide) for the small CNN and ResNet50V2.
+bench: install bytecode  ## Raw vs end-to-end throughput (tiles and a ~10,000-tile slide) for the small CNN and ResNet50V2.
 	$(VENV)/inferq bench
 
-soak: install  ## Worker RSS over 1,000 batches after warm-up (must grow < 5%); not part of `make test`.
+soak: install bytecode  ## Worker RSS over 1,000 batches after warm-up (must grow < 5%); not part of `make test`.
 	$(VENV)/pytest -m soak -q -s
 
 clean:  ## Remove the local data folder (database, blobs, queue) and caches.

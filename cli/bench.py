@@ -8,13 +8,13 @@ end, with one gateway and one worker on real PostgreSQL and Redis, keys required
 - predict: 64 connections calling `POST /predict` (wrk when installed).
 Each mode reports images a second, its ratio to raw, p50/p95/p99 latency, answers by
 status, and the mean batch size the worker actually ran (from its /metrics counters).
-Gateway cold start (spawn to the first 200 from /readyz) and worker ready (spawn to its
-health 200) are measured too. `--runtime all` measures each model in TensorFlow fp32,
-LiteRT fp32 and LiteRT int8 in turn (TFLite files converted from the same weights). The
-priority mode (cli/bench_priority.py) times /predict while a 20,000-image bulk job runs,
-against its idle time in the same run; the slide case (cli/bench_slides.py) times one
-synthetic slide. The rate limit is off for the run: one tenant plays many clients here;
-everything else of admission runs as deployed.
+Gateway cold start (spawn to the first 200 from /readyz, the median of three starts) and
+worker ready (spawn to its health 200) are measured too. `--runtime all` measures each
+model in TensorFlow fp32, LiteRT fp32 and LiteRT int8 in turn (TFLite files converted from
+the same weights). The priority mode (cli/bench_priority.py) times /predict while a
+20,000-image bulk job runs, against its idle time in the same run; the slide case
+(cli/bench_slides.py) times one synthetic slide. The rate limit is off for the run: one
+tenant plays many clients here; everything else of admission runs as deployed.
 """
 
 from __future__ import annotations

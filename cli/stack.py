@@ -75,6 +75,12 @@ class Stack:
             if process.poll() is None:
                 wait_http_ok(url, process, self.log_dir / f"worker-{index}.log", timeout)
 
+    def stop_gateway(self) -> None:
+        """Stop the gateway alone (SIGTERM, then SIGKILL after 15 s)."""
+        if self.gateway is not None:
+            stop_process(self.gateway)
+            self.gateway = None
+
     def stop(self) -> None:
         """Stop every process with SIGTERM, then SIGKILL after 15 s."""
         processes = [p for p in [self.gateway, *self.workers] if p is not None]
@@ -84,18 +90,26 @@ class Stack:
             log.close()
 
 
-def wait_http_ok(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    """Poll `url` until it answers 200; fail early if the process serving it exits."""
+def wait_http_ok(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float, poll: float = 0.02
+) -> None:
+    """Poll `url` every `poll` seconds until it answers 200 (so a start is timed to within
+    that); fail early if the process serving it exits.
+
+    One client serves every try: a new one each time would build an SSL context, CPU that
+    the starting process needs on a small machine.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode}; see {log}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"process exited with {process.returncode}; see {log}")
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(poll)
     raise TimeoutError(f"{url} not ready after {timeout} s; see {log}")
 
 

@@ -60,7 +60,7 @@ def create_job_route(
     settings: SettingsDep,
     store: StoreDep,
     publisher: PublisherDep,
-    session: SessionDep,
+    open_session: SessionOpenerDep,
     idempotency_key: IdempotencyKeyHeader = None,
     manifest: ManifestPart = None,
     close: Annotated[
@@ -86,19 +86,21 @@ def create_job_route(
     422 and nothing is stored. `priority` (interactive, normal or bulk; another value is a
     422) orders the job's images against other work; a tenant capped lower gets its cap.
     """
-    services = Services(settings, store, publisher, session, tenant)
     parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
     if callback_url:  # only when sent, so that earlier keys keep their fingerprints
         parts.append(("callback_url", callback_url))
     if priority is not None:
         parts.append(("priority", priority))
     key = request_key(idempotency_key, parts)
-    rules = read_tenant_rules(tenant, session=session)  # one round trip for both
-    level = choose_priority(priority, rules.priorities)
-    callback = choose_callback(callback_url, tenant, rules, settings)
-    return submit_job(
-        Upload(files, manifest, key), services, close=close, callback_url=callback, priority=level
-    )
+    # The session is opened here, on the route's thread, rather than by a dependency: that
+    # would take two more trips through the thread pool, on the hottest route.
+    with open_session() as session:
+        services = Services(settings, store, publisher, session, tenant)
+        rules = read_tenant_rules(tenant, session=session)  # one round trip for both
+        level = choose_priority(priority, rules.priorities)
+        callback = choose_callback(callback_url, tenant, rules, settings)
+        upload = Upload(files, manifest, key)
+        return submit_job(upload, services, close=close, callback_url=callback, priority=level)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, text
 
 TABLES = (
     "jobs", "items", "idempotency_keys", "manifest_entries", "webhook_events", "slides",
-    "slide_blocks",
+    "slide_blocks", "uploads", "upload_chunks",
 )  # fmt: skip
 
 

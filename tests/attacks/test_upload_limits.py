@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.attacks.conftest import Target
+from tests.attacks.stored import count_rows
 
 GIB = 2**30
 
@@ -66,11 +67,13 @@ def lab(target: Target) -> Iterator[httpx.Client]:
     ],
 )
 def test_bad_declarations_are_refused(
-    lab: httpx.Client, changes: dict[str, object], status: int, words: str
+    target: Target, lab: httpx.Client, changes: dict[str, object], status: int, words: str
 ) -> None:
+    stored = count_rows(target.database_url)
     response = lab.post("/v1/uploads", json=declare(b"data", **changes))
     assert response.status_code == status, response.text
     assert words in response.json()["detail"]
+    assert count_rows(target.database_url) == stored  # no upload was opened
 
 
 def test_a_body_that_is_not_json_is_a_4xx(lab: httpx.Client) -> None:
