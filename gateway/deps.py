@@ -11,11 +11,12 @@ loop rather than taking a thread for each.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ from core.settings import Settings
 from core.storage import BlobStore
 from db.jobs import get_job
 from db.models import Job
-from db.session import get_session
+from db.session import get_session, session_factory
 from gateway.publisher import Publisher
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
@@ -70,12 +71,33 @@ async def get_session_opener(request: Request) -> SessionOpener:
     return partial(get_session, request.app.state.settings.resolved_database_url)
 
 
-def get_db(
-    open_session: Annotated[SessionOpener, Depends(get_session_opener)],
-) -> Iterator[Session]:
-    """Yield a session that commits when the route returns without error."""
-    with open_session() as session:
+def finish(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close a request's session."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """Yield a session that commits when the route returns without error.
+
+    The session is made on the event loop (it connects when the route first uses it, on
+    the route's thread) and finished on a worker thread: one trip through the thread pool
+    rather than the two a sync dependency takes, on every route that reads the database.
+    """
+    session = session_factory(request.app.state.settings.resolved_database_url)()
+    try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a cancelled request still returns its connection
+            await anyio.to_thread.run_sync(partial(finish, session, commit=False))
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(partial(finish, session, commit=True))
 
 
 def find_tenant_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: bool) -> Job:
