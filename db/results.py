@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Item, Result
@@ -38,6 +39,34 @@ def list_results(
         rows = rows[:limit]
         return ResultPage(rows, rows[-1][0].position)
     return ResultPage(rows, None)
+
+
+OUTCOME_COLUMNS = (
+    Item.status,
+    Item.error,
+    Result.label,
+    Result.probability,
+    Result.scores,
+    Result.inference_ms,
+    Result.batch_ms,
+    Result.batch_size,
+    Result.model_name,
+    Result.model_version,
+    Result.model_id,
+    Result.warnings,
+)
+
+
+def read_outcome(job_id: uuid.UUID, *, session: Session) -> Row[Any]:
+    """Return a one-item job's item status and error with its result's columns (`label` is
+    None until it has one), as one plain row: no ORM objects are built."""
+    statement = (
+        select(*OUTCOME_COLUMNS)
+        .outerjoin(Result, Result.item_id == Item.id)
+        .where(Item.job_id == job_id)
+        .limit(1)
+    )
+    return session.execute(statement).one()
 
 
 def job_class_names(job_id: uuid.UUID, *, session: Session) -> list[str]:

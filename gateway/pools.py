@@ -1,8 +1,8 @@
 """Thread capacity set apart by purpose, so no caller can starve the probes or admission.
 
-Sync routes share anyio's default pool (40 threads). Admission's database calls, the
-readiness probe and Prometheus scrapes each get their own capacity, so a flood of slow
-requests on one never queues the others: `/healthz` needs no thread at all.
+Sync routes share anyio's default pool (`SYNC_ROUTE_THREADS` in gateway.app: four). Admission's
+database calls, the readiness probe and Prometheus scrapes each get their own capacity, so a
+flood of slow requests on one never queues the others: `/healthz` needs no thread at all.
 """
 
 from __future__ import annotations

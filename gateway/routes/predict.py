@@ -10,14 +10,16 @@ from __future__ import annotations
 import time
 import uuid
 from functools import partial
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Row
 
 from core.priority import Priority
-from db.models import ItemStatus, Result
-from db.results import list_results
+from db.models import ItemStatus
+from db.results import read_outcome
 from db.tenant_priorities import read_tenant_priorities
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
@@ -47,17 +49,14 @@ def submit_one(
         submit_job(Upload([file]), services, job_id=job_id, priority=level)
 
 
-def read_outcome(
-    open_session: SessionOpener, job_id: uuid.UUID
-) -> tuple[str, str | None, Result | None]:
-    """Return the job's only item's status, error and result."""
+def read_job_outcome(open_session: SessionOpener, job_id: uuid.UUID) -> Row[Any]:
+    """Return the job's only item's status, error and result columns."""
     with open_session() as session:
-        item, result = list_results(job_id, session=session, limit=1).rows[0]
-        return item.status, item.error, result
+        return read_outcome(job_id, session=session)
 
 
-def to_prediction(job_id: uuid.UUID, result: Result, latency_ms: float) -> Prediction:
-    """Build the 200 answer from the item's result."""
+def to_prediction(job_id: uuid.UUID, result: Row[Any], latency_ms: float) -> Prediction:
+    """Build the 200 answer from the item's outcome row."""
     return Prediction(
         job_id=job_id,
         label=result.label,
@@ -125,15 +124,15 @@ async def predict_route(
         with waiters.expect(str(job_id)) as done:  # before publishing: it may finish at once
             await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
             deadline = started + settings.predict_timeout_seconds
-            item_status, error, result = await wait_until(
+            outcome = await wait_until(
                 waiters,
                 done,
                 deadline,
-                partial(read_outcome, open_session, job_id),
-                lambda outcome: outcome[0] in FINISHED,
+                partial(read_job_outcome, open_session, job_id),
+                lambda outcome: outcome.status in FINISHED,
             )
-    if result is not None:
-        return to_prediction(job_id, result, (time.monotonic() - started) * 1000.0)
-    if item_status in FINISHED:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error or item_status)
-    return still_pending(job_id, item_status)
+    if outcome.label is not None:
+        return to_prediction(job_id, outcome, (time.monotonic() - started) * 1000.0)
+    if outcome.status in FINISHED:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, outcome.error or outcome.status)
+    return still_pending(job_id, outcome.status)
