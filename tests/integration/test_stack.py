@@ -58,10 +58,18 @@ def test_predict_answers_synchronously(real_stack: Stack) -> None:
         body = response.json()
         assert body["label"] in {"benign", "malignant"}
         assert body["latency_ms"] > 0
+        assert 0.0 <= body["probability"] <= 1.0
+        assert set(body["scores"]) == {"benign", "malignant"}
+        assert body["model_name"] and body["model_id"] is not None and body["batch_size"] >= 1
         job = client.get(f"/v1/jobs/{body['job_id']}").json()
         assert job["status"] == "succeeded"
         refused = client.post("/predict", files={"file": ("x.png", b"plain text")})
         assert refused.status_code == 415
+        # A PNG whose header passes the intake but whose pixels do not decode fails in the
+        # worker: the caller hears why, as a 422.
+        broken = client.post("/predict", files={"file": ("cut.png", tile_bytes(8)[:120])})
+        assert broken.status_code == 422, broken.text
+        assert broken.json()["detail"].startswith("invalid image")
 
 
 def test_a_waiting_listing_answers_when_the_workers_finish(real_stack: Stack) -> None:
