@@ -87,6 +87,9 @@ def worker(
     mid-batch leaves a lease that expires, and the sweeper republishes its items.
     """
     settings = get_settings()
+    # Below the gateway on a shared machine: the intake answers sooner, and the queue the
+    # worker finds is longer, so it runs fewer, fuller batches (docs/batching.md).
+    os.nice(settings.worker_nice)
     # TensorFlow's C++ INFO notices (CPU features) off once absl starts; its warnings stay.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if settings.log_json:  # every line JSON: no Python warning or TensorFlow notice on its own

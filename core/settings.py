@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         description="Worker health endpoint port (Cloud Run sets PORT); none when unset.",
     )
     tf_threads: int = Field(0, ge=0, description="TensorFlow threads; 0 means usable CPUs.")
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness a worker adds to itself; 0 leaves it as started."
+    )
     runtime: Literal["auto", "tensorflow", "litert"] = Field(
         "auto",
         description="What runs the model: tensorflow (model.keras), litert (.tflite with "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 
 import httpx
 from sqlalchemy import select
 
 from cli.stack import Stack
+from core.settings import Settings
 from db.models import Result
 from db.session import get_session
 from tests.integration.conftest import FINAL, tile_bytes, wait_for_job
@@ -49,6 +51,13 @@ def test_a_folder_round_trip_with_a_corrupt_image(real_stack: Stack, postgres_ur
         assert metrics["items_by_status"]["succeeded"] == 20
         assert metrics["latency_ms"]["total"]["p95"] is not None
         assert metrics["items_by_model"][0]["items"] == 20
+
+
+def test_the_worker_runs_below_the_gateway(real_stack: Stack) -> None:
+    assert real_stack.gateway is not None
+    gateway = os.getpriority(os.PRIO_PROCESS, real_stack.gateway.pid)
+    worker = os.getpriority(os.PRIO_PROCESS, real_stack.workers[0].pid)
+    assert worker == min(gateway + Settings().worker_nice, 19) > gateway
 
 
 def test_predict_answers_synchronously(real_stack: Stack) -> None:
