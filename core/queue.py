@@ -99,6 +99,13 @@ def publish_items(
     return len(chunks)
 
 
+def wake_workers(app: Celery, priority: Priority = Priority.NORMAL) -> None:
+    """Publish one wake-up carrying no items: the worker that takes it drains whatever
+    waits (for items whose own wake-ups were skipped, core.drain_mark)."""
+    with app.producer_or_acquire() as producer:
+        app.send_task(INFER_ITEMS, args=[[]], queue=queue_for(priority), producer=producer)
+
+
 def publish_slides(app: Celery, slide_ids: Sequence[str]) -> int:
     """Publish one tiling task per slide, on the bulk queue: slides are long work."""
     queue = queue_for(Priority.BULK)

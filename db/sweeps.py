@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -53,6 +53,12 @@ def find_stalled(
     )
     statement = select(Item.id).where(or_(queued, expired)).order_by(Item.created_at).limit(limit)
     return list(session.scalars(statement).all())
+
+
+def queued_since(before: datetime, *, session: Session) -> bool:
+    """Whether an item submitted before `before` is still queued."""
+    statement = select(Item.id).where(Item.status == ItemStatus.QUEUED, Item.created_at < before)
+    return session.scalar(statement.limit(1)) is not None
 
 
 def claimed_before(item_ids: list[uuid.UUID], *, session: Session) -> set[uuid.UUID]:

@@ -5,7 +5,9 @@ background thread sends them: whatever accumulated while it was sending the last
 goes in the next, up to a batch (`INFERQ_MAX_BATCH_SIZE` IDs) a message, most urgent
 priority first. Under load, one broker message then wakes a worker for a whole batch of
 one-image requests instead of one message (and one Celery task) per image; when the
-gateway is idle a wake-up leaves as soon as it is handed over. Items whose wake-up could
+gateway is idle a wake-up leaves as soon as it is handed over. While a worker drains the
+queue with room for them, no wake-up is sent at all: its next claim takes the items
+(core.drain_mark). Items whose wake-up could
 not be sent are marked unpublished, so the sweeper republishes them at its next pass; the
 items of a gateway killed between commit and send are republished once their publish time
 is stale. PostgreSQL stays the source of truth either way.
@@ -23,6 +25,8 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from core.completion import signal_url
+from core.drain_mark import DrainMark
 from core.priority import Priority
 from core.queue import make_celery, publish_items
 from core.settings import Settings
@@ -40,6 +44,7 @@ class Publisher:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._drain_mark = DrainMark(signal_url(settings), settings.resolved_database_url)
         self._celery: Celery | None = None
         self._app_lock = threading.Lock()
         self._ready = threading.Condition()
@@ -102,6 +107,8 @@ class Publisher:
             self._send(pending)
 
     def _send(self, pending: dict[Priority, list[uuid.UUID]]) -> None:
+        if sum(len(ids) for ids in pending.values()) <= self._drain_mark.room():
+            return  # a draining worker's next claim takes them
         for priority in sorted(pending, key=lambda level: level.rank):
             ids = pending[priority]
             try:

@@ -8,6 +8,11 @@ is empty, after `max_drain_seconds`, or when the worker is shutting down, and ha
 whatever it claimed but did not run. Interactive items that arrive after the next batch
 was claimed overtake it: before a prefetched batch without them runs, they are claimed
 alone and run first, so urgent work waits for one running batch, not two.
+
+While it drains with room in its batches it holds the drain mark, and gateways send no
+wake-ups for the few items that fit (core.drain_mark). So a drain ends in two steps: drop
+the mark, then claim once more; a drain cut short (time up, shutdown, an error) instead
+publishes one wake-up for whatever still waits.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def first_batch(item_ids: list[uuid.UUID], runtime: Runtime) -> Batch | None:
             claimed = fill_batch(claimed, runtime)
     if not claimed:
         return None
-    batch.claimed = claimed
+    batch.claimed = noted(claimed, runtime)
     try:
         return decode_batch(batch, runtime)
     except BaseException:
@@ -75,12 +80,20 @@ def next_batch(runtime: Runtime) -> Batch | None:
     one-image requests would be claimed a few at a time, each batch paying its fixed
     database and task cost for a handful of images.
     """
-    return claimed_batch(lambda: filled(claim_batch([], runtime), runtime), runtime)
+    return claimed_batch(lambda: noted(filled(claim_batch([], runtime), runtime), runtime), runtime)
 
 
 def filled(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
     """Wait for a batch to fill (fill_batch), unless it is empty: the drain ends."""
     return fill_batch(claimed, runtime) if claimed else claimed
+
+
+def noted(claimed: list[ClaimedItem], runtime: Runtime) -> list[ClaimedItem]:
+    """Hold the drain mark with the room a drain's claim left in its batch (none: dropped,
+    so other workers are woken); an empty claim ends the drain and leaves the mark alone."""
+    if claimed:
+        runtime.drain_mark.hold(runtime.settings.max_batch_size - len(claimed))
+    return claimed
 
 
 def urgent_batch(runtime: Runtime) -> Batch | None:
@@ -151,19 +164,39 @@ def settle(pending: Future[Batch | None] | None, runtime: Runtime) -> None:
 
 
 class BatchEngine:
-    """Runs batches for wake-ups, prefetching the next batch while the model runs."""
+    """Runs batches for wake-ups, prefetching the next batch while the model runs.
 
-    def __init__(self, runtime: Runtime) -> None:
+    `wake` publishes one wake-up carrying no items (core.queue.wake_workers); an engine
+    without a broker (a benchmark's) has none, and leaves a drain cut short to the sweeper.
+    """
+
+    def __init__(self, runtime: Runtime, wake: Callable[[], object] | None = None) -> None:
         self.runtime = runtime
         self.prefetcher = ThreadPoolExecutor(1, "inferq-prefetch")
+        self._wake = wake
 
     def serve(self, item_ids: list[uuid.UUID]) -> int:
         """Serve one wake-up; return how many items succeeded (0 if its items were taken)."""
         runtime = self.runtime
         if runtime.recent.covers(item_ids):
             return 0  # a batch of this process already took them: nothing to ask
-        batch = first_batch(item_ids, runtime)
         deadline = time.monotonic() + runtime.settings.max_drain_seconds
+        succeeded = 0
+        try:
+            batch = first_batch(item_ids, runtime)
+            while batch is not None:
+                succeeded += self.drain(batch, deadline)
+                batch = self.last_look(deadline)
+        except BaseException:
+            if runtime.drain_mark.release():
+                self.wake()
+            raise
+        return succeeded
+
+    def drain(self, batch: Batch | None, deadline: float) -> int:
+        """Run `batch`, then batches claimed while each runs, until a claim finds nothing
+        or the drain is cut short; return how many items succeeded."""
+        runtime = self.runtime
         succeeded = 0
         while batch is not None:
             pending = None
@@ -182,3 +215,28 @@ class BatchEngine:
             if batch is not None:
                 succeeded += overtake(batch, runtime)
         return succeeded
+
+    def last_look(self, deadline: float) -> Batch | None:
+        """End a drain: drop the drain mark, then claim once more, for items whose wake-ups
+        were skipped while it was held (core.drain_mark). A drain cut short publishes a
+        wake-up for them instead. Return the new claim's batch, or None: the drain is over."""
+        runtime = self.runtime
+        if not runtime.drain_mark.release():
+            return None
+        if runtime.stopping.is_set() or time.monotonic() >= deadline:
+            self.wake()
+            return None
+        try:
+            return next_batch(runtime)
+        except BaseException:
+            self.wake()
+            raise
+
+    def wake(self) -> None:
+        """Publish one wake-up for whatever waits; best effort (the sweeper wakes later)."""
+        if self._wake is None:
+            return
+        try:
+            self._wake()
+        except Exception as exc:
+            logger.warning("could not publish a wake-up: %s", type(exc).__name__)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.completion import CompletionAnnouncer, signal_url
+from core.drain_mark import DrainMark
 from core.settings import Settings
 from core.storage import BlobStore
 from worker.decode_budget import DecodeBudget
@@ -54,7 +55,8 @@ class RecentClaims:
 
 @dataclass
 class Runtime:
-    """A worker process's model, storage, decode threads and budget, completion signal.
+    """A worker process's model, storage, decode threads and budget, completion signal and
+    drain mark (core.drain_mark).
 
     `served` is replaced whole when the worker switches models (worker.model_watch); a
     batch reads it once, when it is decoded, and keeps that model to the end.
@@ -67,6 +69,7 @@ class Runtime:
     decoders: ThreadPoolExecutor
     decode_budget: DecodeBudget
     announcer: CompletionAnnouncer
+    drain_mark: DrainMark
     stopping: threading.Event = field(default_factory=threading.Event)
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     recent: RecentClaims = field(default_factory=RecentClaims)
@@ -96,4 +99,5 @@ def build_runtime(settings: Settings, model: LoadedModel | None = None) -> Runti
         decoders=ThreadPoolExecutor(decode_thread_count(settings), "inferq-decode"),
         decode_budget=DecodeBudget(settings.max_decode_bytes),
         announcer=CompletionAnnouncer(signal_url(settings)),
+        drain_mark=DrainMark(signal_url(settings), settings.resolved_database_url),
     )

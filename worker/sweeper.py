@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import timedelta
 
 from celery import Celery
 
 from core.priority import Priority
-from core.queue import publish_items, publish_slides, wake_block_runners
+from core.queue import publish_items, publish_slides, wake_block_runners, wake_workers
 from core.settings import Settings
 from db.jobs import mark_published
+from db.models import utc_now
 from db.session import get_session
 from db.slide_blocks import sweep_slides
-from db.sweeps import by_priority, claimed_before, fail_exhausted, find_stalled
+from db.sweeps import by_priority, claimed_before, fail_exhausted, find_stalled, queued_since
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,12 @@ def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
         stalled = find_stalled(session=session, stale_queued_seconds=settings.stale_queued_seconds)
         suspects = claimed_before(stalled, session=session)
         groups = by_priority(stalled, session=session)
+        since = utc_now() - timedelta(seconds=settings.sweep_interval_seconds)
+        waiting = queued_since(since, session=session)
+    if waiting and not stalled:
+        # Items that waited a whole pass unclaimed may have had their wake-ups skipped for a
+        # worker that died draining (core.drain_mark): one wake-up drains them all.
+        wake_workers(app)
     for rank, item_ids in groups.items():
         republish(app, item_ids, suspects, settings.max_batch_size, Priority.from_rank(rank))
     if stalled:

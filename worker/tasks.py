@@ -9,7 +9,7 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
-from core.queue import wake_block_runners
+from core.queue import wake_block_runners, wake_workers
 from core.settings import get_settings
 from core.tasks import INFER_ITEMS, RUN_BLOCKS, TILE_SLIDE
 from worker.celery_app import app
@@ -35,7 +35,8 @@ class InferenceTask(Task):  # type: ignore[misc]
     def engine(self) -> BatchEngine:
         """Return this process's engine, loading the model on first use."""
         if self._engine is None:
-            InferenceTask._engine = BatchEngine(build_runtime(get_settings()))
+            runtime = build_runtime(get_settings())
+            InferenceTask._engine = BatchEngine(runtime, wake=lambda: wake_workers(self.app))
         assert self._engine is not None
         return self._engine
 

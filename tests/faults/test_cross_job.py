@@ -10,7 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import redis
 
+from core.drain_mark import mark_key
+from core.priority import consumed_queues
+from core.settings import Settings
 from tests.faults.probes import Probe, running_stack, start_worker, submit, tiles, wait_healthy
 from tests.faults.servers import RedisServer
 from tests.faults.test_workers import LEASE, SWEEP, slow_png
@@ -102,4 +106,36 @@ def test_two_workers_competing_for_queued_items_take_each_once(
     assert sum(ran) == 200  # no image ran twice: a claim keeps the other worker off it
     assert attempts == {1}
     assert probe.total_results() == (200, 200)
+    probe.dispose()
+
+
+def test_kill_9_while_the_drain_mark_is_held_strands_no_item(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer, model_dir: Path
+) -> None:
+    probe = Probe(postgres_url)
+    mark = mark_key(Settings(database_url=postgres_url, _env_file=None).resolved_database_url)  # type: ignore[call-arg]
+    client = redis.Redis.from_url(redis_server.url)
+    with running_stack(
+        tmp_path, postgres_url, redis_server.url, model_dir, INFERQ_MAX_BATCH_SIZE="8"
+    ) as stack:
+        victim, victim_port = start_worker(stack)
+        wait_healthy([victim_port])
+        slow = [("files", (f"slow{n}.png", slow_png(seed=9 + n))) for n in range(3)]
+        submit(stack.url, slow)
+        deadline = time.monotonic() + 60
+        while client.get(mark) is None:  # it drains the slow images, with room for 5 more
+            assert time.monotonic() < deadline, "the worker never held the drain mark"
+            time.sleep(0.01)
+        singles = tiles(4, "marked/", seed=900)
+        submit_singles(stack.url, singles)  # their wake-ups are skipped: they fit its room
+        waiting = sum(int(client.llen(queue)) for queue in consumed_queues())
+        held = client.get(mark) is not None
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        start_worker(stack)
+        counts = wait_all_done(probe, len(slow) + len(singles), timeout=LEASE + SWEEP + 90)
+    print(f"\nkill -9 holding the drain mark: {waiting} wake-ups for 4 items, then {counts}")
+    assert held and waiting < len(singles)
+    assert counts == {"succeeded": len(slow) + len(singles)}
+    assert probe.total_results() == (len(slow) + len(singles),) * 2
     probe.dispose()

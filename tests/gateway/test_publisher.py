@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
+from core.drain_mark import DrainMark
 from core.priority import Priority, queue_for
 from core.settings import Settings
 from db.jobs import NewItem, create_job
@@ -79,3 +80,33 @@ def test_an_unreachable_broker_leaves_the_items_to_the_sweeper(
         published = session.scalars(select(Item.published_at).where(Item.id.in_(ids))).all()
     assert published == [None]  # the sweeper republishes unpublished items at its next pass
     publisher.close()
+
+
+def test_no_wake_up_is_sent_for_items_a_draining_worker_has_room_for(
+    tmp_path: Path, redis_url: str
+) -> None:
+    settings = make_settings(tmp_path, broker_url=redis_url)
+    worker = DrainMark(redis_url, settings.resolved_database_url)
+    publisher = Publisher(settings)
+    worker.hold(2)  # a worker drains, with room for two more in its next batch
+    publisher.wake([uuid.uuid4()], Priority.NORMAL)
+    assert publisher.flush()
+    assert carried(redis_url, Priority.NORMAL) == []  # its next claim takes the item
+    three = [uuid.uuid4() for _ in range(3)]
+    publisher.wake(three, Priority.NORMAL)  # more than it has room for
+    assert publisher.flush()
+    assert carried(redis_url, Priority.NORMAL) == [list(map(str, three))]
+    worker.release()  # the drain is over
+    last = uuid.uuid4()
+    publisher.wake([last], Priority.INTERACTIVE)
+    publisher.close()
+    assert carried(redis_url, Priority.INTERACTIVE) == [[str(last)]]
+
+
+def test_a_worker_of_another_database_holds_back_no_wake_up(tmp_path: Path, redis_url: str) -> None:
+    DrainMark(redis_url, "postgresql+psycopg://127.0.0.1/elsewhere").hold(60)
+    publisher = Publisher(make_settings(tmp_path, broker_url=redis_url))
+    item_id = uuid.uuid4()
+    publisher.wake([item_id], Priority.NORMAL)
+    publisher.close()
+    assert carried(redis_url, Priority.NORMAL) == [[str(item_id)]]

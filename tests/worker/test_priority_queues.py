@@ -90,3 +90,21 @@ def test_the_sweeper_republishes_on_the_items_queue(
     assert {queue: client.llen(queue) for queue in consumed_queues()} == {
         queue: (1 if queue == queue_for(level) else 0) for queue in consumed_queues()
     }
+
+
+def test_the_sweeper_wakes_a_worker_when_items_waited_a_whole_pass(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    current = settings(tmp_path, broker_url=redis_url, database_url=postgres_url)
+    app = make_celery(current)
+    client = redis.Redis.from_url(redis_url)
+    with get_session(postgres_url) as session:
+        ids = create_job([NewItem("a.png", "a" * 64, 1)], session=session)[1]
+    assert sweep_once(current, app) == (0, 0)
+    assert client.llen(queue_for(Priority.NORMAL)) == 0  # just queued: its wake-up is due
+    with get_session(postgres_url) as session:  # published lately, yet unclaimed for a pass,
+        before = utc_now() - timedelta(seconds=current.sweep_interval_seconds + 5)
+        session.execute(update(Item).where(Item.id.in_(ids)).values(created_at=before))
+    assert sweep_once(current, app) == (0, 0)  # as when its wake-up was skipped for a
+    assert client.llen(queue_for(Priority.NORMAL)) == 1  # worker that then died draining
+    assert consume_order(app, 1) == ["inference"]
