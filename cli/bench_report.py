@@ -54,6 +54,15 @@ def print_table(results: list[ModelResult]) -> None:
                 str(m.healthz_max_ms),
             )
     console.print(table)
+    for r in results:
+        shares = [
+            f"{n} {m.wake_ups_sent:.0%}" for n, m in r.modes.items() if m.wake_ups_sent is not None
+        ]
+        if shares:
+            console.print(
+                f"{r.architecture} {r.runtime}: images whose wake-up was sent (the rest were "
+                f"left to a draining worker): {', '.join(shares)}"
+            )
     for line in runtime_lines(results):
         console.print(line)
     for r in results:

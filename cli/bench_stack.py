@@ -29,6 +29,24 @@ class ModeResult:
     latency_ms: dict[str, float]
     statuses: dict[str, int]
     healthz_max_ms: float | None = None
+    wake_ups_sent: float | None = None  # share of the mode's items whose wake-up was sent
+
+
+class WakeUpCounters:
+    """Reads the gateway's wake-up counters: items whose wake-up was sent, and skipped."""
+
+    def __init__(self, gateway_url: str) -> None:
+        self.url = gateway_url.rstrip("/") + "/metrics"
+
+    def read(self) -> tuple[float, float]:
+        """Return (sent, skipped) so far."""
+        return wake_up_counts(httpx.get(self.url, timeout=10).text)
+
+
+def wake_up_counts(metrics: str) -> tuple[float, float]:
+    """Return (sent, skipped) from the gateway's /metrics text."""
+    found = dict(re.findall(r'inferq_wake_ups_total\{outcome="(\w+)"\} ([\d.e+]+)', metrics))
+    return float(found.get("sent", 0)), float(found.get("skipped", 0))
 
 
 class WorkerCounters:
@@ -67,7 +85,9 @@ def measure_mode(
 ) -> ModeResult:
     """Run one load with /healthz timed alongside; turn it into a mode's figures."""
     watch = HealthzWatch(stack.url)
+    wake_ups = WakeUpCounters(stack.url)
     batches_before, images_before = counters.read()
+    sent_before, skipped_before = wake_ups.read()
     watch.start()
     try:
         load = run()
@@ -75,10 +95,13 @@ def measure_mode(
         watch.stopped.set()
         watch.join()
     batches, images = counters.read()
+    sent, skipped = wake_ups.read()
     ran = batches - batches_before
+    handed = (sent - sent_before) + (skipped - skipped_before)
     rate = load.done / load.seconds
     console.print(f"  {name}: {rate:.1f} img/s ({rate / raw:.3f} x raw), {load.percentiles_ms}")
     return ModeResult(
+        wake_ups_sent=round((sent - sent_before) / handed, 3) if handed else None,
         images_per_second=round(rate, 1),
         ratio_to_raw=round(rate / raw, 3),
         mean_batch_size=round((images - images_before) / ran, 1) if ran else None,

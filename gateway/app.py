@@ -118,7 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: the page's security headers, the body limit, then telemetry (which
     # counts refusals too), then access.
     app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
-    telemetry = Telemetry(settings.resolved_database_url, settings.worker_stale_seconds)
+    telemetry = Telemetry(
+        settings.resolved_database_url, settings.worker_stale_seconds, app.state.publisher
+    )
     app.state.registry = telemetry.registry
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)

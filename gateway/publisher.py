@@ -52,6 +52,8 @@ class Publisher:
         self._sender: threading.Thread | None = None
         self._sending = False
         self._closed = False
+        self.sent = 0  # items whose wake-up went to the broker
+        self.skipped = 0  # items left to a draining worker's next claim (core.drain_mark)
 
     @property
     def celery(self) -> Celery:
@@ -107,14 +109,17 @@ class Publisher:
             self._send(pending)
 
     def _send(self, pending: dict[Priority, list[uuid.UUID]]) -> None:
-        if sum(len(ids) for ids in pending.values()) <= self._drain_mark.room():
-            return  # a draining worker's next claim takes them
+        count = sum(len(ids) for ids in pending.values())
+        if count <= self._drain_mark.room():
+            self.skipped += count  # a draining worker's next claim takes them
+            return
         for priority in sorted(pending, key=lambda level: level.rank):
             ids = pending[priority]
             try:
                 publish_items(
                     self.celery, [str(i) for i in ids], self._settings.max_batch_size, priority
                 )
+                self.sent += len(ids)
             except Exception:
                 logger.warning("broker unreachable; %d items wait for the sweeper", len(ids))
                 self._leave_to_sweeper(ids)

@@ -1,18 +1,23 @@
-"""Prometheus metrics: request counts and duration histograms, plus queue counts at scrape."""
+"""Prometheus metrics: request counts and duration histograms, wake-ups sent and skipped,
+plus queue counts at scrape."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.metrics import count_items_by_status
 from db.session import get_session
 from db.workers import count_ready
+
+if TYPE_CHECKING:
+    from gateway.publisher import Publisher
 
 
 class DatabaseCollector(Collector):
@@ -43,10 +48,28 @@ class DatabaseCollector(Collector):
         )
 
 
+class WakeUpCollector(Collector):
+    """Counts the items handed to the publisher by what became of their wake-up."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "inferq_wake_ups",
+            "Items committed by this gateway: their wake-up sent, or skipped because a "
+            "draining worker had room for them.",
+            labels=["outcome"],
+        )
+        family.add_metric(["sent"], self._publisher.sent)
+        family.add_metric(["skipped"], self._publisher.skipped)
+        yield family
+
+
 class Telemetry:
     """The gateway's own registry and request instruments."""
 
-    def __init__(self, database_url: str, stale_seconds: float) -> None:
+    def __init__(self, database_url: str, stale_seconds: float, publisher: Publisher) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "inferq_http_requests",
@@ -61,6 +84,7 @@ class Telemetry:
             registry=self.registry,
         )
         self.registry.register(DatabaseCollector(database_url, stale_seconds))
+        self.registry.register(WakeUpCollector(publisher))
 
 
 class TelemetryMiddleware:

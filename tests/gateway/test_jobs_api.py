@@ -209,7 +209,10 @@ def test_submission_survives_a_broker_outage(tmp_path: Path, sqlite_url: str) ->
 
 def test_prometheus_metrics_include_requests_and_queue_depth(client: TestClient) -> None:
     submit(client, ("a.png", png_bytes()))
+    assert client.app.state.publisher.flush()  # type: ignore[attr-defined]
     text = client.get("/metrics").text
+    assert 'inferq_wake_ups_total{outcome="sent"} 1.0' in text
+    assert 'inferq_wake_ups_total{outcome="skipped"} 0.0' in text  # no worker drains
     assert 'inferq_http_requests_total{method="POST",route="/v1/jobs",status="202"} 1.0' in text
     assert "inferq_queue_depth 1.0" in text and 'inferq_items{status="queued"} 1.0' in text
     assert "inferq_workers_ready 0.0" in text

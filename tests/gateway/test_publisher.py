@@ -101,6 +101,7 @@ def test_no_wake_up_is_sent_for_items_a_draining_worker_has_room_for(
     publisher.wake([last], Priority.INTERACTIVE)
     publisher.close()
     assert carried(redis_url, Priority.INTERACTIVE) == [[str(last)]]
+    assert (publisher.sent, publisher.skipped) == (4, 1)  # /metrics: inferq_wake_ups_total
 
 
 def test_a_worker_of_another_database_holds_back_no_wake_up(tmp_path: Path, redis_url: str) -> None:
