@@ -2,10 +2,10 @@
 
 `/predict` is driven by `wrk` (Debian's package) when it is installed, else by client
 processes; single-image jobs by client processes running asyncio clients on raw keep-alive
-connections (cli.raw_http), each process polling all its clients' jobs in one
-`GET /v1/jobs?ids=` every 50 ms, as a fleet of scripts would (one read covers every waiting
-job, which a long poll per job would not beat); bulk clients long-poll their job. Every
-generator stops by itself after `seconds` and sends to 127.0.0.1 only.
+connections (cli.raw_http), each process waiting for all its clients' jobs with one long
+poll at a time, `GET /v1/jobs?ids=...&wait_seconds=10`, as the client library's
+`wait_for_jobs` does; bulk clients long-poll their job. Every generator stops by itself
+after `seconds` and sends to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from pathlib import Path
 import httpx
 
 from cli.raw_http import RawConnection, get_request, multipart_post
+from client.api import LONG_POLL_SECONDS
 from core.job_status import FINAL_STATUSES
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # between asks when a long poll came back with nothing final
+IDLE_SECONDS = 0.005  # between looks for a job to wait on, when none is pending
 
 
 @dataclass
@@ -98,17 +100,22 @@ async def _single_image_clients(
     async def poller(stop: asyncio.Event) -> None:
         connection = RawConnection(target.url)
         while not stop.is_set():
-            await asyncio.sleep(POLL_SECONDS)
-            waiting = list(pending)
-            for start in range(0, len(waiting), 100):
-                ids = ",".join(waiting[start : start + 100])
-                request = get_request(target.url, f"/v1/jobs?ids={ids}", target.key)
-                code, body = await connection.send(request)
-                if code != 200:
-                    continue
-                for job in json.loads(body)["jobs"]:
-                    if job["status"] in FINAL_STATUSES and job["job_id"] in pending:
-                        pending.pop(job["job_id"]).set_result(job["status"])
+            waiting = list(pending)[:100]
+            if not waiting:
+                await asyncio.sleep(IDLE_SECONDS)
+                continue
+            ids = ",".join(waiting)
+            path = f"/v1/jobs?ids={ids}&wait_seconds={LONG_POLL_SECONDS:g}"
+            code, body = await connection.send(get_request(target.url, path, target.key))
+            finals = [
+                job
+                for job in (json.loads(body)["jobs"] if code == 200 else [])
+                if job["status"] in FINAL_STATUSES and job["job_id"] in pending
+            ]
+            for job in finals:
+                pending.pop(job["job_id"]).set_result(job["status"])
+            if not finals:  # no waiting place on the gateway (or an error): space the asks
+                await asyncio.sleep(POLL_SECONDS)
         await connection.close()
 
     stop = asyncio.Event()
