@@ -63,6 +63,8 @@ def print_table(results: list[ModelResult]) -> None:
                 f"{r.architecture} {r.runtime}: images whose wake-up was sent (the rest were "
                 f"left to a draining worker): {', '.join(shares)}"
             )
+    for line in model_time_lines(results):
+        console.print(line)
     for line in runtime_lines(results):
         console.print(line)
     for r in results:
@@ -80,6 +82,21 @@ def print_table(results: list[ModelResult]) -> None:
             f"worker ready {r.worker_ready_s:.2f} s, every item exactly one result: "
             f"{r.results_exactly_once}"
         )
+
+
+def model_time_lines(results: list[ModelResult]) -> list[str]:
+    """Split each mode's ratio: how fast the worker's model ran beside the stack, as a ratio
+    to raw, and the share of the mode's seconds it was running."""
+    lines = []
+    for r in results:
+        parts = [
+            f"{n} {m.model_ratio_to_raw:.2f}x raw, running {m.model_busy:.0%}"
+            for n, m in r.modes.items()
+            if m.model_ratio_to_raw is not None and m.model_busy is not None
+        ]
+        if parts:
+            lines.append(f"{r.architecture} {r.runtime}: the worker's model: {'; '.join(parts)}")
+    return lines
 
 
 def runtime_lines(results: list[ModelResult]) -> list[str]:

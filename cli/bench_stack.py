@@ -30,6 +30,11 @@ class ModeResult:
     statuses: dict[str, int]
     healthz_max_ms: float | None = None
     wake_ups_sent: float | None = None  # share of the mode's items whose wake-up was sent
+    # The worker's model speed over its own batches, as a ratio to raw (below 1: slowed by
+    # what shares the cores), and the share of the mode's seconds it was running: the mode's
+    # ratio is about their product when batches are full.
+    model_ratio_to_raw: float | None = None
+    model_busy: float | None = None
 
 
 class WakeUpCounters:
@@ -49,18 +54,44 @@ def wake_up_counts(metrics: str) -> tuple[float, float]:
     return float(found.get("sent", 0)), float(found.get("skipped", 0))
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """The worker's running totals: batches, images, and seconds its model ran."""
+
+    batches: int = 0
+    images: int = 0
+    model_seconds: float = 0.0
+
+    def __sub__(self, before: BatchCounts) -> BatchCounts:
+        return BatchCounts(
+            self.batches - before.batches,
+            self.images - before.images,
+            self.model_seconds - before.model_seconds,
+        )
+
+
+def batch_counts(metrics: str) -> BatchCounts:
+    """Read the batch totals from a worker's /metrics text (zeros for what is missing)."""
+    batches = re.search(r"^inferq_worker_batches_total ([\d.e+]+)", metrics, re.M)
+    images = re.search(r"^inferq_worker_images_total ([\d.e+]+)", metrics, re.M)
+    model = re.search(r"^inferq_worker_inference_seconds_sum ([\d.e+-]+)", metrics, re.M)
+    return BatchCounts(
+        int(float(batches.group(1))) if batches else 0,
+        int(float(images.group(1))) if images else 0,
+        float(model.group(1)) if model else 0.0,
+    )
+
+
 class WorkerCounters:
-    """Reads the worker's batch counters, so a phase's mean batch size can be computed."""
+    """Reads the worker's batch counters, so a phase's mean batch size and model time can
+    be computed."""
 
     def __init__(self, health_url: str) -> None:
         self.url = health_url.rstrip("/") + "/metrics"
 
-    def read(self) -> tuple[int, int]:
-        """Return (batches, images) so far."""
-        text = httpx.get(self.url, timeout=10).text
-        batches = re.search(r"inferq_worker_batches_total (\d+)", text)
-        images = re.search(r"inferq_worker_images_total (\d+)", text)
-        return int(batches.group(1)) if batches else 0, int(images.group(1)) if images else 0
+    def read(self) -> BatchCounts:
+        """Return the totals so far."""
+        return batch_counts(httpx.get(self.url, timeout=10).text)
 
 
 class HealthzWatch(threading.Thread):
@@ -86,7 +117,7 @@ def measure_mode(
     """Run one load with /healthz timed alongside; turn it into a mode's figures."""
     watch = HealthzWatch(stack.url)
     wake_ups = WakeUpCounters(stack.url)
-    batches_before, images_before = counters.read()
+    before = counters.read()
     sent_before, skipped_before = wake_ups.read()
     watch.start()
     try:
@@ -94,20 +125,22 @@ def measure_mode(
     finally:
         watch.stopped.set()
         watch.join()
-    batches, images = counters.read()
+    ran = counters.read() - before
     sent, skipped = wake_ups.read()
-    ran = batches - batches_before
     handed = (sent - sent_before) + (skipped - skipped_before)
     rate = load.done / load.seconds
+    model_rate = ran.images / ran.model_seconds if ran.model_seconds else None
     console.print(f"  {name}: {rate:.1f} img/s ({rate / raw:.3f} x raw), {load.percentiles_ms}")
     return ModeResult(
         wake_ups_sent=round((sent - sent_before) / handed, 3) if handed else None,
         images_per_second=round(rate, 1),
         ratio_to_raw=round(rate / raw, 3),
-        mean_batch_size=round((images - images_before) / ran, 1) if ran else None,
+        mean_batch_size=round(ran.images / ran.batches, 1) if ran.batches else None,
         latency_ms=load.percentiles_ms,
         statuses=load.statuses,
         healthz_max_ms=round(watch.slowest_ms, 1),
+        model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
+        model_busy=round(ran.model_seconds / load.seconds, 3),
     )
 
 

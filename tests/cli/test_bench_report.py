@@ -1,4 +1,5 @@
-"""The runtime lines of the benchmark report: ratios over TensorFlow fp32 raw of one run."""
+"""The benchmark report's lines: ratios over TensorFlow fp32 raw of one run, the counters
+it reads from the gateway and the worker, and the model-time split."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cli.bench import ModelResult
-from cli.bench_report import runtime_lines
-from cli.bench_stack import ModeResult, wake_up_counts
+from cli.bench_report import model_time_lines, runtime_lines
+from cli.bench_stack import BatchCounts, ModeResult, batch_counts, wake_up_counts
 from core.settings import Settings
 from gateway.publisher import Publisher
 from gateway.telemetry import WakeUpCollector
+from worker.metrics import WorkerMetrics
 
 
 def result(architecture: str, runtime: str, raw: float, bulk: float) -> ModelResult:
@@ -37,3 +39,26 @@ def test_the_bench_reads_the_gateways_wake_up_counters(tmp_path: Path) -> None:
     registry.register(WakeUpCollector(publisher))
     assert wake_up_counts(generate_latest(registry).decode()) == (12.0, 345.0)
     assert wake_up_counts("") == (0.0, 0.0)  # a gateway without them
+
+
+def test_the_bench_reads_the_workers_batches_and_model_seconds() -> None:
+    metrics = WorkerMetrics()
+    before = batch_counts(metrics.exposition(ready=True).decode())
+    metrics.observe_batch(8, {"model": 250.0, "decode": 9.0}, [0.1] * 8, 0)
+    metrics.observe_batch(6, {"model": 200.0}, [0.1] * 6, 0)
+    ran = batch_counts(metrics.exposition(ready=True).decode()) - before
+    assert (ran.batches, ran.images) == (2, 14)
+    assert abs(ran.model_seconds - 0.45) < 1e-9
+    assert batch_counts("") == BatchCounts()  # a worker without them
+
+
+def test_the_model_time_line_splits_a_modes_ratio() -> None:
+    single = ModeResult(16.0, 0.8, 8.0, {}, {}, model_ratio_to_raw=0.9, model_busy=0.89)
+    bare = ModeResult(16.0, 0.8, 8.0, {}, {})  # a report from before the split: no line
+    results = [
+        ModelResult("resnet50v2", "tensorflow", (224, 224), 8, 20.0, 1.0, 1.0, {"single": single}),
+        ModelResult("small_cnn", "tensorflow", (96, 96), 64, 3000.0, 1.0, 1.0, {"bulk": bare}),
+    ]
+    assert model_time_lines(results) == [
+        "resnet50v2 tensorflow: the worker's model: single 0.90x raw, running 89%"
+    ]
