@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import httpx
@@ -94,21 +96,39 @@ class WorkerCounters:
         return batch_counts(httpx.get(self.url, timeout=10).text)
 
 
-class HealthzWatch(threading.Thread):
-    """Times GET /healthz every 100 ms while a load runs; keeps the slowest answer."""
+def probe_healthz(url: str, stop: EventType, slowest_ms: Synchronized[float]) -> None:
+    """Time GET /healthz every 100 ms until `stop` is set, keeping the slowest answer."""
+    with httpx.Client(timeout=30) as client:
+        while not stop.wait(0.1):
+            started = time.perf_counter()
+            client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+            slowest_ms.value = max(slowest_ms.value, elapsed)
+
+
+class HealthzWatch:
+    """Times GET /healthz every 100 ms while a load runs, from a process of its own: a
+    thread of the bench would wait on its load generators' GIL, not on the gateway."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url + "/healthz"
-        self.slowest_ms = 0.0
-        self.stopped = threading.Event()
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._slowest = context.Value("d", 0.0)
+        self._process = context.Process(
+            target=probe_healthz, args=(url + "/healthz", self._stop, self._slowest), daemon=True
+        )
 
-    def run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self.stopped.wait(0.1):
-                started = time.perf_counter()
-                client.get(self.url)
-                self.slowest_ms = max(self.slowest_ms, (time.perf_counter() - started) * 1000)
+    def start(self) -> None:
+        """Start probing; return once the first answer came back."""
+        self._process.start()
+        while not self._slowest.value and self._process.is_alive():
+            time.sleep(0.02)
+
+    def stop(self) -> float:
+        """Stop probing; return the slowest answer in ms."""
+        self._stop.set()
+        self._process.join(timeout=35)
+        return float(self._slowest.value)
 
 
 def measure_mode(
@@ -123,8 +143,7 @@ def measure_mode(
     try:
         load = run()
     finally:
-        watch.stopped.set()
-        watch.join()
+        slowest_ms = watch.stop()
     ran = counters.read() - before
     sent, skipped = wake_ups.read()
     handed = (sent - sent_before) + (skipped - skipped_before)
@@ -138,7 +157,7 @@ def measure_mode(
         mean_batch_size=round(ran.images / ran.batches, 1) if ran.batches else None,
         latency_ms=load.percentiles_ms,
         statuses=load.statuses,
-        healthz_max_ms=round(watch.slowest_ms, 1),
+        healthz_max_ms=round(slowest_ms, 1),
         model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
         model_busy=round(ran.model_seconds / load.seconds, 3),
     )

@@ -3,13 +3,22 @@ it reads from the gateway and the worker, and the model-time split."""
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cli.bench import ModelResult
 from cli.bench_report import model_time_lines, runtime_lines
-from cli.bench_stack import BatchCounts, ModeResult, batch_counts, wake_up_counts
+from cli.bench_stack import (
+    BatchCounts,
+    HealthzWatch,
+    ModeResult,
+    batch_counts,
+    wake_up_counts,
+)
 from core.settings import Settings
 from gateway.publisher import Publisher
 from gateway.telemetry import WakeUpCollector
@@ -62,3 +71,32 @@ def test_the_model_time_line_splits_a_modes_ratio() -> None:
     assert model_time_lines(results) == [
         "resnet50v2 tensorflow: the worker's model: single 0.90x raw, running 89%"
     ]
+
+
+class SlowHealthz(BaseHTTPRequestHandler):
+    """Answers /healthz after 40 ms, as a busy gateway would."""
+
+    def do_GET(self) -> None:
+        time.sleep(0.04)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_the_healthz_watch_probes_from_its_own_process_and_keeps_the_slowest() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHealthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        watch = HealthzWatch(f"http://127.0.0.1:{server.server_port}")
+        watch.start()
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        slowest = watch.stop()
+    finally:
+        server.shutdown()
+    assert 40 <= slowest < 1000
+    assert time.monotonic() - stopped < 2  # stops within one probe
