@@ -96,13 +96,20 @@ class WorkerCounters:
         return batch_counts(httpx.get(self.url, timeout=10).text)
 
 
+PROBE_TIMEOUT_SECONDS = 30.0
+
+
 def probe_healthz(url: str, stop: EventType, slowest_ms: Synchronized[float]) -> None:
     """Time GET /healthz every 100 ms until `stop` is set, keeping the slowest answer."""
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT_SECONDS) as client:
         while not stop.wait(0.1):
             started = time.perf_counter()
-            client.get(url)
-            elapsed = (time.perf_counter() - started) * 1000
+            try:
+                client.get(url).raise_for_status()
+            except httpx.HTTPError:  # no answer, or an error: as slow as the whole timeout
+                elapsed = PROBE_TIMEOUT_SECONDS * 1000
+            else:
+                elapsed = (time.perf_counter() - started) * 1000
             slowest_ms.value = max(slowest_ms.value, elapsed)
 
 
@@ -127,7 +134,10 @@ class HealthzWatch:
     def stop(self) -> float:
         """Stop probing; return the slowest answer in ms."""
         self._stop.set()
-        self._process.join(timeout=35)
+        if self._process.pid is not None:  # started
+            self._process.join(timeout=PROBE_TIMEOUT_SECONDS + 5)
+            if self._process.is_alive():
+                self._process.terminate()
         return float(self._slowest.value)
 
 
@@ -139,8 +149,8 @@ def measure_mode(
     wake_ups = WakeUpCounters(stack.url)
     before = counters.read()
     sent_before, skipped_before = wake_ups.read()
-    watch.start()
     try:
+        watch.start()
         load = run()
     finally:
         slowest_ms = watch.stop()
@@ -159,7 +169,7 @@ def measure_mode(
         statuses=load.statuses,
         healthz_max_ms=round(slowest_ms, 1),
         model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
-        model_busy=round(ran.model_seconds / load.seconds, 3),
+        model_busy=round(ran.model_seconds / load.seconds, 3) if ran.model_seconds else None,
     )
 
 

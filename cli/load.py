@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from cli.raw_http import RawConnection, get_request, multipart_post
-from client.api import LONG_POLL_SECONDS
+from client.api import JOBS_PER_LISTING, LONG_POLL_SECONDS
 from core.job_status import FINAL_STATUSES
 
 POLL_SECONDS = 0.05  # between asks when a long poll came back with nothing final
@@ -100,7 +100,9 @@ async def _single_image_clients(
     async def poller(stop: asyncio.Event) -> None:
         connection = RawConnection(target.url)
         while not stop.is_set():
-            waiting = list(pending)[:100]
+            # The oldest jobs first; one submitted meanwhile is asked about when this poll
+            # comes back, which a closed loop of one-image jobs makes within one batch.
+            waiting = list(pending)[:JOBS_PER_LISTING]
             if not waiting:
                 await asyncio.sleep(IDLE_SECONDS)
                 continue

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from cli.bench import ModelResult
 from cli.bench_report import model_time_lines, runtime_lines
 from cli.bench_stack import (
+    PROBE_TIMEOUT_SECONDS,
     BatchCounts,
     HealthzWatch,
     ModeResult,
@@ -76,9 +77,11 @@ def test_the_model_time_line_splits_a_modes_ratio() -> None:
 class SlowHealthz(BaseHTTPRequestHandler):
     """Answers /healthz after 40 ms, as a busy gateway would."""
 
+    status = 200
+
     def do_GET(self) -> None:
         time.sleep(0.04)
-        self.send_response(200)
+        self.send_response(self.status)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -87,16 +90,32 @@ class SlowHealthz(BaseHTTPRequestHandler):
         return
 
 
-def test_the_healthz_watch_probes_from_its_own_process_and_keeps_the_slowest() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHealthz)
+def watch_healthz(handler: type[BaseHTTPRequestHandler]) -> tuple[float, float]:
+    """Probe a loopback server for half a second; return the slowest answer and how long
+    the watch took to stop."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         watch = HealthzWatch(f"http://127.0.0.1:{server.server_port}")
         watch.start()
         time.sleep(0.5)
         stopped = time.monotonic()
-        slowest = watch.stop()
+        return watch.stop(), time.monotonic() - stopped
     finally:
         server.shutdown()
+
+
+def test_the_healthz_watch_probes_from_its_own_process_and_keeps_the_slowest() -> None:
+    slowest, stopping = watch_healthz(SlowHealthz)
     assert 40 <= slowest < 1000
-    assert time.monotonic() - stopped < 2  # stops within one probe
+    assert stopping < 2  # stops within one probe
+
+
+class FailingHealthz(SlowHealthz):
+    """Answers /healthz with 503."""
+
+    status = 503
+
+
+def test_a_failed_healthz_probe_counts_as_the_whole_timeout() -> None:
+    assert watch_healthz(FailingHealthz)[0] == PROBE_TIMEOUT_SECONDS * 1000
