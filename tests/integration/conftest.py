@@ -82,12 +82,21 @@ def gateway_and_worker(
         stack.stop()
 
 
+@contextmanager
+def migrated_stack(
+    tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path, *, workers_ready: bool
+) -> Iterator[Stack]:
+    """Migrate the database, then start a gateway and one worker serving `model_dir`."""
+    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
+    upgrade(postgres_url)
+    with gateway_and_worker(env, tmp_path, workers_ready=workers_ready) as stack:
+        yield stack
+
+
 @pytest.fixture
 def real_stack(
     tmp_path: Path, postgres_url: str, redis_url: str, model_dir: Path
 ) -> Iterator[Stack]:
     """Gateway and one worker on the real PostgreSQL and Redis."""
-    env = stack_environment(tmp_path, postgres_url, redis_url, model_dir)
-    upgrade(postgres_url)
-    with gateway_and_worker(env, tmp_path) as stack:
+    with migrated_stack(tmp_path, postgres_url, redis_url, model_dir, workers_ready=False) as stack:
         yield stack

@@ -4,29 +4,14 @@ there are jobs (a 50 ms poll would ask several times for each slow job)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from cli.load import Target, run_clients
-from cli.stack import Stack
-from db.migrate import upgrade
-from tests.integration.conftest import gateway_and_worker, stack_environment, tile_bytes
-
-
-@pytest.fixture
-def slow_stack(
-    tmp_path: Path, postgres_url: str, redis_url: str, slow_model_dir: Path
-) -> Iterator[Stack]:
-    """A stack whose model takes far longer than a 50 ms poll for each batch."""
-    env = stack_environment(tmp_path, postgres_url, redis_url, slow_model_dir)
-    upgrade(postgres_url)
-    with gateway_and_worker(env, tmp_path, workers_ready=True) as stack:
-        yield stack
+from tests.integration.conftest import migrated_stack, tile_bytes
 
 
 def listings_answered(url: str) -> int:
@@ -44,10 +29,15 @@ def listings_answered(url: str) -> int:
 
 
 def test_single_image_clients_long_poll_each_job_to_its_one_result(
-    slow_stack: Stack, postgres_url: str
+    tmp_path: Path, postgres_url: str, redis_url: str, slow_model_dir: Path
 ) -> None:
     images = [tile_bytes(seed) for seed in range(6)]
-    load = run_clients("single", Target(slow_stack.url, "unused"), images, 3, 4.0, processes=1)
+    # A model whose batches take far longer than a 50 ms poll.
+    with migrated_stack(
+        tmp_path, postgres_url, redis_url, slow_model_dir, workers_ready=True
+    ) as stack:
+        load = run_clients("single", Target(stack.url, "unused"), images, 3, 4.0, processes=1)
+        listings = listings_answered(stack.url)
 
     assert set(load.statuses) == {"202"} and load.done > 0
     with create_engine(postgres_url).connect() as connection:
@@ -60,4 +50,4 @@ def test_single_image_clients_long_poll_each_job_to_its_one_result(
         )
     assert jobs == load.statuses["202"] == load.done  # every job seen succeeded by its client
     assert tuple(results) == (jobs, jobs) and unfinished == 0
-    assert 0 < listings_answered(slow_stack.url) <= jobs
+    assert 0 < listings <= jobs
