@@ -31,8 +31,8 @@ def sweep_once(settings: Settings, app: Celery) -> tuple[int, int]:
         suspects = claimed_before(stalled, session=session)
         groups = by_priority(stalled, session=session)
         since = utc_now() - timedelta(seconds=settings.sweep_interval_seconds)
-        waiting = queued_since(since, session=session)
-    if waiting and not stalled:
+        waiting = not stalled and queued_since(since, session=session)
+    if waiting:
         # Items that waited a whole pass unclaimed may have had their wake-ups skipped for a
         # worker that died draining (core.drain_mark): one wake-up drains them all.
         wake_workers(app)
