@@ -3,7 +3,8 @@
 A task is only a wake-up. The engine claims the task's items and fills the batch with
 queued items of any job (fair between tenants, db.claims), so one-image requests are
 batched like bulk ones. While the model runs on one batch, a prefetch thread claims and
-decodes the next, so the model never waits for decoding. It stops claiming when the queue
+decodes the next and a writer thread writes the results of the one before, so the model
+waits neither for decoding nor for the database. It stops claiming when the queue
 is empty, after `max_drain_seconds`, or when the worker is shutting down, and hands back
 whatever it claimed but did not run. Interactive items that arrive after the next batch
 was claimed overtake it: before a prefetched batch without them runs, they are claimed
@@ -22,8 +23,9 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
-from db.claims import ClaimedItem
+from db.claims import ClaimedItem, Outcome
 from worker.inference import (
     URGENT,
     Batch,
@@ -37,6 +39,7 @@ from worker.inference import (
     to_outcomes,
 )
 from worker.runtime import Runtime
+from worker.serving import Served
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,20 @@ def overtake(prefetched: Batch, runtime: Runtime) -> int:
 
 def run_batch(batch: Batch, runtime: Runtime) -> int:
     """Run the model on a decoded batch, persist, signal; return how many items succeeded."""
+    return finish(score(batch, runtime), runtime)
+
+
+@dataclass
+class Scored:
+    """A batch the model has run on: its outcomes wait to be written."""
+
+    batch: Batch
+    served: Served
+    outcomes: list[Outcome]
+
+
+def score(batch: Batch, runtime: Runtime) -> Scored:
+    """Run the model on a decoded batch and label its outputs."""
     served = batch.served or runtime.served
     model = served.model
     with batch.timer("model"):
@@ -130,6 +147,12 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
         else:
             probabilities, model_ms = batch.images, 0.0
     outcomes = to_outcomes(batch.decoded, probabilities, model_ms, model.card, batch.warnings)
+    return Scored(batch, served, outcomes)
+
+
+def finish(scored: Scored, runtime: Runtime) -> int:
+    """Persist a scored batch, signal its jobs, count and log it; return how many succeeded."""
+    batch, served, outcomes = scored.batch, scored.served, scored.outcomes
     with batch.timer("write"):
         jobs = {item.job_id for item in batch.claimed}
         written = persist(outcomes, batch.errors, served, runtime, jobs)
@@ -149,6 +172,37 @@ def run_batch(batch: Batch, runtime: Runtime) -> int:
         },
     )
     return written
+
+
+def finish_or_hand_back(scored: Scored, runtime: Runtime) -> int:
+    """Finish a scored batch; if its write fails, hand its items back and raise."""
+    try:
+        return finish(scored, runtime)
+    except BaseException:
+        hand_back(scored.batch.claimed, runtime)
+        raise
+
+
+class WriteBehind:
+    """One drain's writes: a scored batch is written on the writer thread while the model
+    runs on the next, at most one write in flight, in the order the batches ran."""
+
+    def __init__(self, pool: ThreadPoolExecutor, runtime: Runtime) -> None:
+        self._pool = pool
+        self._runtime = runtime
+        self._writing: Future[int] | None = None
+
+    def land(self) -> int:
+        """Wait for the write in flight; return how many items it wrote (a failure raises,
+        its batch handed back)."""
+        writing, self._writing = self._writing, None
+        return writing.result() if writing is not None else 0
+
+    def write(self, scored: Scored) -> int:
+        """Land the write in flight, then start this batch's; return what the landed wrote."""
+        written = self.land()
+        self._writing = self._pool.submit(finish_or_hand_back, scored, self._runtime)
+        return written
 
 
 def settle(pending: Future[Batch | None] | None, runtime: Runtime) -> None:
@@ -173,6 +227,7 @@ class BatchEngine:
     def __init__(self, runtime: Runtime, wake: Callable[[], object] | None = None) -> None:
         self.runtime = runtime
         self.prefetcher = ThreadPoolExecutor(1, "inferq-prefetch")
+        self.writer = ThreadPoolExecutor(1, "inferq-writer")
         self._wake = wake
 
     def serve(self, item_ids: list[uuid.UUID]) -> int:
@@ -198,22 +253,28 @@ class BatchEngine:
         or the drain is cut short; return how many items succeeded."""
         runtime = self.runtime
         succeeded = 0
-        while batch is not None:
-            pending = None
-            if not batch.suspect and time.monotonic() < deadline:
-                pending = self.prefetcher.submit(next_batch, runtime)
-            try:
-                succeeded += run_batch(batch, runtime)
-            except BaseException:
-                hand_back(batch.claimed, runtime)
-                settle(pending, runtime)
-                raise
-            if runtime.stopping.is_set():
-                settle(pending, runtime)
-                break
-            batch = pending.result() if pending is not None else None
-            if batch is not None:
-                succeeded += overtake(batch, runtime)
+        writes = WriteBehind(self.writer, runtime)
+        try:
+            while batch is not None:
+                pending = None
+                if not batch.suspect and time.monotonic() < deadline:
+                    pending = self.prefetcher.submit(next_batch, runtime)
+                try:
+                    if batch.suspect:  # if it kills the worker, no other result is lost
+                        succeeded += writes.land()
+                    succeeded += writes.write(score(batch, runtime))
+                except BaseException:
+                    hand_back(batch.claimed, runtime)
+                    settle(pending, runtime)
+                    raise
+                if runtime.stopping.is_set():
+                    settle(pending, runtime)
+                    break
+                batch = pending.result() if pending is not None else None
+                if batch is not None:
+                    succeeded += overtake(batch, runtime)
+        finally:
+            succeeded += writes.land()
         return succeeded
 
     def last_look(self, deadline: float) -> Batch | None:
