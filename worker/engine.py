@@ -104,9 +104,10 @@ def urgent_batch(runtime: Runtime) -> Batch | None:
     return claimed_batch(lambda: claim_urgent(runtime), runtime)
 
 
-def overtake(prefetched: Batch, runtime: Runtime) -> int:
-    """Run interactive work queued since `prefetched` was claimed before it; return how
-    many items succeeded. A batch already holding interactive items goes as it is."""
+def overtake(prefetched: Batch, runtime: Runtime, run: Callable[[Batch], int] | None = None) -> int:
+    """Run interactive work queued since `prefetched` was claimed before it, with `run` (a
+    drain's WriteBehind.run; alone, run_batch); return how many items succeeded. A batch
+    already holding interactive items goes as it is."""
     if any(item.priority == URGENT for item in prefetched.claimed) or prefetched.suspect:
         return 0
     try:
@@ -117,7 +118,7 @@ def overtake(prefetched: Batch, runtime: Runtime) -> int:
     if batch is None:
         return 0
     try:
-        return run_batch(batch, runtime)
+        return run(batch) if run is not None else run_batch(batch, runtime)
     except BaseException:
         hand_back(batch.claimed + prefetched.claimed, runtime)
         raise
@@ -184,13 +185,24 @@ def finish_or_hand_back(scored: Scored, runtime: Runtime) -> int:
 
 
 class WriteBehind:
-    """One drain's writes: a scored batch is written on the writer thread while the model
-    runs on the next, at most one write in flight, in the order the batches ran."""
+    """One drain's model runs and writes: a scored batch is written on the writer thread
+    while the model runs on the next, at most one write in flight, in the order the
+    batches ran."""
 
     def __init__(self, pool: ThreadPoolExecutor, runtime: Runtime) -> None:
         self._pool = pool
         self._runtime = runtime
         self._writing: Future[int] | None = None
+
+    def run(self, batch: Batch) -> int:
+        """Run the model on a batch and hand its results to the writer; return how many
+        items the write before it wrote. The caller hands the batch back if this raises."""
+        # A batch with an item lost before may kill the worker: no other results go with it.
+        written = self.land() if batch.suspect else 0
+        scored = score(batch, self._runtime)
+        written += self.land()
+        self._writing = self._pool.submit(finish_or_hand_back, scored, self._runtime)
+        return written
 
     def land(self) -> int:
         """Wait for the write in flight; return how many items it wrote (a failure raises,
@@ -198,11 +210,13 @@ class WriteBehind:
         writing, self._writing = self._writing, None
         return writing.result() if writing is not None else 0
 
-    def write(self, scored: Scored) -> int:
-        """Land the write in flight, then start this batch's; return what the landed wrote."""
-        written = self.land()
-        self._writing = self._pool.submit(finish_or_hand_back, scored, self._runtime)
-        return written
+    def land_quietly(self) -> None:
+        """Wait for the write in flight while another error ends the drain: a failed write
+        has handed its batch back, and the first error is the one to raise."""
+        try:
+            self.land()
+        except Exception as exc:
+            logger.warning("a batch's write failed as well: %s", type(exc).__name__)
 
 
 def settle(pending: Future[Batch | None] | None, runtime: Runtime) -> None:
@@ -260,9 +274,7 @@ class BatchEngine:
                 if not batch.suspect and time.monotonic() < deadline:
                     pending = self.prefetcher.submit(next_batch, runtime)
                 try:
-                    if batch.suspect:  # if it kills the worker, no other result is lost
-                        succeeded += writes.land()
-                    succeeded += writes.write(score(batch, runtime))
+                    succeeded += writes.run(batch)
                 except BaseException:
                     hand_back(batch.claimed, runtime)
                     settle(pending, runtime)
@@ -272,10 +284,11 @@ class BatchEngine:
                     break
                 batch = pending.result() if pending is not None else None
                 if batch is not None:
-                    succeeded += overtake(batch, runtime)
-        finally:
-            succeeded += writes.land()
-        return succeeded
+                    succeeded += overtake(batch, runtime, writes.run)
+        except BaseException:
+            writes.land_quietly()
+            raise
+        return succeeded + writes.land()
 
     def last_look(self, deadline: float) -> Batch | None:
         """End a drain: drop the drain mark, then claim once more, for items whose wake-ups

@@ -4,6 +4,7 @@ that fails hands back its batch, the batch scored after it and the prefetched on
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -71,3 +72,34 @@ def test_a_failed_write_hands_back_every_batch_of_the_drain(
     with get_session(runtime.settings.resolved_database_url) as session:
         assert set(session.scalars(select(Item.attempts))) == {0}  # no attempt spent
     assert runtime.recent.covers(tasks[0]) is False  # a redelivery claims them again
+
+
+def test_a_batch_holding_a_lost_item_runs_once_the_write_before_it_landed(
+    runtime: Runtime,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tasks = submit_singles(runtime, [tile(700 + i) for i in range(8)])  # a full first batch
+    (lost,) = submit_singles(runtime, [tile(710)])
+    with get_session(runtime.settings.resolved_database_url) as session:
+        item = session.get(Item, lost[0])
+        assert item is not None
+        item.attempts = 1  # claimed once by a worker that never came back
+    model = runtime.served.model
+    predict, persist = model.predict, engine_module.persist
+    written: list[int] = []
+    runs: list[tuple[int, int]] = []
+
+    def noted_predict(images):  # type: ignore[no-untyped-def]
+        runs.append((len(images), len(written)))  # batch size, writes landed before it
+        return predict(images)
+
+    def slow_persist(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)  # ample for the model to run one image meanwhile
+        done = persist(*args, **kwargs)
+        written.append(done)
+        return done
+
+    monkeypatch.setattr(model, "predict", noted_predict)
+    monkeypatch.setattr(engine_module, "persist", slow_persist)
+    assert BatchEngine(runtime).serve(tasks[0]) == 9
+    assert runs == [(8, 0), (1, 1)]
