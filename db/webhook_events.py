@@ -65,7 +65,9 @@ def record_final_events(job_ids: Iterable[uuid.UUID], *, session: Session) -> in
             select(Job)
             .where(Job.id.in_(ids), Job.callback_url.is_not(None))
             .order_by(Job.id)  # one lock order for every writer: no deadlocks between them
-            .with_for_update()
+            # FOR NO KEY UPDATE: writers take turns, yet it does not wait on the key-share
+            # lock that each writer's result rows (their foreign key) already hold on the job.
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from db.claims import claim_items, fail_items
+from db.claims import ClaimedItem, Outcome, claim_items, fail_items, record_results
 from db.jobs import NewItem, cancel_job, create_job, get_job
 from db.models import EventStatus, Item, WebhookEvent, utc_now
 from db.session import get_session
@@ -26,9 +26,11 @@ def new_job(url: str, n: int, callback: str | None = HOOK) -> tuple[uuid.UUID, l
         return job.id, ids
 
 
-def run(url: str, item_ids: list[uuid.UUID], worker: str = "w1") -> None:
+def run(url: str, item_ids: list[uuid.UUID], worker: str = "w1") -> list[ClaimedItem]:
     with get_session(url) as session:
-        claim_items(item_ids, session=session, worker_id=worker, lease_seconds=60, max_attempts=3)
+        return claim_items(
+            item_ids, session=session, worker_id=worker, lease_seconds=60, max_attempts=3
+        )
 
 
 def events(url: str, job_id: uuid.UUID) -> list[WebhookEvent]:
@@ -110,6 +112,40 @@ def test_two_workers_finishing_the_last_items_at_once_record_one_event(postgres_
         run(postgres_url, ids[1:], "w2")
         finish_together(postgres_url, job_id, ids)
         assert len(events(postgres_url, job_id)) == 1
+
+
+def test_two_workers_writing_results_of_one_job_at_once_do_not_deadlock(
+    postgres_url: str,
+) -> None:
+    """Each result row's foreign key share-locks the job row; the job lock taken after it
+    must not conflict with that, or each writer waits for the other until PostgreSQL
+    aborts one (a deadlock, after a second)."""
+    job_id, ids = new_job(postgres_url, 2)
+    claimed = run(postgres_url, ids[:1], "w1") + run(postgres_url, ids[1:], "w2")
+    written = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(item: ClaimedItem, worker: str) -> None:
+        outcome = Outcome(item, "benign", 0.9, {"benign": 0.9, "malignant": 0.1}, 1.0)
+        try:
+            with get_session(postgres_url) as session:
+                record_results(
+                    [outcome], session=session, worker_id=worker, model_name="m", model_version="1"
+                )
+                written.wait(timeout=10)  # both results written, neither committed
+                record_final_events([job_id], session=session)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(item, f"w{n + 1}")) for n, item in enumerate(claimed)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(events(postgres_url, job_id)) == 1
 
 
 def test_due_events_are_taken_once_and_every_attempt_moves_them_on(database_url: str) -> None:
