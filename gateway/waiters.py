@@ -84,7 +84,10 @@ class CompletionWaiters:
         """Start listening (once) and wait briefly until subscribed."""
         if self._url is None:
             return
-        if self._listener is None or self._listener.done():
+        listening = self._listener is not None and not self._listener.done()
+        if listening and self.signalled:
+            return  # the usual case: no timer to arm
+        if not listening:
             self._subscribed = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(self._subscribed))
         with contextlib.suppress(TimeoutError):
