@@ -88,6 +88,7 @@ MARK_SUCCEEDED = (
     .values(
         status=ItemStatus.SUCCEEDED, finished_at=bindparam("now"), lease_expires_at=None, error=None
     )
+    .returning(_ITEMS.c.id)
 )
 
 # By dialect: a result already written is kept.
@@ -184,10 +185,14 @@ def record_results(
     model_version: str,
     model_id: int | None = None,
 ) -> int:
-    """Write one result per item (duplicates ignored) and mark the items succeeded."""
+    """Mark the items that are still running succeeded and write their results; return how
+    many. An item handed back, failed or finished meanwhile gets no result from this call,
+    and a result written already is kept (one result an item)."""
     if not outcomes:
         return 0
     now = utc_now()
+    ids = [outcome.item.id for outcome in outcomes]
+    marked = set(session.connection().execute(MARK_SUCCEEDED, {"ids": ids, "now": now}).scalars())
     rows = [
         {
             "item_id": outcome.item.id,
@@ -208,11 +213,11 @@ def record_results(
             "warnings": outcome.warnings,
         }
         for outcome in outcomes
+        if outcome.item.id in marked
     ]
-    _insert_ignoring_duplicates(session, rows)
-    ids = [outcome.item.id for outcome in outcomes]
-    result = session.connection().execute(MARK_SUCCEEDED, {"ids": ids, "now": now})
-    return int(result.rowcount or 0)
+    if rows:
+        _insert_ignoring_duplicates(session, rows)
+    return len(rows)
 
 
 def fail_items(errors: dict[uuid.UUID, str], *, session: Session) -> None:

@@ -80,6 +80,25 @@ def test_an_item_is_claimed_once_and_succeeds_once(database_url: str) -> None:
     assert state(database_url, job_id)[0] == "succeeded"
 
 
+@pytest.mark.parametrize("ending", ["failed", "handed back"])
+def test_a_late_write_leaves_no_result_on_an_item_no_longer_running(
+    database_url: str, ending: str
+) -> None:
+    _, ids = make_job(database_url, 2)
+    late = claim(database_url, ids)
+    with get_session(database_url) as session:
+        if ending == "failed":
+            fail_items({ids[0]: "gave up"}, session=session)
+        else:
+            release_items([ids[0]], session=session, worker_id="w1")
+    written = succeed(database_url, late)
+    with get_session(database_url) as session:
+        results = set(session.scalars(select(Result.item_id)))
+        statuses = dict(session.execute(select(Item.id, Item.status)).tuples().all())
+    assert written == 1 and results == {ids[1]}
+    assert statuses == {ids[0]: "failed" if ending == "failed" else "queued", ids[1]: "succeeded"}
+
+
 def test_expired_lease_lets_another_worker_finish_without_duplicates(database_url: str) -> None:
     _, ids = make_job(database_url, 2)
     lost = claim(database_url, ids, worker="w1")
