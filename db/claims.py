@@ -55,31 +55,46 @@ def _claimed(rows: Any, now: datetime) -> list[ClaimedItem]:
     ]
 
 
-_RETURNED = (
-    Item.id,
-    Item.job_id,
-    Item.content_hash,
-    Item.created_at,
-    Item.attempts,
-    Item.priority,
-)
-
-
-# The hot path's statements, built once on the tables with bound parameters: building them
-# per batch cost the worker more CPU than the database spends running them.
+# The claims' and results' statements, built once on the tables with bound parameters:
+# building them per batch cost the worker more CPU than the database spends running them.
 _ITEMS = table_of(Item)
+_RETURNED = ("id", "job_id", "content_hash", "created_at", "attempts", "priority")
 
-TAKE_QUEUED = (
-    update(_ITEMS)
-    .where(_ITEMS.c.id.in_(bindparam("ids", expanding=True)), _ITEMS.c.status == ItemStatus.QUEUED)
-    .values(
-        status=ItemStatus.RUNNING,
-        attempts=_ITEMS.c.attempts + 1,
-        worker_id=bindparam("worker"),
-        lease_expires_at=bindparam("lease"),
-        started_at=bindparam("now"),
+
+def _take_statement(where: Any, attempts: Any) -> Any:
+    """Mark the items `ids` matching `where` running under `worker`'s lease; return them."""
+    return (
+        update(_ITEMS)
+        .where(_ITEMS.c.id.in_(bindparam("ids", expanding=True)), where)
+        .values(
+            status=ItemStatus.RUNNING,
+            attempts=attempts,
+            worker_id=bindparam("worker"),
+            lease_expires_at=bindparam("lease"),
+            started_at=bindparam("now"),
+        )
+        .returning(*(_ITEMS.c[name] for name in _RETURNED))
     )
-    .returning(*(_ITEMS.c[column.key] for column in _RETURNED))
+
+
+# claim_queued: the candidates the claim order chose, if still queued.
+TAKE_QUEUED = _take_statement(_ITEMS.c.status == ItemStatus.QUEUED, _ITEMS.c.attempts + 1)
+
+_OURS = and_(_ITEMS.c.status == ItemStatus.RUNNING, _ITEMS.c.worker_id == bindparam("worker"))
+# claim_items: queued or lease-expired items with attempts left; a retried task re-claims
+# its own items without waiting for the lease, and without spending another attempt.
+TAKE_NAMED = _take_statement(
+    and_(
+        or_(
+            _ITEMS.c.status == ItemStatus.QUEUED,
+            and_(
+                _ITEMS.c.status == ItemStatus.RUNNING, _ITEMS.c.lease_expires_at < bindparam("now")
+            ),
+            _OURS,
+        ),
+        _ITEMS.c.attempts < bindparam("max_attempts"),
+    ),
+    case((_OURS, _ITEMS.c.attempts), else_=_ITEMS.c.attempts + 1),
 )
 
 MARK_SUCCEEDED = (
@@ -111,37 +126,27 @@ def claim_items(
     """Take these queued (or lease-expired) items for this worker and return those it got."""
     if not item_ids:
         return []
-    now = utc_now()
-    ours = and_(Item.status == ItemStatus.RUNNING, Item.worker_id == worker_id)
-    claimable = or_(
-        Item.status == ItemStatus.QUEUED,
-        and_(Item.status == ItemStatus.RUNNING, Item.lease_expires_at < now),
-        ours,  # a retried task re-claims its own items without waiting for the lease
-    )
-    attempts = case((ours, Item.attempts), else_=Item.attempts + 1)
-    where = (Item.id.in_(item_ids), claimable, Item.attempts < max_attempts)
-    return _take(session, where, attempts, worker_id, now + timedelta(seconds=lease_seconds))
+    return _take(session, TAKE_NAMED, item_ids, worker_id, lease_seconds, max_attempts=max_attempts)
 
 
 def _take(
-    session: Session, where: tuple[Any, ...], attempts: Any, worker_id: str, lease: datetime
+    session: Session,
+    statement: Any,
+    item_ids: list[uuid.UUID],
+    worker_id: str,
+    lease_seconds: int,
+    **extra: object,
 ) -> list[ClaimedItem]:
-    """Mark the items matching `where` running under this worker's lease; return them."""
+    """Run a take statement for these items under a lease from now; return those taken."""
     now = utc_now()
-    statement = (
-        update(Item)
-        .where(*where)
-        .values(
-            status=ItemStatus.RUNNING,
-            attempts=attempts,
-            worker_id=worker_id,
-            lease_expires_at=lease,
-            started_at=now,
-        )
-        .returning(*_RETURNED)
-        .execution_options(synchronize_session=False)
-    )
-    return _claimed(session.execute(statement), now)
+    parameters = {
+        "ids": item_ids,
+        "worker": worker_id,
+        "lease": now + timedelta(seconds=lease_seconds),
+        "now": now,
+        **extra,
+    }
+    return _claimed(session.connection().execute(statement, parameters), now)
 
 
 def claim_queued(
@@ -161,14 +166,7 @@ def claim_queued(
     candidates = claim_candidates(session, limit, utc_now(), ageing_seconds, lowest)
     if not candidates:
         return []
-    now = utc_now()
-    parameters = {
-        "ids": candidates,
-        "worker": worker_id,
-        "lease": now + timedelta(seconds=lease_seconds),
-        "now": now,
-    }
-    return _claimed(session.connection().execute(TAKE_QUEUED, parameters), now)
+    return _take(session, TAKE_QUEUED, candidates, worker_id, lease_seconds)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:

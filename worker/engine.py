@@ -104,10 +104,10 @@ def urgent_batch(runtime: Runtime) -> Batch | None:
     return claimed_batch(lambda: claim_urgent(runtime), runtime)
 
 
-def overtake(prefetched: Batch, runtime: Runtime, run: Callable[[Batch], int] | None = None) -> int:
+def overtake(prefetched: Batch, runtime: Runtime, run: Callable[[Batch], int]) -> int:
     """Run interactive work queued since `prefetched` was claimed before it, with `run` (a
-    drain's WriteBehind.run; alone, run_batch); return how many items succeeded. A batch
-    already holding interactive items goes as it is."""
+    drain's WriteBehind.run); return how many items succeeded. A batch already holding
+    interactive items goes as it is."""
     if any(item.priority == URGENT for item in prefetched.claimed) or prefetched.suspect:
         return 0
     try:
@@ -118,7 +118,7 @@ def overtake(prefetched: Batch, runtime: Runtime, run: Callable[[Batch], int] | 
     if batch is None:
         return 0
     try:
-        return run(batch) if run is not None else run_batch(batch, runtime)
+        return run(batch)
     except BaseException:
         hand_back(batch.claimed + prefetched.claimed, runtime)
         raise

@@ -7,6 +7,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy import select
 
@@ -36,7 +37,9 @@ def test_urgent_items_overtake_a_prefetched_bulk_batch(runtime: Runtime) -> None
     prefetched = next_batch(runtime)  # claimed while an earlier batch would be running
     assert prefetched is not None and len(prefetched.claimed) == 8
     urgent = queue(runtime, range(200, 203), Priority.INTERACTIVE)
-    assert overtake(prefetched, runtime) == 3  # run alone, before the prefetched batch
+    assert (
+        overtake(prefetched, runtime, partial(run_batch, runtime=runtime)) == 3
+    )  # run alone, before the prefetched batch
     assert statuses(runtime, urgent) == {"succeeded"}
     assert statuses(runtime, [item.id for item in prefetched.claimed]) == {"running"}
     assert run_batch(prefetched, runtime) == 8
@@ -53,7 +56,7 @@ def test_urgent_items_are_batched_alone_and_such_a_batch_is_not_overtaken(
     assert prefetched is not None
     assert [item.priority for item in prefetched.claimed] == [0, 0]  # not filled with bulk
     later = queue(runtime, range(400, 402), Priority.INTERACTIVE)
-    assert overtake(prefetched, runtime) == 0
+    assert overtake(prefetched, runtime, partial(run_batch, runtime=runtime)) == 0
     assert statuses(runtime, later) == {"queued"}  # the next claim takes them first
 
 
