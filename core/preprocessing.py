@@ -1,6 +1,7 @@
 """Image bytes to model input: the one function that training, workers and evaluation share.
 
-Pillow and numpy only, so the gateway can sniff images without TensorFlow. The output is
+Pillow and numpy only, so the gateway can sniff images without TensorFlow (plain 8-bit RGB
+PNGs are decoded by libspng where imagecodecs is installed: core.plain_png). The output is
 RGB uint8 of the model's input size; scaling to floats lives inside the model, so the
 parameters that matter here (size, resampling) travel with the model in `model.json`.
 """
@@ -19,6 +20,7 @@ from typing import cast
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.plain_png import decode_plain_png
 from core.resampling import Resample
 
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
@@ -223,6 +225,11 @@ def decode_source(
         _draft(image, (width, height))
         cost = _decode_cost(image, data)
     with reserve(cost), _pixel_errors():
+        # Up to a band's pixels: a bigger image would be held twice while it is resized.
+        small = image.width * image.height <= _BAND_PIXELS
+        pixels = decode_plain_png(data, image.height, image.width) if small else None
+        if pixels is not None:  # stored as the model takes it: no conversion, no turn
+            return Decoded(resize_pixels(pixels, size, resample), source_size)
         return Decoded(_to_array(image, (width, height), _RESAMPLING[resample]), source_size)
 
 
