@@ -58,7 +58,7 @@ class Case:
 
 MODES = ("bulk", "single", "predict", "priority")
 CASES = {
-    "small_cnn": Case((96, 96), 64, 4000, 15.0),
+    "small_cnn": Case((96, 96), 64, 12_000, 15.0),
     "resnet50v2": Case((224, 224), 8, 1200, 20.0, priority_mode=False),  # as fast as 32 on CPU
 }
 
