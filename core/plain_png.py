@@ -5,11 +5,15 @@ much CPU as the small CNN's model spent on it.
 
 Only files whose stored pixels are exactly what the model gets take this path: colour type
 2 (RGB) at bit depth 8, no `tRNS` chunk (a transparent colour becomes white, see
-core.preprocessing), no `eXIf` chunk (its orientation turns the image) and no `acTL` chunk
-(an animation's first frame is not always the stored image). Palette, grey, alpha and
-16-bit files keep Pillow's conversions. Gamma, colour profiles and resolution change no
-pixel in either decoder. The chunk names are looked for anywhere in the file, so a
-compressed stream that happens to hold one only sends the file to Pillow.
+core.preprocessing), no `eXIf` chunk and no text chunk (`tEXt`, `zTXt`, `iTXt`: XMP and
+ImageMagick's raw EXIF profile carry an orientation there, and Pillow turns the image by
+it) and no `acTL` chunk (an animation's first frame is not always the stored image).
+Palette, grey, alpha and 16-bit files keep Pillow's conversions. Gamma, colour profiles and
+resolution change no pixel in either decoder (libspng is called without its gamma flag).
+The chunk names are looked for anywhere in the file, so a compressed stream that happens to
+hold one only sends the file to Pillow. libspng is stricter than Pillow with malformed
+files: an unknown critical chunk, a repeated IHDR or a compression method other than 0 fail
+the item as corrupt where Pillow read pixels.
 
 core.preprocessing sends it images of up to 1 MP: the pixels of a bigger one would be held
 twice while they are resized (libspng's array, then Pillow's copy). Where imagecodecs is
@@ -27,7 +31,7 @@ import numpy as np
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: Chunks whose presence sends a file to Pillow (see the module's docstring).
-_PILLOW_CHUNKS = (b"tRNS", b"eXIf", b"acTL")
+_PILLOW_CHUNKS = (b"tRNS", b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"acTL")
 
 _RGB = 2
 

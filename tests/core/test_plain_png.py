@@ -8,7 +8,6 @@ import struct
 import zlib
 from collections.abc import Callable
 
-import imagecodecs
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
@@ -16,6 +15,8 @@ from PIL import Image, ImageCms, PngImagePlugin
 from core import plain_png, preprocessing
 from core.plain_png import decode_plain_png, is_plain_rgb
 from core.preprocessing import ImageError, decode_image
+
+imagecodecs = pytest.importorskip("imagecodecs")  # the worker's decoder; absent: Pillow only
 
 RNG = np.random.default_rng(3)
 NOISE = RNG.integers(0, 256, (40, 56, 3), dtype=np.uint8)
@@ -27,10 +28,31 @@ def png(image: Image.Image, **params: object) -> bytes:
     return buffer.getvalue()
 
 
-def with_text() -> bytes:
+def with_text(key: str, text: str, *, compressed: bool = False) -> bytes:
     info = PngImagePlugin.PngInfo()
-    info.add_text("scanner", "lab 3")
-    return png(Image.fromarray(NOISE), pnginfo=info, dpi=(96, 96))
+    info.add_text(key, text, zip=compressed)
+    return png(Image.fromarray(NOISE), pnginfo=info)
+
+
+def with_xmp(orientation: int) -> bytes:
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        f'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="{orientation}"/>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    return png(Image.fromarray(NOISE), pnginfo=info)
+
+
+def with_raw_exif_profile(orientation: int) -> bytes:
+    """ImageMagick's way: the EXIF block as hex in a compressed text chunk."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    block = b"Exif\0\0" + exif.tobytes()
+    text = f"\nexif\n{len(block):8d}\n{block.hex()}\n"
+    return with_text("Raw profile type exif", text, compressed=True)
 
 
 def turned() -> bytes:
@@ -68,19 +90,24 @@ def adam7() -> bytes:
     )
 
 
-def gamma_and_profile() -> bytes:
+def with_gamma(gamma: int) -> bytes:
+    """gAMA in 1/100,000ths: 100,000 would brighten the image if a decoder applied it."""
     info = PngImagePlugin.PngInfo()
-    info.add(b"gAMA", (45455).to_bytes(4, "big"))
-    info.add_text("comment", "gamma 1/2.2")
+    info.add(b"gAMA", gamma.to_bytes(4, "big"))
+    return png(Image.fromarray(NOISE), pnginfo=info)
+
+
+def with_profile() -> bytes:
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return png(Image.fromarray(NOISE), pnginfo=info, dpi=(300, 300), icc_profile=profile)
+    return png(Image.fromarray(NOISE), icc_profile=profile, dpi=(300, 300))
 
 
 PLAIN: dict[str, Callable[[], bytes]] = {
     "rgb": lambda: png(Image.fromarray(NOISE)),
     "interlaced": adam7,
-    "gamma, profile, text, resolution": gamma_and_profile,
-    "text and resolution": with_text,
+    "gamma 1.0": lambda: with_gamma(100_000),
+    "gamma 0.7": lambda: with_gamma(70_000),
+    "colour profile and resolution": with_profile,
 }
 
 OTHERS: dict[str, Callable[[], bytes]] = {
@@ -89,7 +116,10 @@ OTHERS: dict[str, Callable[[], bytes]] = {
     "palette": lambda: png(Image.fromarray(NOISE).quantize(16)),
     "transparent colour": lambda: png(Image.fromarray(NOISE), transparency=(1, 2, 3)),
     "16-bit rgb": lambda: bytes(imagecodecs.png_encode(NOISE.astype(np.uint16) * 257)),
-    "orientation": turned,
+    "exif orientation": turned,
+    "xmp orientation": lambda: with_xmp(6),
+    "raw exif profile": lambda: with_raw_exif_profile(6),
+    "any text": lambda: with_text("scanner", "lab 3"),
     "animation": animated,
 }
 
@@ -122,9 +152,10 @@ def test_other_pngs_keep_pillows_conversions(make: Callable[[], bytes]) -> None:
     assert decode_image(data, (40, 56)).shape == (40, 56, 3)
 
 
-def test_an_orientation_still_turns_the_image() -> None:
-    assert decode_image(turned(), (56, 40)).shape == (56, 40, 3)
-    np.testing.assert_array_equal(decode_image(turned(), (56, 40)), np.rot90(NOISE, -1))
+@pytest.mark.parametrize("make", [turned, lambda: with_xmp(6), lambda: with_raw_exif_profile(6)],
+                         ids=["exif", "xmp", "raw exif profile"])  # fmt: skip
+def test_an_orientation_still_turns_the_image(make: Callable[[], bytes]) -> None:
+    np.testing.assert_array_equal(decode_image(make(), (56, 40)), np.rot90(NOISE, -1))
 
 
 def test_a_transparent_colour_still_becomes_white() -> None:
@@ -141,7 +172,7 @@ def test_corrupt_pixel_data_is_an_image_error(cut: int) -> None:
         decode_image(data, (40, 56))
 
 
-def test_a_stream_that_decodes_to_another_size_is_refused() -> None:
+def test_pixels_that_disagree_with_the_header_are_refused() -> None:
     data = png(Image.fromarray(NOISE))
     with pytest.raises(ValueError, match="header said"):
         decode_plain_png(data, 41, 56)
