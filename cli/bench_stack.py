@@ -37,6 +37,7 @@ class ModeResult:
     # ratio is about their product when batches are full.
     model_ratio_to_raw: float | None = None
     model_busy: float | None = None
+    raw_images_per_second: float | None = None  # raw speed measured just before the mode
 
 
 class WakeUpCounters:
@@ -170,6 +171,7 @@ def measure_mode(
         healthz_max_ms=round(slowest_ms, 1),
         model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
         model_busy=round(ran.model_seconds / load.seconds, 3) if ran.model_seconds else None,
+        raw_images_per_second=round(raw, 1),
     )
 
 

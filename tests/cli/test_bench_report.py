@@ -8,10 +8,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cli.bench import ModelResult
-from cli.bench_report import model_time_lines, runtime_lines
+from cli.bench_report import console, model_time_lines, print_table, runtime_lines
 from cli.bench_stack import (
     PROBE_TIMEOUT_SECONDS,
     BatchCounts,
@@ -72,6 +73,23 @@ def test_the_model_time_line_splits_a_modes_ratio() -> None:
     assert model_time_lines(results) == [
         "resnet50v2 tensorflow: the worker's model: single 0.90x raw, running 89%"
     ]
+
+
+def test_each_modes_ratio_is_shown_beside_the_raw_speed_measured_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bulk = ModeResult(300.0, 0.3, 64.0, {}, {}, raw_images_per_second=1000.0)
+    single = ModeResult(100.0, 0.125, 8.0, {}, {}, raw_images_per_second=800.0)
+    model = ModelResult("small_cnn", "tensorflow", (96, 96), 64, 900.0, 1.0, 1.0)
+    model.modes = {"bulk": bulk, "single": single}
+    monkeypatch.setattr(console, "width", 200)  # no cell cut short
+    with console.capture() as captured:
+        print_table([model])
+    lines = [line for line in captured.get().splitlines() if "│" in line]
+    rows = {line.split("│")[2].strip(): line for line in lines}
+    assert "1000.0" in rows["bulk"] and "0.300" in rows["bulk"]
+    assert "800.0" in rows["single"] and "0.125" in rows["single"]
+    assert "900.0" in rows["raw"]
 
 
 class SlowHealthz(BaseHTTPRequestHandler):
