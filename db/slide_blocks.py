@@ -81,6 +81,28 @@ def claim_block(
     )  # fmt: skip
 
 
+def renew_block(
+    block: ClaimedBlock, *, session: Session, worker_id: str, lease_seconds: int
+) -> bool:
+    """Start a block's lease again as its model run starts; return whether it is still ours.
+
+    A runner claims the next block while the model runs the current one: without this, the
+    lease would have to outlast both blocks, and a block whose lease lapsed while it waited
+    (another worker took it over) would be run for nothing.
+    """
+    renewed = session.execute(
+        update(SlideBlock)
+        .where(
+            SlideBlock.slide_id == block.slide_id,
+            SlideBlock.index == block.index,
+            SlideBlock.status == SlideStatus.RUNNING,
+            SlideBlock.worker_id == worker_id,
+        )
+        .values(lease_expires_at=utc_now() + timedelta(seconds=lease_seconds))
+    )
+    return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+
 def record_block(
     block: ClaimedBlock, probabilities: np.ndarray, *, session: Session, worker_id: str
 ) -> tuple[bool, bool]:

@@ -47,9 +47,8 @@ def test_kill_9_mid_slide_records_every_tile_once(
         "INFERQ_SLIDE_SOURCES": json.dumps({"default": [str(scans)]}),
         "INFERQ_SLIDE_BLOCK_TILES": "16",
         "INFERQ_SLIDE_THUMBNAIL_PX": "600",
-        # A runner claims the next block while the model runs the current one, so a lease
-        # must outlast two blocks; on a slow 2-core machine a block of this model takes 4 s
-        # with both workers running, and the suite's 6 s lease ran out on live blocks.
+        # A lease must outlast a block's model run: on a slow 2-core machine a block of this
+        # model takes 4 s with both workers running, too close to the suite's 6 s.
         "INFERQ_LEASE_SECONDS": "20",
     }
     with running_stack(tmp_path, postgres_url, redis_server.url, slow_model_dir, **env) as stack:

@@ -1,20 +1,23 @@
 """The slide block runner in-process (real model, real database, a synthetic slide): with
 the next block read while the model runs, every tile gets the probability the model gives
-it read on its own, once, and a runner that steps aside hands back the block it read ahead."""
+it read on its own, once; a runner that steps aside hands back the block it read ahead;
+a block's lease starts again when its model run starts, and a block another worker took
+over while it waited is not run."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.priority import Priority
 from core.settings import Settings
 from db.jobs import NewItem, create_job
-from db.models import Item
+from db.models import Item, utc_now
 from db.session import get_session
 from db.slide_tables import Slide, SlideBlock
 from db.slides import NewSlide, add_slides, read_slide_tiles
@@ -112,3 +115,58 @@ def test_a_runner_stepping_aside_hands_back_the_block_it_read_ahead(
     assert all(state == ("queued", 0, None) for state in blocks[2:])
     with get_session(runtime.settings.resolved_database_url) as session:
         assert session.scalar(select(Item.status).where(Item.id == item_id)) == "queued"
+
+
+def held_leases(runtime: Runtime, slide_id: uuid.UUID) -> list[tuple[int, float]]:
+    """Return (index, seconds left on the lease) of the slide's blocks the runner holds."""
+    with get_session(runtime.settings.resolved_database_url) as session:
+        rows = session.execute(
+            select(SlideBlock.index, SlideBlock.lease_expires_at)
+            .where(
+                SlideBlock.slide_id == slide_id,
+                SlideBlock.status == "running",
+                SlideBlock.worker_id == runtime.worker_id,
+            )
+            .order_by(SlideBlock.index)
+        )
+        now = utc_now()
+        return [(index, (expires - now).total_seconds()) for index, expires in rows]
+
+
+def set_block(runtime: Runtime, slide_id: uuid.UUID, index: int, **values: object) -> None:
+    with get_session(runtime.settings.resolved_database_url) as session:
+        session.execute(
+            update(SlideBlock)
+            .where(SlideBlock.slide_id == slide_id, SlideBlock.index == index)
+            .values(**values)
+        )
+
+
+def test_a_block_starts_its_lease_again_as_it_runs_and_one_taken_over_is_not_run(
+    runtime: Runtime, slide_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slide_id = tiled_slide(runtime, slide_path)
+    n_blocks = len(blocks_of(runtime, slide_id))
+    model = runtime.served.model
+    predict = model.predict
+    running: list[tuple[int, float]] = []  # the block each model run is for, its lease left
+
+    def spy(tiles: np.ndarray) -> tuple[np.ndarray, float]:
+        (current, left), *ahead = held_leases(runtime, slide_id)
+        running.append((current, left))
+        if len(running) == 1:  # block 1, read ahead, lapses and another worker takes it
+            expires = utc_now() + timedelta(seconds=600)
+            set_block(runtime, slide_id, 1, worker_id="other", attempts=2, lease_expires_at=expires)
+        elif ahead:  # the block read ahead has 30 s left: its run must start it again
+            expires = utc_now() + timedelta(seconds=30)
+            set_block(runtime, slide_id, ahead[0][0], lease_expires_at=expires)
+        return predict(tiles)
+
+    monkeypatch.setattr(model, "predict", spy)
+    assert run_blocks(runtime, SlideCache(2), max_seconds=600) == (n_blocks - 1, False)
+    assert [index for index, _ in running] == [0, *range(2, n_blocks)]  # block 1 never ran
+    lease = runtime.settings.lease_seconds
+    assert all(lease - 10 < left <= lease for _, left in running), running
+    blocks = blocks_of(runtime, slide_id)
+    assert blocks[1] == ("running", 2, "other")
+    assert blocks[:1] + blocks[2:] == [("succeeded", 1, "block-runner")] * (n_blocks - 1)

@@ -6,7 +6,8 @@ the model does not wait for reading nor reading for the model. Never more than o
 is read ahead (two blocks of tiles in memory), and it is claimed only as its read starts:
 a runner that stops (time up, shutdown, interactive items waiting, an error) hands the
 block it read ahead back to the queue without spending an attempt, and one killed with it
-leaves it to lapse like the block it was running.
+leaves it to lapse like the block it was running. A block's lease starts again when its
+model run starts, so the lease need only outlast one block.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import numpy as np
 
 from db.claim_order import interactive_waiting
 from db.session import get_session
-from db.slide_blocks import ClaimedBlock, claim_block, finish_slide, record_block, release_block
+from db.slide_blocks import (
+    ClaimedBlock,
+    claim_block,
+    finish_slide,
+    record_block,
+    release_block,
+    renew_block,
+)
 from db.slides import fail_slide
 from worker.inference import StageTimer
 from worker.runtime import Runtime
@@ -96,9 +104,25 @@ def hand_back(blocks: list[ClaimedBlock], runtime: Runtime) -> None:
                 release_block(block, session=session, worker_id=runtime.worker_id)
 
 
+def still_held(block: ClaimedBlock, runtime: Runtime) -> bool:
+    """Start the block's lease again; return False when another worker took it over."""
+    settings = runtime.settings
+    with get_session(settings.resolved_database_url) as session:
+        return renew_block(
+            block,
+            session=session,
+            worker_id=runtime.worker_id,
+            lease_seconds=settings.lease_seconds,
+        )
+
+
 def run_block(read: ReadBlock, runtime: Runtime, cache: SlideCache, tiles: np.ndarray) -> bool:
-    """Classify and record one block read; return whether it was recorded."""
+    """Classify and record one block read; return whether it was recorded (not when its
+    lease lapsed while it waited and another worker took it over)."""
     block, served, timer = read.block, read.served, read.timer
+    if not still_held(block, runtime):
+        logger.info("slide block %s/%d was taken over: not run", block.slide_id, block.index)
+        return False
     with timer("model"):
         probabilities, _ = served.model.predict(tiles)
     with timer("write"), get_session(runtime.settings.resolved_database_url) as session:
