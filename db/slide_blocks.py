@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,17 @@ def claim_block(
     )  # fmt: skip
 
 
+def held_by(block: ClaimedBlock, worker_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions under which a block is still this worker's to renew, record or hand
+    back: running, and not taken over by another worker since its claim."""
+    return (
+        SlideBlock.slide_id == block.slide_id,
+        SlideBlock.index == block.index,
+        SlideBlock.status == SlideStatus.RUNNING,
+        SlideBlock.worker_id == worker_id,
+    )
+
+
 def renew_block(
     block: ClaimedBlock, *, session: Session, worker_id: str, lease_seconds: int
 ) -> bool:
@@ -92,12 +103,7 @@ def renew_block(
     """
     renewed = session.execute(
         update(SlideBlock)
-        .where(
-            SlideBlock.slide_id == block.slide_id,
-            SlideBlock.index == block.index,
-            SlideBlock.status == SlideStatus.RUNNING,
-            SlideBlock.worker_id == worker_id,
-        )
+        .where(*held_by(block, worker_id))
         .values(lease_expires_at=utc_now() + timedelta(seconds=lease_seconds))
     )
     return bool(renewed.rowcount)  # type: ignore[attr-defined]
@@ -110,12 +116,7 @@ def record_block(
     now = utc_now()
     recorded = session.execute(
         update(SlideBlock)
-        .where(
-            SlideBlock.slide_id == block.slide_id,
-            SlideBlock.index == block.index,
-            SlideBlock.status == SlideStatus.RUNNING,
-            SlideBlock.worker_id == worker_id,
-        )
+        .where(*held_by(block, worker_id))
         .values(
             status=SlideStatus.SUCCEEDED,
             probabilities=np.ascontiguousarray(probabilities, dtype="<f2").tobytes(),
@@ -138,12 +139,7 @@ def release_block(block: ClaimedBlock, *, session: Session, worker_id: str) -> N
     """Hand a block back to the queue without spending an attempt (shutdown)."""
     session.execute(
         update(SlideBlock)
-        .where(
-            SlideBlock.slide_id == block.slide_id,
-            SlideBlock.index == block.index,
-            SlideBlock.status == SlideStatus.RUNNING,
-            SlideBlock.worker_id == worker_id,
-        )
+        .where(*held_by(block, worker_id))
         .values(status=SlideStatus.QUEUED, attempts=SlideBlock.attempts - 1, worker_id=None)
     )
 
