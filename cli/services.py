@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from core.heap import freeze_without_collecting, pause_collection
 from core.logging import configure_logging
 from core.settings import get_settings
 
@@ -50,8 +50,8 @@ def gateway(
     if workers == 1:
         # No cyclic garbage collection while the process imports and builds the app: every
         # pass would walk the start's long-lived objects (about 0.2 s of CPU before the first
-        # /readyz). create_gateway turns it back on.
-        gc.disable()
+        # /readyz). create_gateway turns it back on (core.heap).
+        pause_collection()
     uvicorn.run(
         "cli.services:create_gateway",
         factory=True,
@@ -70,8 +70,7 @@ def create_gateway() -> FastAPI:
     from gateway.app import create_app
 
     app = create_app()
-    gc.freeze()  # modules, classes and routes live as long as the process
-    gc.enable()
+    freeze_without_collecting()  # modules, classes and routes live as long as the process
     return app
 
 
@@ -87,6 +86,9 @@ def worker(
     mid-batch leaves a lease that expires, and the sweeper republishes its items.
     """
     settings = get_settings()
+    # No cyclic garbage collection while TensorFlow and the model load: about 0.8 s of
+    # passes over their objects. Turned back on once the model serves (core.heap).
+    pause_collection()
     # Below the gateway on a shared machine: the intake answers sooner, and the queue the
     # worker finds is longer, so it runs fewer, fuller batches (docs/batching.md).
     os.nice(settings.worker_nice)

@@ -27,6 +27,7 @@ from db.session import get_session
 from gateway.pools import Pools
 from gateway.throttle import FailureThrottle
 from gateway.usage import KeyCache, UsageLedger
+from gateway.warm import WarmUp
 
 logger = logging.getLogger(__name__)
 
@@ -246,11 +247,13 @@ class Admission:
 
 
 class AccessMiddleware:
-    """Admit API requests before their body is read; pass the tenant on in the scope state."""
+    """Admit API requests before their body is read; pass the tenant on in the scope state.
+    The first request admitted starts the gateway's warm-up (gateway.warm)."""
 
-    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission, warm_up: WarmUp) -> None:
         self.app = app
         self.admission = admission
+        self.warm_up = warm_up
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope) if scope["type"] == "http" else ""
@@ -264,4 +267,5 @@ class AccessMiddleware:
             await verdict.response()(scope, receive, send)
             return
         scope.setdefault("state", {})["tenant"] = verdict
+        self.warm_up.begin()
         await self.app(scope, receive, send)

@@ -40,6 +40,7 @@ from gateway.routes import (
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
 from gateway.waiters import CompletionWaiters
+from gateway.warm import WarmUp
 from gateway.web.headers import SecurityHeadersMiddleware
 from gateway.web.pages import mount_web
 
@@ -117,7 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.waiters = CompletionWaiters(signal_url(settings), settings.max_predict_waiters)
     # Outermost last: the page's security headers, the body limit, then telemetry (which
     # counts refusals too), then access.
-    app.add_middleware(AccessMiddleware, admission=Admission(settings, app.state.pools))
+    app.state.warm_up = WarmUp(app.state.publisher, app.state.store)
+    app.add_middleware(
+        AccessMiddleware,
+        admission=Admission(settings, app.state.pools),
+        warm_up=app.state.warm_up,
+    )
     telemetry = Telemetry(
         settings.resolved_database_url, settings.worker_stale_seconds, app.state.publisher
     )

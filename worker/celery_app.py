@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import signals
 
+from core.heap import settle
 from core.logging import configure_logging
 from core.queue import make_celery
 from core.settings import get_settings
@@ -114,6 +115,7 @@ def _load_in_child(**_: Any) -> None:
         return
     process.health.metrics = runtime.metrics
     process.serve_model(runtime.served)
+    settle()  # TensorFlow and the model out of the collector's sight (core.heap)
     if runtime.served.model.source.follows_alias and current.model_poll_seconds > 0:
         process.watcher = ModelWatcher(runtime, process.serve_model)
         process.watcher.start()
@@ -139,6 +141,7 @@ def _on_ready(**_: Any) -> None:
     if current.embedded_webhooks:
         process.webhooks = WebhookSender(current)
         process.webhooks.start()
+    settle()  # a prefork parent's start; cheap where the pool process settled already
     process.set_state(WorkerState.READY)
     logger.info("worker ready", extra={"worker_id": current.resolved_worker_id})
 

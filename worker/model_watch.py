@@ -10,11 +10,11 @@ check is refused (once) and the worker keeps serving what it had.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
 
+from core.heap import settle
 from worker.model_source import registered_version, registry_client
 from worker.runtime import Runtime
 from worker.serving import Served, load_served
@@ -67,5 +67,8 @@ class ModelWatcher(threading.Thread):
         self.on_switch(served)
         logger.info("switched model from %s to %s", previous.label, served.label)
         del previous
-        gc.collect()  # Keras models hold reference cycles; free the old one's memory now
+        # Keras models hold reference cycles, and the old one was frozen out of the collector
+        # at the start (core.heap): hand it back and free its memory now. Were a batch still
+        # running on it, it stays frozen until the next switch.
+        settle(release_frozen=True)
         return True

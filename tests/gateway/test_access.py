@@ -13,11 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core.settings import Settings
+from core.storage import BlobStore
 from db.models import Job
 from db.session import get_session
 from gateway.access import UNKNOWN_KEY, AccessMiddleware, Admission
 from gateway.app import create_app
 from gateway.pools import Pools
+from gateway.publisher import Publisher
+from gateway.warm import WarmUp
 from tests.gateway.conftest import api_client, count_rows, new_key, png_bytes
 
 OPEN_PATHS = {"/healthz", "/health", "/readyz", "/metrics", "/docs", "/openapi.json"}
@@ -81,9 +84,11 @@ def test_a_refusal_never_reads_the_body(settings: Settings, authorization: bytes
     if authorization:
         headers.append((b"authorization", authorization))
     scope = {"type": "http", "method": "POST", "path": "/v1/jobs", "headers": headers}
-    middleware = AccessMiddleware(route, Admission(settings, Pools()))
+    warm_up = WarmUp(Publisher(settings), BlobStore(settings.resolved_storage_url))
+    middleware = AccessMiddleware(route, Admission(settings, Pools()), warm_up)
     anyio.run(middleware, scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 401
+    assert warm_up.thread is None  # a refused request warms nothing up
 
 
 def test_a_refused_upload_stores_nothing(settings: Settings) -> None:

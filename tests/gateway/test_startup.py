@@ -52,3 +52,41 @@ def test_threads_asking_at_once_share_one_celery_app(settings: Settings) -> None
         apps = list(pool.map(lambda _: publisher.celery, range(8)))
     assert len({id(app) for app in apps}) == 1
     assert apps[0].conf.task_acks_late  # the app core.queue configures
+
+
+START_THEN_FIRST_REQUEST = f"""
+import gc, json, sys
+from fastapi.testclient import TestClient
+from cli.services import create_gateway
+from core.settings import get_settings
+from db.api_keys import create_key
+from db.session import get_session
+with get_session(get_settings().resolved_database_url) as session:
+    key = create_key("lab", session=session).plaintext
+app = create_gateway()
+with TestClient(app) as client:
+    client.get("/readyz").raise_for_status()
+    after_probe = app.state.warm_up.thread is not None
+    client.get("/v1/jobs", headers={{"Authorization": "Bearer " + key}}).raise_for_status()
+    app.state.warm_up.thread.join(60)
+    loaded = sorted(set({LOADED_LATER!r}) & set(sys.modules))
+    print(json.dumps([after_probe, loaded, len(gc.get_objects()), gc.get_freeze_count()]))
+"""
+
+
+def test_the_first_admitted_request_warms_up_what_later_ones_load_and_freezes_it(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    env = {**os.environ, "INFERQ_DATA_DIR": str(tmp_path), "INFERQ_DATABASE_URL": sqlite_url}
+    for name in ("INFERQ_BROKER_URL", "INFERQ_API_URL", "INFERQ_STORAGE_URL"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", START_THEN_FIRST_REQUEST], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    after_probe, loaded, collected, frozen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not after_probe  # a probe starts nothing: the cold start stays lean
+    # A listing needs none of these; the warm-up loaded them (gcsfs only for gs:// blobs).
+    assert loaded == sorted(set(LOADED_LATER) - {"gcsfs"})
+    # and froze them with the start: a full collection now walks a small part of the heap
+    assert collected < frozen / 10
