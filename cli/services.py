@@ -71,6 +71,7 @@ def create_gateway() -> FastAPI:
 
     app = create_app()
     freeze_without_collecting()  # modules, classes and routes live as long as the process
+    app.state.warm_up.armed = True  # the first admitted request's loads frozen too
     return app
 
 

@@ -7,7 +7,8 @@ in the worker, a few times over while it starts. What a process loads in order t
 (modules, the app, the model) lives as long as the process does, so once it is loaded it
 is frozen out of the collector's sight (`gc.freeze`): later collections walk only what
 requests and batches make. Cyclic garbage made before the freeze is collected first, so
-nothing that was already unreachable is kept for good.
+nothing already unreachable is kept for good; what is still in use when it freezes (a
+request or batch in flight) stays until the frozen set is handed back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ def freeze_without_collecting() -> None:
     `settle(release_frozen=True)`."""
     gc.freeze()
     gc.enable()
+
+
+def release() -> None:
+    """Hand back what was frozen and collect it now, freezing nothing: for when something
+    frozen was let go of (a model replaced by another) while work may still hold it. Call
+    `settle` once that work is done."""
+    gc.unfreeze()
+    gc.collect()
 
 
 def settle(*, release_frozen: bool = False) -> None:

@@ -104,6 +104,13 @@ def _setup_logging(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _load_in_child(**_: Any) -> None:
+    try:
+        _load_model()
+    finally:
+        settle()  # TensorFlow and the model out of the collector's sight (core.heap)
+
+
+def _load_model() -> None:
     dispose_engines()
     current = get_settings()
     process.heartbeat = HeartbeatThread(current, process.health)
@@ -115,7 +122,6 @@ def _load_in_child(**_: Any) -> None:
         return
     process.health.metrics = runtime.metrics
     process.serve_model(runtime.served)
-    settle()  # TensorFlow and the model out of the collector's sight (core.heap)
     if runtime.served.model.source.follows_alias and current.model_poll_seconds > 0:
         process.watcher = ModelWatcher(runtime, process.serve_model)
         process.watcher.start()

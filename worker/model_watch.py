@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from core.heap import settle
+from core.heap import release, settle
 from worker.model_source import registered_version, registry_client
 from worker.runtime import Runtime
 from worker.serving import Served, load_served
@@ -31,9 +31,13 @@ class ModelWatcher(threading.Thread):
         self.on_switch = on_switch
         self.refused: set[str] = set()
         self._stopped = threading.Event()
+        self.settle_pending = False
 
     def run(self) -> None:
         while not self._stopped.wait(self.runtime.settings.model_poll_seconds):
+            if self.settle_pending:  # the replaced model's last batch is long done
+                self.settle_pending = False
+                settle()
             try:
                 self.check()
             except Exception:
@@ -68,7 +72,8 @@ class ModelWatcher(threading.Thread):
         logger.info("switched model from %s to %s", previous.label, served.label)
         del previous
         # Keras models hold reference cycles, and the old one was frozen out of the collector
-        # at the start (core.heap): hand it back and free its memory now. Were a batch still
-        # running on it, it stays frozen until the next switch.
-        settle(release_frozen=True)
+        # at the start (core.heap): hand it back and free its memory now. A batch read ahead
+        # may still hold it, so the heap settles again at the next poll, once it is done.
+        release()
+        self.settle_pending = True
         return True

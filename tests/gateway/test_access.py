@@ -85,6 +85,7 @@ def test_a_refusal_never_reads_the_body(settings: Settings, authorization: bytes
         headers.append((b"authorization", authorization))
     scope = {"type": "http", "method": "POST", "path": "/v1/jobs", "headers": headers}
     warm_up = WarmUp(Publisher(settings), BlobStore(settings.resolved_storage_url))
+    warm_up.armed = True
     middleware = AccessMiddleware(route, Admission(settings, Pools()), warm_up)
     anyio.run(middleware, scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 401

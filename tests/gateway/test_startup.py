@@ -64,13 +64,21 @@ from db.session import get_session
 with get_session(get_settings().resolved_database_url) as session:
     key = create_key("lab", session=session).plaintext
 app = create_gateway()
+later = set({LOADED_LATER!r})
 with TestClient(app) as client:
     client.get("/readyz").raise_for_status()
     after_probe = app.state.warm_up.thread is not None
-    client.get("/v1/jobs", headers={{"Authorization": "Bearer " + key}}).raise_for_status()
+    listing = lambda: client.get("/v1/jobs", headers={{"Authorization": "Bearer " + key}})
+    app.state.warm_up.armed = False
+    listing().raise_for_status()
+    by_listing = sorted(later & set(sys.modules))
+    app.state.warm_up.armed = True
+    listing().raise_for_status()
     app.state.warm_up.thread.join(60)
-    loaded = sorted(set({LOADED_LATER!r}) & set(sys.modules))
-    print(json.dumps([after_probe, loaded, len(gc.get_objects()), gc.get_freeze_count()]))
+    done = not app.state.warm_up.thread.is_alive()
+    loaded = sorted(later & set(sys.modules))
+    print(json.dumps([after_probe, by_listing, done, loaded, len(gc.get_objects()),
+                      gc.get_freeze_count()]))
 """
 
 
@@ -84,9 +92,12 @@ def test_the_first_admitted_request_warms_up_what_later_ones_load_and_freezes_it
         [sys.executable, "-c", START_THEN_FIRST_REQUEST], env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    after_probe, loaded, collected, frozen = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    after_probe, by_listing, done, loaded, collected, frozen = outcome
     assert not after_probe  # a probe starts nothing: the cold start stays lean
-    # A listing needs none of these; the warm-up loaded them (gcsfs only for gs:// blobs).
+    assert by_listing == []  # a listing loads none of them itself...
+    assert done
+    # ...the warm-up loaded them (gcsfs only for gs:// blobs)
     assert loaded == sorted(set(LOADED_LATER) - {"gcsfs"})
     # and froze them with the start: a full collection now walks a small part of the heap
     assert collected < frozen / 10
