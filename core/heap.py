@@ -41,9 +41,9 @@ def settle(*, release_frozen: bool = False) -> None:
     """Collect what loading left behind, freeze everything still alive, collect again from
     then on.
 
-    `release_frozen` first hands back what an earlier `settle` froze, for when something
-    frozen was let go of since (a model replaced by another): a frozen object is never
-    collected, so it would stay in memory otherwise.
+    `release_frozen` first hands back what was frozen, so garbage frozen by an earlier
+    `freeze_without_collecting` (the gateway's quick start) is collected too: a frozen
+    object is never collected otherwise.
     """
     if release_frozen:
         gc.unfreeze()
