@@ -66,6 +66,18 @@ def animated() -> bytes:
     return png(frames[0], save_all=True, append_images=frames[1:], default_image=True)
 
 
+def chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def with_chunk_before_end(kind: bytes, body: bytes) -> bytes:
+    """The noise with one more chunk after its pixel data, just before IEND."""
+    data = png(Image.fromarray(NOISE))
+    end = data.rindex(b"IEND") - 4
+    return data[:end] + chunk(kind, body) + data[end:]
+
+
 def adam7() -> bytes:
     """The noise as an interlaced PNG, built by hand: Pillow writes none."""
     height, width, _ = NOISE.shape
@@ -76,11 +88,6 @@ def adam7() -> bytes:
         rows = NOISE[y0::dy, x0::dx]
         if rows.size:
             raw += b"".join(b"\0" + row.tobytes() for row in rows)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
     return (
         plain_png.PNG_SIGNATURE
@@ -108,6 +115,7 @@ PLAIN: dict[str, Callable[[], bytes]] = {
     "gamma 1.0": lambda: with_gamma(100_000),
     "gamma 0.7": lambda: with_gamma(70_000),
     "colour profile and resolution": with_profile,
+    "a chunk's name inside another": lambda: with_chunk_before_end(b"prVt", b"tEXtiTXteXIf"),
 }
 
 OTHERS: dict[str, Callable[[], bytes]] = {
@@ -120,6 +128,7 @@ OTHERS: dict[str, Callable[[], bytes]] = {
     "xmp orientation": lambda: with_xmp(6),
     "raw exif profile": lambda: with_raw_exif_profile(6),
     "any text": lambda: with_text("scanner", "lab 3"),
+    "text after the pixels": lambda: with_chunk_before_end(b"tEXt", b"scanner\0lab 3"),
     "animation": animated,
 }
 
