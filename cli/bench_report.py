@@ -68,6 +68,8 @@ def print_table(results: list[ModelResult]) -> None:
             )
     for line in model_time_lines(results):
         console.print(line)
+    for line in bare_server_lines(results):
+        console.print(line)
     for line in runtime_lines(results):
         console.print(line)
     for r in results:
@@ -99,6 +101,24 @@ def model_time_lines(results: list[ModelResult]) -> list[str]:
         ]
         if parts:
             lines.append(f"{r.architecture} {r.runtime}: the worker's model: {'; '.join(parts)}")
+    return lines
+
+
+def bare_server_lines(results: list[ModelResult]) -> list[str]:
+    """Each mode's slowest /healthz beside the slowest answer of a bare server timed by the
+    same prober at the same moments: the part of the tail the machine causes."""
+    lines = []
+    for r in results:
+        parts = [
+            f"{n} {m.healthz_max_ms} / {m.bare_max_ms} ms"
+            for n, m in r.modes.items()
+            if m.bare_max_ms is not None
+        ]
+        if parts:
+            lines.append(
+                f"{r.architecture} {r.runtime}: slowest /healthz / a bare server's slowest "
+                f"answer, timed alongside: {'; '.join(parts)}"
+            )
     return lines
 
 

@@ -8,7 +8,9 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.sharedctypes import Synchronized
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from multiprocessing.context import SpawnProcess
+from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class ModeResult:
     latency_ms: dict[str, float]
     statuses: dict[str, int]
     healthz_max_ms: float | None = None
+    bare_max_ms: float | None = None  # a bare server's slowest answer, timed alongside
     wake_ups_sent: float | None = None  # share of the mode's items whose wake-up was sent
     # The worker's model speed over its own batches, as a ratio to raw (below 1: slowed by
     # what shares the cores), and the share of the mode's seconds it was running: the mode's
@@ -100,46 +103,100 @@ class WorkerCounters:
 PROBE_TIMEOUT_SECONDS = 30.0
 
 
-def probe_healthz(url: str, stop: EventType, slowest_ms: Synchronized[float]) -> None:
-    """Time GET /healthz every 100 ms until `stop` is set, keeping the slowest answer."""
+class BareHandler(BaseHTTPRequestHandler):
+    """Answers every GET with 200 at once: nothing but the machine stands between a probe
+    and its answer."""
+
+    protocol_version = "HTTP/1.1"  # keep the prober's connection, as the gateway does
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def serve_bare(port: Synchronized[int]) -> None:
+    """Serve BareHandler on a free loopback port (written to `port`) until terminated."""
+    server = HTTPServer(("127.0.0.1", 0), BareHandler)
+    port.value = server.server_port
+    server.serve_forever()
+
+
+def probe(client: httpx.Client, url: str) -> float:
+    """Return how long one GET took in ms (the whole timeout when it failed)."""
+    started = time.perf_counter()
+    try:
+        client.get(url).raise_for_status()
+    except httpx.HTTPError:  # no answer, or an error: as slow as the whole timeout
+        return PROBE_TIMEOUT_SECONDS * 1000
+    return (time.perf_counter() - started) * 1000
+
+
+def probe_healthz(
+    urls: tuple[str, str], stop: EventType, slowest_ms: SynchronizedArray[float]
+) -> None:
+    """Time GET on each URL every 100 ms until `stop` is set, keeping each one's slowest."""
     with httpx.Client(timeout=PROBE_TIMEOUT_SECONDS) as client:
         while not stop.wait(0.1):
-            started = time.perf_counter()
-            try:
-                client.get(url).raise_for_status()
-            except httpx.HTTPError:  # no answer, or an error: as slow as the whole timeout
-                elapsed = PROBE_TIMEOUT_SECONDS * 1000
-            else:
-                elapsed = (time.perf_counter() - started) * 1000
-            slowest_ms.value = max(slowest_ms.value, elapsed)
+            for index, url in enumerate(urls):
+                slowest_ms[index] = max(slowest_ms[index], probe(client, url))
+
+
+@dataclass(frozen=True)
+class Slowest:
+    """The slowest answers of one watch: the gateway's /healthz, and a bare server's."""
+
+    healthz_ms: float
+    bare_ms: float
 
 
 class HealthzWatch:
     """Times GET /healthz every 100 ms while a load runs, from a process of its own: a
-    thread of the bench would wait on its load generators' GIL, not on the gateway."""
+    thread of the bench would wait on its load generators' GIL, not on the gateway.
+
+    A bare HTTP server in another process (BareHandler) is timed by the same prober at the
+    same moments: its slowest answer is the share of the tail that the machine's scheduler
+    and the prober cause, whatever the gateway does.
+    """
 
     def __init__(self, url: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
-        self._slowest = context.Value("d", 0.0)
-        self._process = context.Process(
-            target=probe_healthz, args=(url + "/healthz", self._stop, self._slowest), daemon=True
-        )
+        self._slowest = context.Array("d", 2)
+        self._port = context.Value("i", 0)
+        self._bare = context.Process(target=serve_bare, args=(self._port,), daemon=True)
+        self._url = url + "/healthz"
+        self._process: SpawnProcess | None = None
+        self._context = context
 
     def start(self) -> None:
-        """Start probing; return once the first answer came back."""
+        """Start the bare server and the prober; return once both answered once."""
+        self._bare.start()
+        while not self._port.value and self._bare.is_alive():
+            time.sleep(0.02)
+        urls = (self._url, f"http://127.0.0.1:{self._port.value}/")
+        self._process = self._context.Process(
+            target=probe_healthz, args=(urls, self._stop, self._slowest), daemon=True
+        )
         self._process.start()
-        while not self._slowest.value and self._process.is_alive():
+        while not all(self._slowest[:]) and self._process.is_alive():
             time.sleep(0.02)
 
-    def stop(self) -> float:
-        """Stop probing; return the slowest answer in ms."""
+    def stop(self) -> Slowest:
+        """Stop probing and the bare server; return the slowest answers."""
         self._stop.set()
-        if self._process.pid is not None:  # started
+        if self._process is not None:  # started
             self._process.join(timeout=PROBE_TIMEOUT_SECONDS + 5)
             if self._process.is_alive():
                 self._process.terminate()
-        return float(self._slowest.value)
+        if self._bare.is_alive():
+            self._bare.terminate()
+            self._bare.join(timeout=5)
+        return Slowest(float(self._slowest[0]), float(self._slowest[1]))
 
 
 def measure_mode(
@@ -154,7 +211,7 @@ def measure_mode(
         watch.start()
         load = run()
     finally:
-        slowest_ms = watch.stop()
+        slowest = watch.stop()
     ran = counters.read() - before
     sent, skipped = wake_ups.read()
     handed = (sent - sent_before) + (skipped - skipped_before)
@@ -168,7 +225,8 @@ def measure_mode(
         mean_batch_size=round(ran.images / ran.batches, 1) if ran.batches else None,
         latency_ms=load.percentiles_ms,
         statuses=load.statuses,
-        healthz_max_ms=round(slowest_ms, 1),
+        healthz_max_ms=round(slowest.healthz_ms, 1),
+        bare_max_ms=round(slowest.bare_ms, 1),
         model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
         model_busy=round(ran.model_seconds / load.seconds, 3) if ran.model_seconds else None,
         raw_images_per_second=round(raw, 1),

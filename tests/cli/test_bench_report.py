@@ -12,12 +12,19 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cli.bench import ModelResult
-from cli.bench_report import console, model_time_lines, print_table, runtime_lines
+from cli.bench_report import (
+    bare_server_lines,
+    console,
+    model_time_lines,
+    print_table,
+    runtime_lines,
+)
 from cli.bench_stack import (
     PROBE_TIMEOUT_SECONDS,
     BatchCounts,
     HealthzWatch,
     ModeResult,
+    Slowest,
     batch_counts,
     wake_up_counts,
 )
@@ -108,8 +115,8 @@ class SlowHealthz(BaseHTTPRequestHandler):
         return
 
 
-def watch_healthz(handler: type[BaseHTTPRequestHandler]) -> tuple[float, float]:
-    """Probe a loopback server for half a second; return the slowest answer and how long
+def watch_healthz(handler: type[BaseHTTPRequestHandler]) -> tuple[Slowest, float]:
+    """Probe a loopback server for half a second; return the slowest answers and how long
     the watch took to stop."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -125,7 +132,8 @@ def watch_healthz(handler: type[BaseHTTPRequestHandler]) -> tuple[float, float]:
 
 def test_the_healthz_watch_probes_from_its_own_process_and_keeps_the_slowest() -> None:
     slowest, stopping = watch_healthz(SlowHealthz)
-    assert 40 <= slowest < 1000
+    assert 40 <= slowest.healthz_ms < 1000
+    assert 0 < slowest.bare_ms < 1000  # the bare server answered, at its own speed
     assert stopping < 2  # stops within one probe
 
 
@@ -136,4 +144,16 @@ class FailingHealthz(SlowHealthz):
 
 
 def test_a_failed_healthz_probe_counts_as_the_whole_timeout() -> None:
-    assert watch_healthz(FailingHealthz)[0] == PROBE_TIMEOUT_SECONDS * 1000
+    slowest = watch_healthz(FailingHealthz)[0]
+    assert slowest.healthz_ms == PROBE_TIMEOUT_SECONDS * 1000
+    assert slowest.bare_ms < PROBE_TIMEOUT_SECONDS * 1000
+
+
+def test_the_report_sets_each_slowest_healthz_beside_the_bare_servers() -> None:
+    mode = ModeResult(100.0, 0.1, 8.0, {}, {}, healthz_max_ms=61.0, bare_max_ms=48.5)
+    run = ModelResult("small_cnn", "tensorflow", (96, 96), 64, 1000.0, 1.0, 1.0, {"single": mode})
+    unwatched = result("resnet50v2", "tensorflow", 40.0, 30.0)  # no bare figure: no line
+    assert bare_server_lines([run, unwatched]) == [
+        "small_cnn tensorflow: slowest /healthz / a bare server's slowest answer, timed "
+        "alongside: single 61.0 / 48.5 ms"
+    ]
