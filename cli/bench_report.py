@@ -106,7 +106,8 @@ def model_time_lines(results: list[ModelResult]) -> list[str]:
 
 def bare_server_lines(results: list[ModelResult]) -> list[str]:
     """Each mode's slowest /healthz beside the slowest answer of a bare server timed by the
-    same prober at the same moments: the part of the tail the machine causes."""
+    same prober right after each /healthz answer (cli.bench_probe): what the prober and the
+    machine add to any answer."""
     lines = []
     for r in results:
         parts = [

@@ -13,10 +13,12 @@ resolution change no pixel in either decoder (libspng is called without its gamm
 The chunks are found by walking their headers from the signature to `IEND`: a few steps a
 tile, where searching the whole file for each name held the GIL 85 us on a 19 KB tile. A
 file whose chunks do not walk to `IEND` (cut short, or a length past its end) goes to
-libspng too, which fails it as corrupt: Pillow reads pixels from a file cut before its
-end. libspng is stricter than Pillow with malformed files: an unknown critical chunk, a
-repeated IHDR or a compression method other than 0 fail the item as corrupt where Pillow
-read pixels.
+libspng too. Cut inside its pixel data, it fails as corrupt (Pillow would read pixels from
+it); cut after them, both decoders give the same pixels. A length past the end after the
+pixel data hides what follows from both decoders alike: libspng gives the pixels where
+Pillow failed the file. libspng is stricter than Pillow with malformed files: an unknown
+critical chunk, a repeated IHDR or a compression method other than 0 fail the item as
+corrupt where Pillow read pixels.
 
 core.preprocessing sends it images of up to 1 MP: the pixels of a bigger one would be held
 twice while they are resized (libspng's array, then Pillow's copy). Where imagecodecs is
@@ -58,7 +60,7 @@ def is_plain_rgb(data: bytes) -> bool:
         if kind == b"IEND":
             return True
         position += _CHUNK_HEADER.size + length + 4
-    return True  # cut short: libspng reports it
+    return True  # cut short: libspng judges it (see the module's docstring)
 
 
 @functools.cache

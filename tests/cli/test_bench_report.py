@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from cli.bench import ModelResult
+from cli.bench_probe import PROBE_TIMEOUT_SECONDS, HealthzWatch, Slowest
 from cli.bench_report import (
     bare_server_lines,
     console,
@@ -19,15 +20,7 @@ from cli.bench_report import (
     print_table,
     runtime_lines,
 )
-from cli.bench_stack import (
-    PROBE_TIMEOUT_SECONDS,
-    BatchCounts,
-    HealthzWatch,
-    ModeResult,
-    Slowest,
-    batch_counts,
-    wake_up_counts,
-)
+from cli.bench_stack import BatchCounts, ModeResult, batch_counts, wake_up_counts
 from core.settings import Settings
 from gateway.publisher import Publisher
 from gateway.telemetry import WakeUpCollector
@@ -120,13 +113,14 @@ def watch_healthz(handler: type[BaseHTTPRequestHandler]) -> tuple[Slowest, float
     the watch took to stop."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    watch = HealthzWatch(f"http://127.0.0.1:{server.server_port}")
     try:
-        watch = HealthzWatch(f"http://127.0.0.1:{server.server_port}")
         watch.start()
         time.sleep(0.5)
         stopped = time.monotonic()
         return watch.stop(), time.monotonic() - stopped
     finally:
+        watch.stop()  # again, or first when start failed: nothing is left running
         server.shutdown()
 
 

@@ -116,6 +116,7 @@ PLAIN: dict[str, Callable[[], bytes]] = {
     "gamma 0.7": lambda: with_gamma(70_000),
     "colour profile and resolution": with_profile,
     "a chunk's name inside another": lambda: with_chunk_before_end(b"prVt", b"tEXtiTXteXIf"),
+    "cut after its pixels": lambda: png(Image.fromarray(NOISE))[:-12],  # no IEND
 }
 
 OTHERS: dict[str, Callable[[], bytes]] = {
