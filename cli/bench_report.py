@@ -70,6 +70,8 @@ def print_table(results: list[ModelResult]) -> None:
         console.print(line)
     for line in bare_server_lines(results):
         console.print(line)
+    for line in cpu_lines(results):
+        console.print(line)
     for line in runtime_lines(results):
         console.print(line)
     for r in results:
@@ -121,6 +123,17 @@ def bare_server_lines(results: list[ModelResult]) -> list[str]:
                 f"answer, timed alongside: {'; '.join(parts)}"
             )
     return lines
+
+
+def cpu_lines(results: list[ModelResult]) -> list[str]:
+    """Where each mode's CPU went: milliseconds of CPU an image for the gateway, the
+    workers, PostgreSQL, Redis and the load generator, and how busy the machine was."""
+    return [
+        f"{r.architecture} {r.runtime} {name}: CPU ms an image: {m.cpu.describe()}"
+        for r in results
+        for name, m in r.modes.items()
+        if m.cpu is not None
+    ]
 
 
 def runtime_lines(results: list[ModelResult]) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from cli.bench_cpu import CpuSplit, CpuWatch
 from cli.bench_probe import HealthzWatch
 from cli.load import LoadResult
 from cli.stack import Stack, free_port
@@ -37,6 +38,7 @@ class ModeResult:
     model_ratio_to_raw: float | None = None
     model_busy: float | None = None
     raw_images_per_second: float | None = None  # raw speed measured just before the mode
+    cpu: CpuSplit | None = None  # CPU ms an image by part of the stack (cli.bench_cpu)
 
 
 class WakeUpCounters:
@@ -102,14 +104,18 @@ def measure_mode(
     """Run one load with /healthz timed alongside; turn it into a mode's figures."""
     watch = HealthzWatch(stack.url)
     wake_ups = WakeUpCounters(stack.url)
+    assert stack.gateway is not None, "start the gateway first"
+    cpu = CpuWatch([stack.gateway.pid], [worker.pid for worker in stack.workers])
     before = counters.read()
     sent_before, skipped_before = wake_ups.read()
+    cpu.start()
     try:
         watch.start()
         load = run()
     finally:
         slowest = watch.stop()
     ran = counters.read() - before
+    split = cpu.stop(ran.images)
     sent, skipped = wake_ups.read()
     handed = (sent - sent_before) + (skipped - skipped_before)
     rate = load.done / load.seconds
@@ -127,6 +133,7 @@ def measure_mode(
         model_ratio_to_raw=round(model_rate / raw, 3) if model_rate else None,
         model_busy=round(ran.model_seconds / load.seconds, 3) if ran.model_seconds else None,
         raw_images_per_second=round(raw, 1),
+        cpu=split,
     )
 
 
