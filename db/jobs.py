@@ -163,7 +163,8 @@ SERVED_MODELS = (
 
 
 def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
-    """Count the items of many jobs by status in two queries; derive each job's status."""
+    """Count the items of many jobs by status, read the models that served them (only where an
+    item succeeded), and derive each job's status."""
     ids = [job.id for job in jobs]
     counts = {job_id: {status.value: 0 for status in ItemStatus} for job_id in ids}
     finished: dict[uuid.UUID, list[datetime]] = {job_id: [] for job_id in ids}
@@ -173,7 +174,12 @@ def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
             counts[job_id][status] = count
             if last is not None:
                 finished[job_id].append(last)
-        for job_id, model in session.execute(SERVED_MODELS, {"job_ids": ids}):
+    # A result is written in the transaction that marks its item succeeded and deleted
+    # before its item, so a job with no succeeded item has none: no query for it (a job
+    # still queued, the long poll's first read, a status poll).
+    served = [job_id for job_id in ids if counts[job_id][ItemStatus.SUCCEEDED.value]]
+    if served:
+        for job_id, model in session.execute(SERVED_MODELS, {"job_ids": served}):
             models[job_id].append(model)
     states = []
     for job in jobs:

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from db.claims import ClaimedItem, Outcome, claim_items, fail_items, record_results, release_items
 from db.jobs import NewItem, cancel_job, create_job, get_job, read_job_state
@@ -78,6 +78,38 @@ def test_an_item_is_claimed_once_and_succeeds_once(database_url: str) -> None:
     with get_session(database_url) as session:
         assert session.scalar(select(func.count()).select_from(Result)) == 4
     assert state(database_url, job_id)[0] == "succeeded"
+
+
+def read_models(url: str, job_id: uuid.UUID) -> tuple[list[str], list[str]]:
+    """Return the job's served models and the statements that reading its state ran."""
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(statement)
+
+    with get_session(url) as session:
+        job = get_job(job_id, session=session)
+        assert job is not None
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            models = read_job_state(job, session=session).models
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    return models, statements
+
+
+def test_the_served_models_are_read_only_once_an_item_succeeded(database_url: str) -> None:
+    job_id, ids = make_job(database_url, 2)
+    models, statements = read_models(database_url, job_id)
+    assert models == []
+    assert not any("FROM results" in statement for statement in statements)
+    claimed = claim(database_url, ids[:1])
+    assert read_models(database_url, job_id)[0] == []  # running: still no result
+    succeed(database_url, claimed)
+    models, statements = read_models(database_url, job_id)
+    assert models == ["m:1"]
+    assert any("FROM results" in statement for statement in statements)
 
 
 @pytest.mark.parametrize("ending", ["failed", "handed back"])
