@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -30,6 +30,7 @@ from db.session import get_session, session_factory
 from gateway.publisher import Publisher
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
+T = TypeVar("T")
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -106,6 +107,23 @@ def find_tenant_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: b
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
     return job
+
+
+async def read_tenant_job(
+    open_session: SessionOpener,
+    job_id: uuid.UUID,
+    tenant: str,
+    read: Callable[[Job, Session], T],
+) -> T:
+    """Run `read` on the tenant's job (404 as `JobDep` answers) in one session, on one trip
+    through the thread pool: `JobDep` and `SessionDep` take two more, before the route's
+    own. For the reads clients poll."""
+
+    def run() -> T:
+        with open_session() as session:
+            return read(find_tenant_job(job_id, session, tenant, lock=False), session)
+
+    return await anyio.to_thread.run_sync(run)
 
 
 def get_tenant_job(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 
-from core.settings import Settings
 from db.jobs import cancel_job
 from db.slides import cancel_slides
 from db.tenant_rules import read_tenant_rules
@@ -18,13 +16,12 @@ from gateway.deps import (
     JobDep,
     PublisherDep,
     SessionDep,
-    SessionOpener,
     SessionOpenerDep,
     SettingsDep,
     StoreDep,
     TenantDep,
-    find_tenant_job,
     only_parameters,
+    read_tenant_job,
 )
 from gateway.errors import responses
 from gateway.forms import FilesField
@@ -162,14 +159,6 @@ async def list_jobs_route(
     return await answer_listing(open_session, state.settings, state.waiters, listing, wait_seconds)
 
 
-def read_public(
-    open_session: SessionOpener, job_id: uuid.UUID, tenant: str, settings: Settings
-) -> JobPublic:
-    """Read the tenant's job and its counts in one session (404 for another's job)."""
-    with open_session() as session:
-        return to_public(find_tenant_job(job_id, session, tenant, lock=False), session, settings)
-
-
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
 async def read_job_route(
     job_id: uuid.UUID, tenant: TenantDep, settings: SettingsDep, open_session: SessionOpenerDep
@@ -179,9 +168,9 @@ async def read_job_route(
     A final job says when its images (`images_expire_at`) and then the job itself
     (`expires_at`) are deleted; after that it is 404 like an unknown job.
     """
-    # One trip through the thread pool for the whole read, not three (the job and the
-    # session as sync dependencies, then the route): the route scripts poll.
-    return await anyio.to_thread.run_sync(read_public, open_session, job_id, tenant, settings)
+    return await read_tenant_job(
+        open_session, job_id, tenant, lambda job, session: to_public(job, session, settings)
+    )
 
 
 @router.delete("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))

@@ -7,15 +7,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from core.csv_cells import csv_writer
-from db.models import Item, Result
+from db.models import Item, Job, Result
 from db.results import attribute_names, job_class_names, list_results
-from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep, find_tenant_job
+from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep, read_tenant_job
 from gateway.errors import responses
 from gateway.pagination import CursorQuery, decode_position_cursor, encode_position_cursor
 from gateway.schemas import Latency, ResultItem, ResultPage
@@ -101,30 +100,20 @@ def csv_rows(
         after = page.next_cursor
 
 
-def read_page(
-    open_session: SessionOpener, job_id: uuid.UUID, tenant: str, cursor: str | None, limit: int
-) -> ResultPage:
-    """Read one page of the tenant's job's results (404 for another's job, then 400 for a
-    bad cursor)."""
-    with open_session() as session:
-        job = find_tenant_job(job_id, session, tenant, lock=False)
-        page = list_results(
-            job.id, session=session, after=decode_position_cursor(cursor), limit=limit
-        )
-        return ResultPage(
-            items=[to_item(i, r) for i, r in page.rows],
-            next_cursor=encode_position_cursor(page.next_cursor),
-        )
+def read_page(job: Job, session: Session, cursor: str | None, limit: int) -> ResultPage:
+    """Read one page of a job's results (400 for a bad cursor)."""
+    page = list_results(job.id, session=session, after=decode_position_cursor(cursor), limit=limit)
+    return ResultPage(
+        items=[to_item(i, r) for i, r in page.rows],
+        next_cursor=encode_position_cursor(page.next_cursor),
+    )
 
 
-def read_csv_columns(
-    open_session: SessionOpener, job_id: uuid.UUID, tenant: str, cursor: str | None
-) -> tuple[list[str], list[str]]:
-    """Check the tenant's job (and the cursor, which CSV ignores) and read the CSV's columns."""
-    with open_session() as session:
-        job = find_tenant_job(job_id, session, tenant, lock=False)
-        decode_position_cursor(cursor)  # a bad cursor is a 400 for CSV too
-        return csv_columns(job.id, session)
+def read_csv_columns(job: Job, session: Session, cursor: str | None) -> tuple[list[str], list[str]]:
+    """Check the cursor, which CSV ignores (a bad one is a 400 for CSV too), and read the
+    CSV's columns."""
+    decode_position_cursor(cursor)
+    return csv_columns(job.id, session)
 
 
 @router.get(
@@ -148,15 +137,19 @@ async def read_results_route(
     `=`, `+`, `-`, `@`) gets a leading `'`. The JSON has the raw values. `warnings` flags
     an image unlike the model's training images (CSV: joined by `; `).
     """
-    # One trip through the thread pool for the job and its page (or the CSV's columns),
-    # not three: the job and the session as sync dependencies, then the route.
+    # The job is checked first (404), then the cursor (400).
     if format == "csv":
-        columns = await anyio.to_thread.run_sync(
-            read_csv_columns, open_session, job_id, tenant, cursor
+        columns = await read_tenant_job(
+            open_session,
+            job_id,
+            tenant,
+            lambda job, session: read_csv_columns(job, session, cursor),
         )
         return StreamingResponse(
             csv_rows(job_id, columns, open_session),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'},
         )
-    return await anyio.to_thread.run_sync(read_page, open_session, job_id, tenant, cursor, limit)
+    return await read_tenant_job(
+        open_session, job_id, tenant, lambda job, session: read_page(job, session, cursor, limit)
+    )
