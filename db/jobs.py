@@ -42,6 +42,70 @@ class JobState:
     final_at: datetime | None = None  # when it became final: its last item, or its closing
 
 
+def job_values(
+    *,
+    tenant: str,
+    closed: bool,
+    job_id: uuid.UUID | None,
+    callback_url: str | None,
+    priority: int,
+) -> dict[str, Any]:
+    """Return a new job's row: the one place its columns are chosen (db.loop_sql inserts it
+    too)."""
+    now = utc_now()
+    return {
+        "id": job_id or uuid.uuid4(),
+        "tenant": tenant,
+        "created_at": now,
+        "closed_at": now if closed else None,
+        "cancelled_at": None,
+        "final_at": None,
+        "images_purged_at": None,
+        "callback_url": callback_url,
+        "priority": priority,
+    }
+
+
+def item_rows(job: dict[str, Any] | Job, items: list[NewItem], start: int) -> list[dict[str, Any]]:
+    """Return new items' rows for a job (its row from `job_values`, or the loaded job),
+    queued (or failed, when refused at upload) and numbered from `start`: the one place
+    their columns are chosen (db.loop_sql inserts them too)."""
+    job_id, tenant, priority = (
+        (job["id"], job["tenant"], job["priority"])
+        if isinstance(job, dict)
+        else (job.id, job.tenant, job.priority)
+    )
+    now = utc_now()  # also the publish time: the caller publishes right after commit
+    return [
+        {
+            "id": uuid.uuid4(),
+            "job_id": job_id,
+            "tenant": tenant,
+            "priority": priority,
+            "position": start + index,
+            "filename": new.filename,
+            "content_hash": new.content_hash,
+            "size_bytes": new.size_bytes,
+            "status": ItemStatus.FAILED if new.error else ItemStatus.QUEUED,
+            "error": new.error,
+            "attempts": 0,
+            "created_at": now,
+            "published_at": None if new.error else now,
+            "finished_at": now if new.error else None,
+            "true_label": new.true_label,
+            "patient_id": new.patient_id,
+            "slide_id": new.slide_id,
+            "attributes": new.attributes,
+        }
+        for index, new in enumerate(items)
+    ]
+
+
+def queued_ids(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """Return the IDs of the rows' items queued for inference (not refused at upload)."""
+    return [row["id"] for row in rows if row["status"] == ItemStatus.QUEUED]
+
+
 def create_job(
     items: list[NewItem],
     *,
@@ -56,18 +120,9 @@ def create_job(
 
     `priority` is a core.priority rank (0 interactive, 1 normal, 2 bulk).
     """
-    now = utc_now()
-    values = {
-        "id": job_id or uuid.uuid4(),
-        "tenant": tenant,
-        "created_at": now,
-        "closed_at": now if closed else None,
-        "cancelled_at": None,
-        "final_at": None,
-        "images_purged_at": None,
-        "callback_url": callback_url,
-        "priority": priority,
-    }
+    values = job_values(
+        tenant=tenant, closed=closed, job_id=job_id, callback_url=callback_url, priority=priority
+    )
     # One plain INSERT, then the row joins the session as if it had been loaded: the ORM's
     # unit of work costs a one-image request more CPU than the rest of its SQL.
     session.execute(insert(table_of(Job)), [values])
@@ -87,34 +142,10 @@ def add_items(
     """
     if start is None:
         start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
-    now = utc_now()  # also the publish time: the caller publishes right after commit
-    ids = [uuid.uuid4() for _ in items]
-    rows = [
-        {
-            "id": item_id,
-            "job_id": job.id,
-            "tenant": job.tenant,
-            "priority": job.priority,
-            "position": start + index,
-            "filename": new.filename,
-            "content_hash": new.content_hash,
-            "size_bytes": new.size_bytes,
-            "status": ItemStatus.FAILED if new.error else ItemStatus.QUEUED,
-            "error": new.error,
-            "attempts": 0,
-            "created_at": now,
-            "published_at": None if new.error else now,
-            "finished_at": now if new.error else None,
-            "true_label": new.true_label,
-            "patient_id": new.patient_id,
-            "slide_id": new.slide_id,
-            "attributes": new.attributes,
-        }
-        for index, (item_id, new) in enumerate(zip(ids, items, strict=True))
-    ]
+    rows = item_rows(job, items, start)
     if rows:
         session.execute(insert(table_of(Item)), rows)
-    return [item_id for item_id, new in zip(ids, items, strict=True) if not new.error]
+    return queued_ids(rows)
 
 
 def get_job(

@@ -45,12 +45,16 @@ def _rules_statement() -> Select[Any]:
 RULES = _rules_statement()
 
 
-def read_tenant_rules(tenant: str, *, session: Session) -> TenantRules:
-    """Return the rules a tenant's new job follows (the defaults when it has no rows)."""
-    row = session.connection().execute(RULES, {"tenant": tenant}).one()
+def rules_from_row(row: Any) -> TenantRules:
+    """Build a tenant's rules from the row `RULES` returns."""
     default, cap, webhook_tenant, default_url = row
     priorities = TenantPriorities(
         None if default is None else Priority.from_rank(default),
         None if cap is None else Priority.from_rank(cap),
     )
     return TenantRules(priorities, webhook_tenant is not None, default_url)
+
+
+def read_tenant_rules(tenant: str, *, session: Session) -> TenantRules:
+    """Return the rules a tenant's new job follows (the defaults when it has no rows)."""
+    return rules_from_row(session.connection().execute(RULES, {"tenant": tenant}).one())
