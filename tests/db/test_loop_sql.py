@@ -1,0 +1,127 @@
+"""The event loop's PostgreSQL path (db.loop_sql) writes and reads what the sessions' path
+does: the same rows for the same job, the same tenant rules, the same outcome row."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from core.priority import Priority
+from db.claims import Outcome, claim_items, record_results
+from db.jobs import NewItem, create_job, item_rows, job_values
+from db.loop_sql import LoopDatabase
+from db.models import Item, Job
+from db.results import read_outcome
+from db.session import get_session
+from db.tenant_priorities import TenantPriorities, set_tenant_priorities
+from db.tenant_rules import read_tenant_rules
+
+IMAGE = NewItem(
+    "slides/a.png",
+    "ab" * 32,
+    1234,
+    true_label="benign",
+    patient_id="P1",
+    attributes={"stain": "H&E", "batch": 3},
+)
+REFUSED = NewItem("notes.txt", "cd" * 32, 5, error="not an image")
+# Who made the row, or when: everything else must match column for column.
+OWN = {"id", "job_id", "created_at", "closed_at", "published_at", "finished_at"}
+
+
+def run(database: LoopDatabase, work: Any) -> Any:
+    """Run one coroutine of `database` in a fresh event loop, closing its pool after."""
+
+    async def main() -> Any:
+        try:
+            return await work
+        finally:
+            await database.close()
+
+    return asyncio.run(main())
+
+
+def columns(row: Any) -> dict[str, Any]:
+    table = row.__table__
+    return {c.name: getattr(row, c.name) for c in table.columns if c.name not in OWN}
+
+
+def rows_of(url: str, job_id: uuid.UUID) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    with get_session(url) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        items = session.scalars(select(Item).where(Item.job_id == job_id).order_by(Item.position))
+        return columns(job), [columns(item) for item in items]
+
+
+def test_a_job_inserted_on_the_loop_has_the_rows_the_session_writes(postgres_url: str) -> None:
+    with get_session(postgres_url) as session:
+        written, _ = create_job([IMAGE, REFUSED], session=session, tenant="lab", priority=0)
+    job = job_values(tenant="lab", closed=True, job_id=None, callback_url=None, priority=0)
+    database = LoopDatabase(postgres_url)
+    run(database, database.insert_job(job, item_rows(job, [IMAGE, REFUSED], 0)))
+    on_loop, by_session = rows_of(postgres_url, job["id"]), rows_of(postgres_url, written.id)
+    assert on_loop == by_session
+    assert on_loop[1][0]["attributes"] == {"stain": "H&E", "batch": 3}
+    assert [item["status"] for item in on_loop[1]] == ["queued", "failed"]
+
+
+def test_a_failed_insert_leaves_nothing(postgres_url: str) -> None:
+    job = job_values(tenant="lab", closed=True, job_id=None, callback_url=None, priority=0)
+    rows = item_rows(job, [IMAGE, IMAGE], 0)
+    rows[1]["id"] = rows[0]["id"]  # the second item breaks the primary key
+    database = LoopDatabase(postgres_url)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run(database, database.insert_job(job, rows))
+    with get_session(postgres_url) as session:
+        assert session.get(Job, job["id"]) is None  # the job's row went with the items'
+
+
+def test_tenant_rules_read_on_the_loop_match_the_sessions(postgres_url: str) -> None:
+    capped = TenantPriorities(default=Priority.BULK, cap=Priority.NORMAL)
+    with get_session(postgres_url) as session:
+        set_tenant_priorities("capped", capped, session=session)
+    for tenant in ("capped", "plain"):
+        with get_session(postgres_url) as session:
+            expected = read_tenant_rules(tenant, session=session)
+        database = LoopDatabase(postgres_url)
+        assert run(database, database.read_rules(tenant)) == expected
+    assert expected.priorities == TenantPriorities(None, None)
+
+
+def test_the_outcome_read_on_the_loop_matches_the_sessions(postgres_url: str) -> None:
+    with get_session(postgres_url) as session:
+        job, ids = create_job([IMAGE], session=session)
+    database = LoopDatabase(postgres_url)
+    queued = run(database, database.read_outcome(job.id))
+    assert (queued.status, queued.label) == ("queued", None)
+    with get_session(postgres_url) as session:
+        (claimed,) = claim_items(
+            ids, session=session, worker_id="w1", lease_seconds=60, max_attempts=3
+        )
+        scores = {"benign": 0.75, "malignant": 0.25}
+        outcome = Outcome(claimed, "benign", 0.75, scores, 2.0, 8.0, 4, ["dark"])
+        record_results(
+            [outcome], session=session, worker_id="w1", model_name="m", model_version="1"
+        )
+    with get_session(postgres_url) as session:
+        expected = read_outcome(job.id, session=session)
+    database = LoopDatabase(postgres_url)
+    done = run(database, database.read_outcome(job.id))
+    assert tuple(done) == tuple(expected)
+    assert done._fields == tuple(expected._fields)
+    assert (done.label, done.scores, done.warnings) == ("benign", scores, ["dark"])
+
+
+def test_an_unreachable_server_raises_an_operational_error_in_bounded_time() -> None:
+    database = LoopDatabase("postgresql+psycopg://postgres@127.0.0.1:9/nothing")
+    started = time.monotonic()
+    with pytest.raises(psycopg.OperationalError):  # what the gateway answers 503 for
+        run(database, database.read_rules("lab"))
+    assert time.monotonic() - started < 15
