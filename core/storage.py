@@ -46,7 +46,8 @@ class BlobStore:
         return self._location[1]
 
     @property
-    def _local(self) -> bool:
+    def local(self) -> bool:
+        """Whether blobs live on a local disk (a write is a quick file write, not a call)."""
         return self._location[2]
 
     def path_for(self, digest: str) -> str:
@@ -71,7 +72,7 @@ class BlobStore:
         target = self.path_for(digest)
         if self._fs.exists(target):  # the same bytes are stored already
             self._fs.rm_file(path)
-            if self._local:
+            if self.local:
                 os.utime(target)
             return
         self._fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
@@ -81,7 +82,7 @@ class BlobStore:
         """Store bytes if absent and return their digest."""
         digest = content_hash(data)
         path = self.path_for(digest)
-        if self._local:
+        if self.local:
             self._put_local(path, data)
         elif not self._fs.exists(path):
             self._fs.pipe_file(path, data)  # object stores write whole objects atomically

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import psycopg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
@@ -16,6 +17,7 @@ from core.commands import command_hint
 from core.completion import signal_url
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
+from db.loop_sql import LoopDatabase
 from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
 from gateway.errors import database_unreachable, validation_error
 from gateway.intake.chunks import ChunkSlots
@@ -87,6 +89,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await anyio.to_thread.run_sync(app.state.publisher.close)
     await app.state.waiters.stop()
+    if app.state.loop_database is not None:
+        await app.state.loop_database.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,8 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
-    for outage in (OperationalError, InterfaceError, PoolTimeoutError):
+    for outage in (OperationalError, InterfaceError, PoolTimeoutError, psycopg.OperationalError):
         app.add_exception_handler(outage, database_unreachable)
+    url = settings.resolved_database_url
+    app.state.loop_database = LoopDatabase(url) if url.startswith("postgresql") else None
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = Publisher(settings)
     app.state.pools = Pools()

@@ -99,4 +99,6 @@ async def answer_listing(
             page = await anyio.to_thread.run_sync(read)
             if any_final(page):
                 return page
-            return await wait_until(waiters, finished, deadline, read, any_final)
+            return await wait_until(
+                waiters, finished, deadline, partial(anyio.to_thread.run_sync, read), any_final
+            )

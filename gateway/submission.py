@@ -176,15 +176,17 @@ def submit_job(
     job_id: uuid.UUID | None = None,
     callback_url: str | None = None,
     priority: PriorityChoice | None = None,
+    gathered: tuple[Intake, ParsedManifest | None] | None = None,
 ) -> JobAccepted:
     """Create a job from a request's files (open when `close` is false) and queue them at
-    the priority `priority` resolves to (normal without one)."""
+    the priority `priority` resolves to (normal without one). `gathered` is the request's
+    intake when the caller has read it already."""
     replayed = replay(upload.idempotency_key, "create", services.session, services.tenant)
     if replayed is not None:
         return replayed
     if not upload.files:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "no files in the upload")
-    intake, manifest = gather(upload, services)
+    intake, manifest = gathered or gather(upload, services)
     small = services.settings.interactive_max_items
     level = priority.resolve(len(intake.items), closed=close, small=small) if priority else None
     job, _ = create_job(

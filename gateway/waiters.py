@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -136,12 +136,12 @@ async def wait_until(
     waiters: CompletionWaiters,
     event: asyncio.Event,
     deadline: float,
-    read: Callable[[], T],
+    read: Callable[[], Awaitable[T]],
     finished: Callable[[T], bool],
 ) -> T:
-    """Read (in a worker thread) each time the event is set, or every
-    `FALLBACK_POLL_SECONDS` while no signals arrive, until `finished` holds or the
-    monotonic `deadline` passes; return the last read."""
+    """Read each time the event is set, or every `FALLBACK_POLL_SECONDS` while no signals
+    arrive, until `finished` holds or the monotonic `deadline` passes; return the last
+    read. `read` is awaited: a worker thread's trip, or a query on the event loop."""
     while (remaining := deadline - time.monotonic()) > 0:
         wait = remaining if waiters.signalled else min(remaining, FALLBACK_POLL_SECONDS)
         with anyio.move_on_after(wait):
@@ -149,7 +149,7 @@ async def wait_until(
         woken = event.is_set()
         event.clear()
         if woken or not waiters.signalled:
-            value = await anyio.to_thread.run_sync(read)
+            value = await read()
             if finished(value):
                 return value
-    return await anyio.to_thread.run_sync(read)
+    return await read()

@@ -1,14 +1,18 @@
 """POST /predict: one image, answered like a synchronous classifier when it is fast enough.
 
-The route is asynchronous: it stores and queues the image in a worker thread, then waits
-on the completion signal (gateway.waiters) without holding a thread, and reads the result
-once. Past `predict_timeout_seconds` it answers 202 with the job to poll.
+The route is asynchronous: it stores and queues the image, then waits on the completion
+signal (gateway.waiters) without holding a thread, and reads the result once. Past
+`predict_timeout_seconds` it answers 202 with the job to poll. On PostgreSQL one acceptable
+image never leaves the event loop (its SQL runs through db.loop_sql); anything else takes
+the sessions' path in a worker thread.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -18,35 +22,55 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Row
 
 from core.priority import Priority
+from db.jobs import NewItem, item_rows, job_values, queued_ids
+from db.loop_sql import LoopDatabase
 from db.models import ItemStatus
 from db.results import read_outcome
 from db.tenant_rules import read_tenant_rules
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
+from gateway.intake.manifest import ParsedManifest
 from gateway.intake.parts import ImagePart
+from gateway.intake.request import read_request
+from gateway.intake.uploads import Intake
 from gateway.links import job_links
 from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
 from gateway.waiters import CompletionWaiters, wait_until
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(tags=["predict"])
 
 WAITERS_RETRY_SECONDS = 1
 FINISHED = {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED}
+# An image up to this size is checked and stored on the event loop when blobs are on a
+# local disk: hashing and writing it takes a fraction of a millisecond, less than the trip
+# to a worker thread costs under load. Larger ones, and stores across a network, take a
+# thread.
+LOOP_INTAKE_MAX_BYTES = 1 << 20
+
+Gathered = tuple[Intake, ParsedManifest | None]
+OutcomeReader = Callable[[], Awaitable[Any]]
 
 
 def submit_one(
-    request: Request, open_session: SessionOpener, tenant: str, file: UploadFile, job_id: uuid.UUID
+    request: Request,
+    open_session: SessionOpener,
+    tenant: str,
+    file: UploadFile,
+    job_id: uuid.UUID,
+    gathered: Gathered | None = None,
 ) -> None:
-    """Store the image and commit its one-item interactive job (or the tenant's cap), then
-    publish it (in a worker thread)."""
+    """Store the image (unless `gathered` holds it already) and commit its one-item
+    interactive job (or the tenant's cap), then publish it (in a worker thread)."""
     state = request.app.state
     with open_session() as session:
         services = Services(state.settings, state.store, state.publisher, session, tenant)
         allowed = read_tenant_rules(tenant, session=session).priorities
         level = PriorityChoice(Priority.INTERACTIVE, allowed)
-        submit_job(Upload([file]), services, job_id=job_id, priority=level)
+        submit_job(Upload([file]), services, job_id=job_id, priority=level, gathered=gathered)
 
 
 def read_job_outcome(open_session: SessionOpener, job_id: uuid.UUID) -> Row[Any]:
@@ -55,7 +79,63 @@ def read_job_outcome(open_session: SessionOpener, job_id: uuid.UUID) -> Row[Any]
         return read_outcome(job_id, session=session)
 
 
-def to_prediction(job_id: uuid.UUID, result: Row[Any], latency_ms: float) -> Prediction:
+async def read_image(request: Request, file: UploadFile) -> Gathered:
+    """Check and store the part as every upload is (gateway.intake): on the event loop when
+    that is quick, else in a worker thread."""
+    state = request.app.state
+    read = partial(read_request, [file], None, settings=state.settings, store=state.store)
+    if state.store.local and file.size is not None and file.size <= LOOP_INTAKE_MAX_BYTES:
+        return read()
+    return await anyio.to_thread.run_sync(read)
+
+
+def only_image(intake: Intake) -> NewItem | None:
+    """Return the request's image when the part is exactly one acceptable image."""
+    if len(intake.items) == 1 and not intake.skipped and intake.items[0].error is None:
+        return intake.items[0]
+    return None
+
+
+async def submit_on_loop(
+    request: Request, database: LoopDatabase, tenant: str, image: NewItem, job_id: uuid.UUID
+) -> None:
+    """Commit the image's one-item job on the event loop (db.loop_sql), then publish it."""
+    state = request.app.state
+    choice = PriorityChoice(Priority.INTERACTIVE, (await database.read_rules(tenant)).priorities)
+    level = choice.resolve(1, closed=True, small=state.settings.interactive_max_items)
+    job = job_values(
+        tenant=tenant, closed=True, job_id=job_id, callback_url=None, priority=level.rank
+    )
+    rows = item_rows(job, [image], 0)
+    await database.insert_job(job, rows)
+    state.publisher.wake(queued_ids(rows), level)
+    logger.info("files added", extra={"job_id": str(job_id), "n_items": len(rows)})
+
+
+async def submit(
+    request: Request, open_session: SessionOpener, tenant: str, file: UploadFile, job_id: uuid.UUID
+) -> OutcomeReader:
+    """Store and queue the image; return how its outcome is read.
+
+    On PostgreSQL one acceptable image never leaves the event loop; anything else (an
+    archive, the embedded SQLite) takes the sessions' path on a worker thread.
+    """
+    database: LoopDatabase | None = request.app.state.loop_database
+    if database is None:
+        await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
+        return partial(anyio.to_thread.run_sync, partial(read_job_outcome, open_session, job_id))
+    gathered = await read_image(request, file)
+    image = only_image(gathered[0])
+    if image is None:
+        await anyio.to_thread.run_sync(
+            submit_one, request, open_session, tenant, file, job_id, gathered
+        )
+    else:
+        await submit_on_loop(request, database, tenant, image, job_id)
+    return partial(database.read_outcome, job_id)
+
+
+def to_prediction(job_id: uuid.UUID, result: Any, latency_ms: float) -> Prediction:
     """Build the 200 answer from the item's outcome row."""
     return Prediction(
         job_id=job_id,
@@ -122,14 +202,10 @@ async def predict_route(
         await waiters.start()
         job_id = uuid.uuid4()
         with waiters.expect(str(job_id)) as done:  # before publishing: it may finish at once
-            await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
+            read = await submit(request, open_session, tenant, file, job_id)
             deadline = started + settings.predict_timeout_seconds
             outcome = await wait_until(
-                waiters,
-                done,
-                deadline,
-                partial(read_job_outcome, open_session, job_id),
-                lambda outcome: outcome.status in FINISHED,
+                waiters, done, deadline, read, lambda outcome: outcome.status in FINISHED
             )
     if outcome.label is not None:
         return to_prediction(job_id, outcome, (time.monotonic() - started) * 1000.0)

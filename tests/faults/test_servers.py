@@ -84,12 +84,26 @@ def test_postgres_restarted_during_a_job(infrastructure: Infrastructure) -> None
         down = readiness(infrastructure)
         assert down.status_code == 503, down.text
         assert down.json()["checks"]["database"].startswith("unreachable")
+        # /predict's one image talks to PostgreSQL on the event loop (db.loop_sql): the
+        # outage is a 503 to retry there too, not a 500.
+        refused = predict(infrastructure, seed=5000)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] and "unreachable" in refused.json()["detail"]
         time.sleep(3)  # long enough for tasks to fail on the database and be retried
     finally:
         infrastructure.postgres.start()
     seconds = assert_exactly_once(infrastructure, job_id, N_ITEMS, timeout=150)
     print(f"\npostgres restart: done {seconds:.1f} s after the server came back")
     assert readiness(infrastructure).status_code == 200
+    # Its connections died with the server; new ones serve the next calls.
+    answers = [predict(infrastructure, seed=5001 + attempt).status_code for attempt in range(3)]
+    assert answers[-1] == 200 and set(answers) <= {200, 503}, answers
+
+
+def predict(infra: Infrastructure, seed: int) -> httpx.Response:
+    """Send one tile to /predict."""
+    files = {"file": ("one.png", tiles(1, "p/", seed=seed)[0][1][1])}
+    return httpx.post(f"{infra.stack.url}/predict", files=files, timeout=60)
 
 
 def test_redis_down_at_submit(infrastructure: Infrastructure) -> None:
