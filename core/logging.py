@@ -76,3 +76,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The async connection pool (db.loop_sql) logs each checkout and return at INFO: three
+    # lines a statement of every /predict call.
+    logging.getLogger("psycopg.pool").setLevel(max(logging.WARNING, root.level))

@@ -15,16 +15,16 @@ embedded SQLite takes the sessions' path.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from psycopg.types.json import Json
-from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import JSON, Table, bindparam, insert
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.sql import ClauseElement
 
@@ -32,11 +32,17 @@ from db.models import Item, Job, table_of
 from db.results import OUTCOME
 from db.tenant_rules import RULES, TenantRules, rules_from_row
 
+logger = logging.getLogger(__name__)
+
 DIALECT = postgresql_psycopg.dialect()
-# As many connections as the sessions' request pool keeps (db.session.POOLS): a /predict
-# call holds one for two round trips, so a few serve many callers.
-MAX_CONNECTIONS = 20
-CONNECT_TIMEOUT_SECONDS = 5.0
+# A /predict call holds a connection for one round trip at a time (well under a
+# millisecond), so a few serve 64 callers; more would only spend PostgreSQL's
+# `max_connections`, which each gateway process already draws on for its sessions' pools
+# (db.session.POOLS).
+MAX_CONNECTIONS = 8
+# How long a call waits for a free connection (or for the first one to open) before the
+# outage answer, 503.
+CHECKOUT_TIMEOUT_SECONDS = 5.0
 
 
 class Compiled:
@@ -53,17 +59,23 @@ class Compiled:
 
 
 class RowInsert:
-    """An INSERT of whole rows into a table, its JSON columns adapted as SQLAlchemy does."""
+    """An INSERT of whole rows into a table, each value adapted by its column's type as a
+    session adapts it (JSON, the UTC-only timestamps)."""
 
     def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
-        self.compiled = Compiled(insert(table).values({name: bindparam(name) for name in columns}))
-        self.columns = columns
-        self._json = {column.name for column in table.c if isinstance(column.type, JSON)}
+        self.sql = Compiled(insert(table).values({name: bindparam(name) for name in columns})).sql
+        self._processors: dict[str, Callable[[Any], Any]] = {}
+        for name in columns:
+            column_type = table.c[name].type
+            processor = column_type.dialect_impl(DIALECT).bind_processor(DIALECT)
+            if processor is not None:
+                self._processors[name] = processor
 
     def params(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Return one row's parameters (JSON values wrapped for psycopg)."""
+        """Return one row's parameters."""
+        processors = self._processors
         return {
-            name: Json(value) if name in self._json and value is not None else value
+            name: processors[name](value) if name in processors else value
             for name, value in row.items()
         }
 
@@ -76,53 +88,58 @@ def plain_url(url: str) -> str:
 
 class LoopDatabase:
     """Async connections to one PostgreSQL database, opened on first use in the running
-    event loop and closed with the app."""
+    event loop (again if another loop asks, as a test client's may) and closed with the
+    app."""
 
     def __init__(self, url: str) -> None:
         self._conninfo = plain_url(url)
         self._pool: AsyncConnectionPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._inserts: dict[tuple[str, tuple[str, ...]], RowInsert] = {}
         self._rules = Compiled(RULES)
         self._outcome = Compiled(OUTCOME)
-        self._checks: set[asyncio.Task[None]] = set()
 
     async def _open(self) -> AsyncConnectionPool:
-        if self._pool is None:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._loop is not loop:
+            if self._pool is not None:  # its tasks died with the loop that made them
+                logger.warning("database connections reopened on another event loop")
             pool = AsyncConnectionPool(
                 self._conninfo,
                 min_size=1,
                 max_size=MAX_CONNECTIONS,
-                timeout=CONNECT_TIMEOUT_SECONDS,
-                # Reads are single statements; a write says where its transaction runs.
+                timeout=CHECKOUT_TIMEOUT_SECONDS,
+                # Reads are single statements; a write's pipeline is its transaction.
                 kwargs={"row_factory": namedtuple_row, "autocommit": True},
                 open=False,
             )
             await pool.open(wait=False)
-            self._pool = pool
+            self._pool, self._loop = pool, loop
         return self._pool
 
     async def close(self) -> None:
         """Close the connections (the app's shutdown)."""
         if self._pool is not None:
             await self._pool.close()
-            self._pool = None
+            self._pool = self._loop = None
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """Lend a connection (autocommit: each statement is its own transaction unless a
-        block opens one).
+        """Lend a connection (autocommit: each statement commits alone, unless a pipeline
+        holds several).
 
-        A connection that fails for an outage is dropped by the pool; the others are then
-        checked in the background, since a restart killed them too.
+        A connection that fails for an outage is dropped by the pool, and the idle ones are
+        checked before the error goes on: a restart killed them too, and the next calls
+        would each meet one.
         """
         pool = await self._open()
         try:
             async with pool.connection() as connection:
                 yield connection
+        except PoolTimeout:  # none free, or none could open: nothing to check
+            raise
         except psycopg.OperationalError:
-            check = asyncio.create_task(pool.check())
-            self._checks.add(check)
-            check.add_done_callback(self._checks.discard)
+            await pool.check()
             raise
 
     def _insert(self, table: Table, row: dict[str, Any]) -> RowInsert:
@@ -141,18 +158,19 @@ class LoopDatabase:
             return rules_from_row(await cursor.fetchone())
 
     async def insert_job(self, job: dict[str, Any], items: list[dict[str, Any]]) -> None:
-        """Insert a job's row and its items' rows (from db.jobs) in one transaction, sent as
-        one round trip."""
+        """Insert a job's row and its items' rows (from db.jobs) in one transaction and one
+        round trip.
+
+        In autocommit mode the pipeline sends its statements with one Sync at the end, and
+        PostgreSQL runs the statements before a Sync as one implicit transaction: all of
+        them commit at the Sync, or none if one fails.
+        """
         job_insert = self._insert(table_of(Job), job)
-        async with (
-            self._connection() as connection,
-            connection.pipeline(),
-            connection.transaction(),
-        ):
-            await connection.execute(job_insert.compiled.sql, job_insert.params(job))
+        async with self._connection() as connection, connection.pipeline():
+            await connection.execute(job_insert.sql, job_insert.params(job))
             for row in items:
                 item_insert = self._insert(table_of(Item), row)
-                await connection.execute(item_insert.compiled.sql, item_insert.params(row))
+                await connection.execute(item_insert.sql, item_insert.params(row))
 
     async def read_outcome(self, job_id: uuid.UUID) -> Any:
         """Return a one-item job's outcome row, as db.results.read_outcome does."""
