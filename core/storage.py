@@ -18,6 +18,9 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+LOCAL_PROTOCOLS = ("file://", "local://")
+
+
 class BlobStore:
     """Stores each blob once under its content hash; writes are idempotent.
 
@@ -30,12 +33,11 @@ class BlobStore:
         self._url = url
 
     @cached_property
-    def _location(self) -> tuple[AbstractFileSystem, str, bool]:
+    def _location(self) -> tuple[AbstractFileSystem, str]:
         import fsspec
-        from fsspec.implementations.local import LocalFileSystem
 
         fs, root = fsspec.core.url_to_fs(self._url)
-        return fs, root.rstrip("/"), isinstance(fs, LocalFileSystem)
+        return fs, root.rstrip("/")
 
     @property
     def _fs(self) -> AbstractFileSystem:
@@ -47,8 +49,9 @@ class BlobStore:
 
     @property
     def local(self) -> bool:
-        """Whether blobs live on a local disk (a write is a quick file write, not a call)."""
-        return self._location[2]
+        """Whether blobs live on a local disk (a write is a quick file write, not a call),
+        read from the URL: a plain path or `file://`. Answering makes no filesystem."""
+        return "://" not in self._url or self._url.startswith(LOCAL_PROTOCOLS)
 
     def path_for(self, digest: str) -> str:
         """Return where the blob with this digest lives."""

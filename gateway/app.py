@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-import psycopg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
@@ -17,7 +16,6 @@ from core.commands import command_hint
 from core.completion import signal_url
 from core.settings import Settings, get_settings
 from core.storage import BlobStore
-from db.loop_sql import LoopDatabase
 from gateway.access import DOCS_ASSETS, AccessMiddleware, Admission
 from gateway.errors import database_unreachable, validation_error
 from gateway.intake.chunks import ChunkSlots
@@ -113,10 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
-    for outage in (OperationalError, InterfaceError, PoolTimeoutError, psycopg.OperationalError):
+    for outage in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(outage, database_unreachable)
-    url = settings.resolved_database_url
-    app.state.loop_database = LoopDatabase(url) if url.startswith("postgresql") else None
+    app.state.loop_database = None
+    if settings.resolved_database_url.startswith("postgresql"):  # /predict's loop path
+        import psycopg
+
+        from db.loop_sql import LoopDatabase
+
+        app.add_exception_handler(psycopg.OperationalError, database_unreachable)
+        app.state.loop_database = LoopDatabase(settings.resolved_database_url)
     app.state.store = BlobStore(settings.resolved_storage_url)
     app.state.publisher = Publisher(settings)
     app.state.pools = Pools()

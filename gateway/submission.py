@@ -163,9 +163,16 @@ def commit_and_publish(
         if replayed is None:
             raise
         return replayed
-    services.publisher.wake(item_ids, accepted.priority)
-    logger.info("files added", extra={"job_id": str(accepted.job_id), "n_items": len(item_ids)})
+    publish(services.publisher, accepted.job_id, item_ids, accepted.priority)
     return accepted
+
+
+def publish(
+    publisher: Publisher, job_id: uuid.UUID, item_ids: list[uuid.UUID], priority: Priority
+) -> None:
+    """Hand a committed job's new items to the publisher and log that they were added."""
+    publisher.wake(item_ids, priority)
+    logger.info("files added", extra={"job_id": str(job_id), "n_items": len(item_ids)})
 
 
 def submit_job(

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.priority import Priority
 from db.claims import Outcome, claim_items, record_results
@@ -20,7 +20,7 @@ from db.models import Item, Job
 from db.results import read_outcome
 from db.session import get_session
 from db.tenant_priorities import TenantPriorities, set_tenant_priorities
-from db.tenant_rules import read_tenant_rules
+from db.tenant_rules import TenantRules, read_tenant_rules
 
 IMAGE = NewItem(
     "slides/a.png",
@@ -70,6 +70,17 @@ def test_a_job_inserted_on_the_loop_has_the_rows_the_session_writes(postgres_url
     assert on_loop == by_session
     assert on_loop[1][0]["attributes"] == {"stain": "H&E", "batch": 3}
     assert [item["status"] for item in on_loop[1]] == ["queued", "failed"]
+    # What the ORM reads back alike: no attributes stored as JSON null, not SQL NULL.
+    assert json_kinds(postgres_url, job["id"]) == json_kinds(postgres_url, written.id)
+
+
+def json_kinds(url: str, job_id: uuid.UUID) -> list[str | None]:
+    with get_session(url) as session:
+        kinds = session.execute(
+            text("SELECT json_typeof(attributes) FROM items WHERE job_id = :job ORDER BY position"),
+            {"job": job_id},
+        )
+        return [kind for (kind,) in kinds]
 
 
 def test_a_failed_insert_leaves_nothing(postgres_url: str) -> None:
@@ -77,8 +88,13 @@ def test_a_failed_insert_leaves_nothing(postgres_url: str) -> None:
     rows = item_rows(job, [IMAGE, IMAGE], 0)
     rows[1]["id"] = rows[0]["id"]  # the second item breaks the primary key
     database = LoopDatabase(postgres_url)
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        run(database, database.insert_job(job, rows))
+
+    async def insert_then_read() -> TenantRules:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            await database.insert_job(job, rows)
+        return await database.read_rules("lab")  # the connection came back usable
+
+    assert run(database, insert_then_read()).priorities == TenantPriorities()
     with get_session(postgres_url) as session:
         assert session.get(Job, job["id"]) is None  # the job's row went with the items'
 

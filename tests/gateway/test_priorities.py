@@ -83,9 +83,12 @@ def test_the_tenants_default_applies_when_none_is_asked(
     assert submit(client, 1, priority="interactive")["priority"] == "interactive"
 
 
-def test_a_capped_tenant_gets_its_cap_on_jobs_and_predict(tmp_path: Path, sqlite_url: str) -> None:
-    settings = limited_settings(tmp_path, sqlite_url, predict_timeout_seconds=0.2)
-    with get_session(sqlite_url) as session:
+def test_a_capped_tenant_gets_its_cap_on_jobs_and_predict(
+    tmp_path: Path, database_url: str
+) -> None:
+    # On PostgreSQL /predict reads the rules and commits on the event loop (db.loop_sql).
+    settings = limited_settings(tmp_path, database_url, predict_timeout_seconds=0.2)
+    with get_session(database_url) as session:
         set_tenant_priorities("lab", StoredPriorities(cap=Priority.NORMAL), session=session)
     with api_client(settings) as client:
         assert submit(client, 1, priority="interactive")["priority"] == "normal"
@@ -98,8 +101,8 @@ def test_a_capped_tenant_gets_its_cap_on_jobs_and_predict(tmp_path: Path, sqlite
     assert "inference.interactive" not in queues(settings)
 
 
-def test_predict_is_interactive(tmp_path: Path, sqlite_url: str) -> None:
-    settings = limited_settings(tmp_path, sqlite_url, predict_timeout_seconds=0.2)
+def test_predict_is_interactive(tmp_path: Path, database_url: str) -> None:
+    settings = limited_settings(tmp_path, database_url, predict_timeout_seconds=0.2)
     with api_client(settings) as client:
         pending = client.post("/predict", files={"file": ("p.png", png_bytes(5))})
         assert client.get(pending.json()["links"]["self"]).json()["priority"] == "interactive"

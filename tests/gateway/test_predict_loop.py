@@ -1,0 +1,72 @@
+"""`POST /predict` on PostgreSQL: one image stays on the event loop (db.loop_sql), what
+could stall the loop does not, and an outage on that path is a 503 like any other."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from fastapi import UploadFile
+from starlette.datastructures import Headers
+
+from core.storage import BlobStore
+from db.loop_sql import LoopDatabase
+from db.models import Item, Job
+from gateway.routes.predict import LOOP_INTAKE_MAX_BYTES, quick_to_read
+from tests.gateway.conftest import api_client, count_rows, limited_settings, png_bytes
+
+DEAD_SERVER = "postgresql+psycopg://postgres@127.0.0.1:9/nothing"
+
+
+def part(data: bytes, name: str = "p.png") -> UploadFile:
+    return UploadFile(io.BytesIO(data), size=len(data), filename=name, headers=Headers())
+
+
+def zipped(*members: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index, data in enumerate(members):
+            archive.writestr(f"m{index}.png", data)
+    return buffer.getvalue()
+
+
+def test_only_a_small_image_bound_for_a_local_disk_is_read_on_the_loop(tmp_path: Path) -> None:
+    local = BlobStore(str(tmp_path / "blobs"))
+    assert local.local and BlobStore(f"file://{tmp_path}").local
+    assert quick_to_read(part(png_bytes(1)), local)
+    assert not quick_to_read(
+        part(zipped(png_bytes(1)), "a.zip"), local
+    )  # unpacking may take seconds
+    big = png_bytes(2, size=(700, 700))
+    assert len(big) > LOOP_INTAKE_MAX_BYTES and not quick_to_read(part(big), local)
+    remote = BlobStore("gs://bucket/blobs")
+    assert not remote.local and not quick_to_read(part(png_bytes(1)), remote)
+
+
+def test_an_outage_on_the_loop_path_is_a_503_and_leaves_no_job(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    settings = limited_settings(tmp_path, postgres_url, predict_timeout_seconds=0.2)
+    with api_client(settings) as client:
+        # Admission and every other route still reach the database through the sessions:
+        # only the loop's connections see the outage, so the route's own answer is heard.
+        client.app.state.loop_database = LoopDatabase(DEAD_SERVER)  # type: ignore[attr-defined]
+        refused = client.post("/predict", files={"file": ("p.png", png_bytes(3))})
+        assert client.get("/readyz").status_code == 200
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["detail"] == "the database is unreachable; retry later"
+    assert count_rows(settings, Job) == 0 and count_rows(settings, Item) == 0
+
+
+def test_an_archive_sent_to_predict_takes_the_sessions_path(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    settings = limited_settings(tmp_path, postgres_url, predict_timeout_seconds=0.2)
+    with api_client(settings) as client:
+        files = {"file": ("two.zip", zipped(png_bytes(4), png_bytes(5)))}
+        pending = client.post("/predict", files=files)
+        assert pending.status_code == 202, pending.text
+        job = client.get(pending.json()["links"]["self"]).json()
+    assert job["counts"]["total"] == 2 and job["priority"] == "interactive"
