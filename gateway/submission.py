@@ -125,24 +125,48 @@ def add_to_job(
     item_ids = add_items(job, fresh, session=session, start=0 if new else None)
     if manifest is not None:
         apply_to_existing(job.id, {row.filename for row in manifest.rows}, session=session)
-    refused = [item for item in fresh if item.error is not None]
-    accepted = JobAccepted(
-        job_id=job.id,
-        status="queued" if job.closed_at else "open",
+    accepted = describe_added(
+        job.id,
+        closed=job.closed_at is not None,
         n_items=len(item_ids),
+        refused=[item for item in fresh if item.error is not None],
+        duplicates=duplicates,
+        skipped=intake.skipped,
+        manifest=None if bare else manifest_report(job.id, manifest, session),
+        priority=Priority.from_rank(job.priority),
+    )
+    return item_ids, accepted
+
+
+def describe_added(
+    job_id: uuid.UUID,
+    *,
+    closed: bool,
+    n_items: int,
+    priority: Priority,
+    refused: list[NewItem] | None = None,
+    duplicates: list[NewItem] | None = None,
+    skipped: list[str] | None = None,
+    manifest: ManifestReport | None = None,
+) -> JobAccepted:
+    """Describe what a request added to a job: the answer to a submission."""
+    refused, duplicates, skipped = refused or [], duplicates or [], skipped or []
+    return JobAccepted(
+        job_id=job_id,
+        status="queued" if closed else "open",
+        n_items=n_items,
         n_rejected=len(refused),
         rejected=[RejectedFile(filename=i.filename, reason=i.error or "") for i in refused],
         n_duplicates=len(duplicates),
         duplicates=[
             DuplicateFile(filename=i.filename, content_hash=i.content_hash) for i in duplicates
         ],
-        n_skipped=len(intake.skipped),
-        skipped=intake.skipped,
-        manifest=None if bare else manifest_report(job.id, manifest, session),
-        links=job_links(job.id),
-        priority=Priority.from_rank(job.priority),
+        n_skipped=len(skipped),
+        skipped=skipped,
+        manifest=manifest,
+        links=job_links(job_id),
+        priority=priority,
     )
-    return item_ids, accepted
 
 
 def commit_and_publish(

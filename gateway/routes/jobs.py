@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Query, Request, status
 
 from db.jobs import cancel_job
 from db.slides import cancel_slides
-from db.tenant_rules import read_tenant_rules
+from db.tenant_rules import TenantRules, read_tenant_rules
 from db.webhook_events import record_final_events
 from gateway.callbacks import CallbackField, choose_callback
 from gateway.deps import (
@@ -35,6 +36,7 @@ from gateway.listing import (
     as_utc,
     parse_statuses,
 )
+from gateway.loop_intake import commit_on_loop, loop_database, only_image, read_image
 from gateway.pagination import (
     MAX_IDS,
     CursorQuery,
@@ -42,9 +44,9 @@ from gateway.pagination import (
     decode_job_cursor,
     parse_ids,
 )
-from gateway.priorities import PriorityField, choose_priority
+from gateway.priorities import PriorityChoice, PriorityField, choose_priority
 from gateway.schemas import JobAccepted, JobList, JobPublic
-from gateway.submission import Services, Upload, submit_job
+from gateway.submission import Services, Upload, describe_added, submit_job
 from gateway.views import to_public
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -56,7 +58,8 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     response_model=JobAccepted,
     responses=responses(400, 401, 413, 415, 422, 429, 503),
 )
-def create_job_route(
+async def create_job_route(
+    request: Request,
     files: FilesField,
     tenant: TenantDep,
     settings: SettingsDep,
@@ -88,21 +91,46 @@ def create_job_route(
     422 and nothing is stored. `priority` (interactive, normal or bulk; another value is a
     422) orders the job's images against other work; a tenant capped lower gets its cap.
     """
+    database = loop_database(request)
+    plain = idempotency_key is None and manifest is None and close and not callback_url
+    gathered = None
+    if database is not None and plain and priority is None and len(files) == 1:
+        gathered = await read_image(request, files[0])  # refuses what every upload refuses
+        image = only_image(gathered[0])
+        if image is not None:
+            job_id = uuid.uuid4()
+            level = await commit_on_loop(request, database, tenant, image, no_callback, job_id)
+            if level is not None:
+                return describe_added(job_id, closed=True, n_items=1, priority=level)
     parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
     if callback_url:  # only when sent, so that earlier keys keep their fingerprints
         parts.append(("callback_url", callback_url))
     if priority is not None:
         parts.append(("priority", priority))
-    key = request_key(idempotency_key, parts)
-    # The session is opened here, on the route's thread, rather than by a dependency: that
-    # would take two more trips through the thread pool, on the hottest route.
-    with open_session() as session:
-        services = Services(settings, store, publisher, session, tenant)
-        rules = read_tenant_rules(tenant, session=session)  # one round trip for both
-        level = choose_priority(priority, rules.priorities)
-        callback = choose_callback(callback_url, tenant, rules, settings)
-        upload = Upload(files, manifest, key)
-        return submit_job(upload, services, close=close, callback_url=callback, priority=level)
+    upload = Upload(files, manifest, request_key(idempotency_key, parts))
+
+    def with_sessions() -> JobAccepted:
+        with open_session() as session:
+            services = Services(settings, store, publisher, session, tenant)
+            rules = read_tenant_rules(tenant, session=session)  # one round trip for both
+            level = choose_priority(priority, rules.priorities)
+            callback = choose_callback(callback_url, tenant, rules, settings)
+            return submit_job(
+                upload,
+                services,
+                close=close,
+                callback_url=callback,
+                priority=level,
+                gathered=gathered,
+            )
+
+    return await anyio.to_thread.run_sync(with_sessions)
+
+
+def no_callback(rules: TenantRules) -> PriorityChoice | None:
+    """Return a plain one-image job's priority choice, or None when the tenant's default
+    callback applies: checking its URL may resolve names, the sessions' path's work."""
+    return None if rules.default_callback else PriorityChoice(None, rules.priorities)
 
 
 @router.get(

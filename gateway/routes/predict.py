@@ -20,44 +20,30 @@ from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Row
 
-from core.file_kinds import HEAD_BYTES, sniff_archive
 from core.priority import Priority
-from core.storage import BlobStore
-from db.jobs import NewItem, item_rows, job_values, queued_ids
-from db.loop_sql import LoopDatabase
 from db.models import ItemStatus
 from db.results import read_outcome
-from db.tenant_priorities import TenantPriorities
-from db.tenant_rules import read_tenant_rules
+from db.tenant_rules import TenantRules, read_tenant_rules
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
-from gateway.intake.manifest import ParsedManifest
 from gateway.intake.parts import ImagePart
-from gateway.intake.request import read_request
-from gateway.intake.uploads import Intake
 from gateway.links import job_links
+from gateway.loop_intake import Gathered, commit_on_loop, loop_database, only_image, read_image
 from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
-from gateway.submission import Services, Upload, publish, submit_job
+from gateway.submission import Services, Upload, submit_job
 from gateway.waiters import CompletionWaiters, wait_until
 
 router = APIRouter(tags=["predict"])
 
 WAITERS_RETRY_SECONDS = 1
 FINISHED = {ItemStatus.SUCCEEDED, ItemStatus.FAILED, ItemStatus.CANCELLED}
-# An image (not an archive) up to this size is checked and stored on the event loop when
-# blobs are on a local disk: hashing and writing it takes a fraction of a millisecond, less
-# than the trip to a worker thread costs under load. Larger parts, archives (unpacking one
-# may take seconds) and stores across a network take a thread.
-LOOP_INTAKE_MAX_BYTES = 1 << 20
-
-Gathered = tuple[Intake, ParsedManifest | None]
 OutcomeReader = Callable[[], Awaitable[Any]]
 
 
-def predict_priority(priorities: TenantPriorities) -> PriorityChoice:
+def predict_priority(rules: TenantRules) -> PriorityChoice:
     """Return what a /predict call asks for: interactive, within the tenant's rules."""
-    return PriorityChoice(Priority.INTERACTIVE, priorities)
+    return PriorityChoice(Priority.INTERACTIVE, rules.priorities)
 
 
 def submit_one(
@@ -73,7 +59,7 @@ def submit_one(
     state = request.app.state
     with open_session() as session:
         services = Services(state.settings, state.store, state.publisher, session, tenant)
-        level = predict_priority(read_tenant_rules(tenant, session=session).priorities)
+        level = predict_priority(read_tenant_rules(tenant, session=session))
         submit_job(Upload([file]), services, job_id=job_id, priority=level, gathered=gathered)
 
 
@@ -81,52 +67,6 @@ def read_job_outcome(open_session: SessionOpener, job_id: uuid.UUID) -> Row[Any]
     """Return the job's only item's status, error and result columns."""
     with open_session() as session:
         return read_outcome(job_id, session=session)
-
-
-async def read_image(request: Request, file: UploadFile) -> Gathered:
-    """Check and store the part as every upload is (gateway.intake): on the event loop when
-    that is quick, else in a worker thread."""
-    state = request.app.state
-    read = partial(read_request, [file], None, settings=state.settings, store=state.store)
-    if quick_to_read(file, state.store):
-        return read()
-    return await anyio.to_thread.run_sync(read)
-
-
-def quick_to_read(file: UploadFile, store: BlobStore) -> bool:
-    """Whether the part is a small image (or what is not an archive) bound for a local
-    disk: the loop's work."""
-    if not store.local or file.size is None or file.size > LOOP_INTAKE_MAX_BYTES:
-        return False
-    file.file.seek(0)  # a spooled part of this size is in memory
-    return sniff_archive(file.file.read(HEAD_BYTES)) is None
-
-
-def only_image(intake: Intake) -> NewItem | None:
-    """Return the request's image when the part is exactly one acceptable image."""
-    if len(intake.items) == 1 and not intake.skipped and intake.items[0].error is None:
-        return intake.items[0]
-    return None
-
-
-async def submit_on_loop(
-    request: Request, database: LoopDatabase, tenant: str, image: NewItem, job_id: uuid.UUID
-) -> None:
-    """Commit the image's one-item job on the event loop (db.loop_sql), then publish it.
-
-    Once the INSERTs are sent, a caller that hangs up no longer stops them: a committed item
-    must not wait for the sweeper because its call was cancelled before the wake-up.
-    """
-    state = request.app.state
-    choice = predict_priority((await database.read_rules(tenant)).priorities)
-    level = choice.resolve(1, closed=True, small=state.settings.interactive_max_items)
-    job = job_values(
-        tenant=tenant, closed=True, job_id=job_id, callback_url=None, priority=level.rank
-    )
-    rows = item_rows(job, [image], 0)
-    with anyio.CancelScope(shield=True):
-        await database.insert_job(job, rows)
-        publish(state.publisher, job_id, queued_ids(rows), level)
 
 
 async def submit(
@@ -138,7 +78,7 @@ async def submit(
     part, an archive of several, the embedded SQLite) takes the sessions' path on a worker
     thread.
     """
-    database: LoopDatabase | None = request.app.state.loop_database
+    database = loop_database(request)
     if database is None:
         await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
         return partial(anyio.to_thread.run_sync, partial(read_job_outcome, open_session, job_id))
@@ -149,7 +89,7 @@ async def submit(
             submit_one, request, open_session, tenant, file, job_id, gathered
         )
     else:
-        await submit_on_loop(request, database, tenant, image, job_id)
+        await commit_on_loop(request, database, tenant, image, predict_priority, job_id)
     return partial(database.read_outcome, job_id)
 
 

@@ -1,5 +1,6 @@
-"""`POST /predict` on PostgreSQL: one image stays on the event loop (db.loop_sql), what
-could stall the loop does not, and an outage on that path is a 503 like any other."""
+"""`POST /predict` and a plain one-image `POST /v1/jobs` on PostgreSQL: the image stays on
+the event loop (gateway.loop_intake, db.loop_sql), what could stall the loop does not, the
+answer is the sessions' answer, and an outage on that path is a 503 like any other."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
 from fastapi import UploadFile
 from starlette.datastructures import Headers
 
+from core.priority import Priority
 from core.storage import BlobStore
 from db.loop_sql import LoopDatabase
 from db.models import Item, Job
-from gateway.routes.predict import LOOP_INTAKE_MAX_BYTES, quick_to_read
+from db.tenant_priorities import TenantPriorities
+from db.tenant_rules import TenantRules
+from gateway.loop_intake import LOOP_INTAKE_MAX_BYTES, quick_to_read
+from gateway.routes.jobs import no_callback
 from tests.gateway.conftest import api_client, count_rows, limited_settings, png_bytes
 
 DEAD_SERVER = "postgresql+psycopg://postgres@127.0.0.1:9/nothing"
@@ -44,20 +50,47 @@ def test_only_a_small_image_bound_for_a_local_disk_is_read_on_the_loop(tmp_path:
     assert not remote.local and not quick_to_read(part(png_bytes(1)), remote)
 
 
+@pytest.mark.parametrize(
+    ("path", "field"), [("/predict", "file"), ("/v1/jobs", "files")], ids=["predict", "jobs"]
+)
 def test_an_outage_on_the_loop_path_is_a_503_and_leaves_no_job(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, path: str, field: str
 ) -> None:
     settings = limited_settings(tmp_path, postgres_url, predict_timeout_seconds=0.2)
     with api_client(settings) as client:
         # Admission and every other route still reach the database through the sessions:
         # only the loop's connections see the outage, so the route's own answer is heard.
         client.app.state.loop_database = LoopDatabase(DEAD_SERVER)  # type: ignore[attr-defined]
-        refused = client.post("/predict", files={"file": ("p.png", png_bytes(3))})
+        refused = client.post(path, files=[(field, ("p.png", png_bytes(3)))])
         assert client.get("/readyz").status_code == 200
     assert refused.status_code == 503, refused.text
     assert refused.headers["Retry-After"] == "5"
     assert refused.json()["detail"] == "the database is unreachable; retry later"
     assert count_rows(settings, Job) == 0 and count_rows(settings, Item) == 0
+
+
+def test_a_one_image_job_answers_as_the_sessions_path_does(
+    tmp_path: Path, postgres_url: str, sqlite_url: str
+) -> None:
+    answers = []
+    for name, url in (("loop", postgres_url), ("sessions", sqlite_url)):
+        with api_client(limited_settings(tmp_path / name, url)) as client:
+            accepted = client.post("/v1/jobs", files=[("files", ("p.png", png_bytes(6)))])
+            assert accepted.status_code == 202, accepted.text
+            body = accepted.json()
+            job = client.get(body["links"]["self"]).json()
+        assert body["links"]["self"] == f"/v1/jobs/{body.pop('job_id')}"
+        answers.append((body.pop("links").keys(), body, job["status"], job["counts"]["total"]))
+    assert answers[0] == answers[1]
+    assert answers[0][1]["priority"] == "interactive" and answers[0][1]["n_items"] == 1
+
+
+def test_a_tenant_default_callback_sends_the_job_to_the_sessions_path() -> None:
+    plain = TenantRules(TenantPriorities(cap=Priority.NORMAL))
+    choice = no_callback(plain)
+    assert choice is not None and choice.tenant.cap == Priority.NORMAL
+    # Checking the URL may resolve names: never on the loop.
+    assert no_callback(TenantRules(plain.priorities, True, "https://lab.example/hook")) is None
 
 
 def test_an_archive_sent_to_predict_takes_the_sessions_path(
