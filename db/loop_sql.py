@@ -1,5 +1,5 @@
-"""PostgreSQL on the gateway's event loop, for the call that must cost least: `POST
-/predict` with one image.
+"""PostgreSQL on the gateway's event loop, for the calls that must cost least: one image to
+`POST /predict`, or alone in a plain `POST /v1/jobs` (gateway.loop_intake).
 
 Every other route reaches the database through SQLAlchemy sessions on the thread pool. Under
 64 `/predict` callers a trip through that pool costs more CPU than the SQL it carries (the

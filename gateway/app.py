@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for outage in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(outage, database_unreachable)
     app.state.loop_database = None
-    if settings.resolved_database_url.startswith("postgresql"):  # /predict's loop path
+    if settings.resolved_database_url.startswith("postgresql"):  # gateway.loop_intake
         import psycopg
 
         from db.loop_sql import LoopDatabase

@@ -22,11 +22,16 @@ CallbackField = Annotated[
 ]
 
 
+def wanted_callback(field: str | None, rules: TenantRules) -> str | None:
+    """Return the callback URL a new job asks for: the request's, else the tenant's default."""
+    return field or rules.default_callback
+
+
 def choose_callback(
     field: str | None, tenant: str, rules: TenantRules, settings: Settings
 ) -> str | None:
     """Return the callback URL a new job gets, or None; 422 when it may not be used."""
-    url = field or rules.default_callback
+    url = wanted_callback(field, rules)
     if not url:
         return None
     if not rules.signs_webhooks:

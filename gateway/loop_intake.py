@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import anyio
 from fastapi import Request, UploadFile
 
 from core.file_kinds import HEAD_BYTES, sniff_archive
-from core.priority import Priority
 from core.storage import BlobStore
 from db.jobs import NewItem, item_rows, job_values, queued_ids
 from db.loop_sql import LoopDatabase
@@ -27,7 +27,8 @@ from gateway.intake.manifest import ParsedManifest
 from gateway.intake.request import read_request
 from gateway.intake.uploads import Intake
 from gateway.priorities import PriorityChoice
-from gateway.submission import publish
+from gateway.schemas import JobAccepted
+from gateway.submission import describe_added, publish
 
 # An image (not an archive) up to this size is checked and stored on the event loop when
 # blobs are on a local disk: hashing and writing it takes a fraction of a millisecond, less
@@ -70,25 +71,40 @@ def only_image(intake: Intake) -> NewItem | None:
     return None
 
 
-async def commit_on_loop(
+@dataclass(frozen=True)
+class Taken:
+    """What the loop made of a request: the job it committed (`accepted`), else what the
+    sessions' path takes on with, the intake it read (None if it read none)."""
+
+    accepted: JobAccepted | None = None
+    gathered: Gathered | None = None
+
+
+async def take_on_loop(
     request: Request,
     database: LoopDatabase,
     tenant: str,
-    image: NewItem,
+    file: UploadFile,
     choose: Callable[[TenantRules], PriorityChoice | None],
     job_id: uuid.UUID,
-) -> Priority | None:
-    """Read the tenant's rules and, unless `choose` declines them (None: the sessions' path
-    must take this job), commit the image's one-item closed job and publish it; return its
-    priority.
+) -> Taken:
+    """Read the tenant's rules, and unless `choose` declines them (None: the job needs the
+    sessions' path), read the part; commit a single acceptable image's one-item closed job
+    and publish it.
 
-    Once the INSERTs are sent, a caller that hangs up no longer stops them: a committed item
-    must not wait for the sweeper because its call was cancelled before the wake-up.
+    The rules come first, as on the sessions' path, so a request the loop declines has
+    stored nothing yet. Once the INSERTs are sent, a caller that hangs up no longer stops
+    them: a committed item must not wait for the sweeper because its call was cancelled
+    before the wake-up.
     """
     settings = request.app.state.settings
     choice = choose(await database.read_rules(tenant))
     if choice is None:
-        return None
+        return Taken()
+    gathered = await read_image(request, file)
+    image = only_image(gathered[0])
+    if image is None:
+        return Taken(gathered=gathered)
     level = choice.resolve(1, closed=True, small=settings.interactive_max_items)
     job = job_values(
         tenant=tenant, closed=True, job_id=job_id, callback_url=None, priority=level.rank
@@ -97,4 +113,4 @@ async def commit_on_loop(
     with anyio.CancelScope(shield=True):
         await database.insert_job(job, rows)
         publish(request.app.state.publisher, job_id, queued_ids(rows), level)
-    return level
+    return Taken(describe_added(job_id, closed=True, n_items=len(rows), priority=level))

@@ -12,7 +12,7 @@ from db.jobs import cancel_job
 from db.slides import cancel_slides
 from db.tenant_rules import TenantRules, read_tenant_rules
 from db.webhook_events import record_final_events
-from gateway.callbacks import CallbackField, choose_callback
+from gateway.callbacks import CallbackField, choose_callback, wanted_callback
 from gateway.deps import (
     JobDep,
     PublisherDep,
@@ -36,7 +36,7 @@ from gateway.listing import (
     as_utc,
     parse_statuses,
 )
-from gateway.loop_intake import commit_on_loop, loop_database, only_image, read_image
+from gateway.loop_intake import loop_database, take_on_loop
 from gateway.pagination import (
     MAX_IDS,
     CursorQuery,
@@ -46,7 +46,7 @@ from gateway.pagination import (
 )
 from gateway.priorities import PriorityChoice, PriorityField, choose_priority
 from gateway.schemas import JobAccepted, JobList, JobPublic
-from gateway.submission import Services, Upload, describe_added, submit_job
+from gateway.submission import Services, Upload, submit_job
 from gateway.views import to_public
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -95,21 +95,19 @@ async def create_job_route(
     plain = idempotency_key is None and manifest is None and close and not callback_url
     gathered = None
     if database is not None and plain and priority is None and len(files) == 1:
-        gathered = await read_image(request, files[0])  # refuses what every upload refuses
-        image = only_image(gathered[0])
-        if image is not None:
-            job_id = uuid.uuid4()
-            level = await commit_on_loop(request, database, tenant, image, no_callback, job_id)
-            if level is not None:
-                return describe_added(job_id, closed=True, n_items=1, priority=level)
-    parts = [*(("files", file) for file in files), ("manifest", manifest), ("close", str(close))]
-    if callback_url:  # only when sent, so that earlier keys keep their fingerprints
-        parts.append(("callback_url", callback_url))
-    if priority is not None:
-        parts.append(("priority", priority))
-    upload = Upload(files, manifest, request_key(idempotency_key, parts))
+        job_id = uuid.uuid4()
+        taken = await take_on_loop(request, database, tenant, files[0], plain_priority, job_id)
+        if taken.accepted is not None:
+            return taken.accepted
+        gathered = taken.gathered
 
     def with_sessions() -> JobAccepted:
+        parts = [*(("files", f) for f in files), ("manifest", manifest), ("close", str(close))]
+        if callback_url:  # only when sent, so that earlier keys keep their fingerprints
+            parts.append(("callback_url", callback_url))
+        if priority is not None:
+            parts.append(("priority", priority))
+        upload = Upload(files, manifest, request_key(idempotency_key, parts))  # reads files
         with open_session() as session:
             services = Services(settings, store, publisher, session, tenant)
             rules = read_tenant_rules(tenant, session=session)  # one round trip for both
@@ -127,10 +125,13 @@ async def create_job_route(
     return await anyio.to_thread.run_sync(with_sessions)
 
 
-def no_callback(rules: TenantRules) -> PriorityChoice | None:
-    """Return a plain one-image job's priority choice, or None when the tenant's default
-    callback applies: checking its URL may resolve names, the sessions' path's work."""
-    return None if rules.default_callback else PriorityChoice(None, rules.priorities)
+def plain_priority(rules: TenantRules) -> PriorityChoice | None:
+    """Return what a plain job (no priority, no callback field) asks for, or None when the
+    tenant's default callback applies: checking its URL may resolve names, the sessions'
+    path's work."""
+    if wanted_callback(None, rules) is not None:
+        return None
+    return choose_priority(None, rules.priorities)
 
 
 @router.get(

@@ -28,7 +28,7 @@ from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
 from gateway.intake.parts import ImagePart
 from gateway.links import job_links
-from gateway.loop_intake import Gathered, commit_on_loop, loop_database, only_image, read_image
+from gateway.loop_intake import Gathered, loop_database, take_on_loop
 from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job
@@ -82,14 +82,11 @@ async def submit(
     if database is None:
         await anyio.to_thread.run_sync(submit_one, request, open_session, tenant, file, job_id)
         return partial(anyio.to_thread.run_sync, partial(read_job_outcome, open_session, job_id))
-    gathered = await read_image(request, file)
-    image = only_image(gathered[0])
-    if image is None:
+    taken = await take_on_loop(request, database, tenant, file, predict_priority, job_id)
+    if taken.accepted is None:
         await anyio.to_thread.run_sync(
-            submit_one, request, open_session, tenant, file, job_id, gathered
+            submit_one, request, open_session, tenant, file, job_id, taken.gathered
         )
-    else:
-        await commit_on_loop(request, database, tenant, image, predict_priority, job_id)
     return partial(database.read_outcome, job_id)
 
 

@@ -5,6 +5,7 @@ answer is the sessions' answer, and an outage on that path is a 503 like any oth
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -16,11 +17,19 @@ from core.priority import Priority
 from core.storage import BlobStore
 from db.loop_sql import LoopDatabase
 from db.models import Item, Job
+from db.session import get_session
 from db.tenant_priorities import TenantPriorities
 from db.tenant_rules import TenantRules
+from db.tenant_webhooks import rotate_secret, set_default_url
 from gateway.loop_intake import LOOP_INTAKE_MAX_BYTES, quick_to_read
-from gateway.routes.jobs import no_callback
-from tests.gateway.conftest import api_client, count_rows, limited_settings, png_bytes
+from gateway.routes.jobs import plain_priority
+from tests.gateway.conftest import (
+    api_client,
+    count_rows,
+    limited_settings,
+    png_bytes,
+    stored_blobs,
+)
 
 DEAD_SERVER = "postgresql+psycopg://postgres@127.0.0.1:9/nothing"
 
@@ -85,21 +94,43 @@ def test_a_one_image_job_answers_as_the_sessions_path_does(
     assert answers[0][1]["priority"] == "interactive" and answers[0][1]["n_items"] == 1
 
 
-def test_a_tenant_default_callback_sends_the_job_to_the_sessions_path() -> None:
-    plain = TenantRules(TenantPriorities(cap=Priority.NORMAL))
-    choice = no_callback(plain)
-    assert choice is not None and choice.tenant.cap == Priority.NORMAL
-    # Checking the URL may resolve names: never on the loop.
-    assert no_callback(TenantRules(plain.priorities, True, "https://lab.example/hook")) is None
-
-
-def test_an_archive_sent_to_predict_takes_the_sessions_path(
+def test_a_tenant_default_callback_sends_the_job_to_the_sessions_path(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    settings = limited_settings(tmp_path, postgres_url, predict_timeout_seconds=0.2)
+    settings = limited_settings(tmp_path, postgres_url)
+    with get_session(postgres_url) as session:
+        rotate_secret("lab", session=session)
+        set_default_url("lab", "https://1.1.1.1/in", session=session)
     with api_client(settings) as client:
-        files = {"file": ("two.zip", zipped(png_bytes(4), png_bytes(5)))}
-        pending = client.post("/predict", files=files)
-        assert pending.status_code == 202, pending.text
-        job = client.get(pending.json()["links"]["self"]).json()
-    assert job["counts"]["total"] == 2 and job["priority"] == "interactive"
+        accepted = client.post("/v1/jobs", files=[("files", ("p.png", png_bytes(7)))])
+    assert accepted.status_code == 202, accepted.text
+    with get_session(postgres_url) as session:
+        job = session.get(Job, uuid.UUID(accepted.json()["job_id"]))
+        assert job is not None and job.callback_url == "https://1.1.1.1/in"
+    assert stored_blobs(settings) == 1  # read once, though the loop read the rules first
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"headers": {"Idempotency-Key": "k-1"}},
+        {"data": {"priority": "bulk"}},
+        {"data": {"close": "false"}},
+    ],
+    ids=["key", "priority", "open"],
+)
+def test_what_the_loop_does_not_take_reaches_the_sessions_path(
+    tmp_path: Path, postgres_url: str, extra: dict[str, dict[str, str]]
+) -> None:
+    settings = limited_settings(tmp_path, postgres_url)
+    with api_client(settings) as client:
+        client.app.state.loop_database = LoopDatabase(DEAD_SERVER)  # type: ignore[attr-defined]
+        accepted = client.post("/v1/jobs", files=[("files", ("p.png", png_bytes(8)))], **extra)
+    assert accepted.status_code == 202, accepted.text
+    assert count_rows(settings, Item) == 1
+
+
+def test_a_plain_job_gets_the_tenants_default_priority() -> None:
+    rules = TenantRules(TenantPriorities(default=Priority.BULK, cap=Priority.NORMAL))
+    choice = plain_priority(rules)
+    assert choice is not None and choice.resolve(1, closed=True, small=5) == Priority.BULK

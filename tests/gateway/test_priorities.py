@@ -74,13 +74,13 @@ def test_an_asked_priority_is_stored_and_routed(client: TestClient, settings: Se
     assert queues(settings) == ["inference.bulk"]
 
 
-def test_the_tenants_default_applies_when_none_is_asked(
-    client: TestClient, settings: Settings
-) -> None:
-    with get_session(settings.resolved_database_url) as session:
+def test_the_tenants_default_applies_when_none_is_asked(tmp_path: Path, database_url: str) -> None:
+    # On PostgreSQL a plain one-image job is committed on the event loop (db.loop_sql).
+    with get_session(database_url) as session:
         set_tenant_priorities("lab", StoredPriorities(default=Priority.BULK), session=session)
-    assert submit(client, 1)["priority"] == "bulk"
-    assert submit(client, 1, priority="interactive")["priority"] == "interactive"
+    with api_client(limited_settings(tmp_path, database_url)) as client:
+        assert submit(client, 1)["priority"] == "bulk"
+        assert submit(client, 1, priority="interactive")["priority"] == "interactive"
 
 
 def test_a_capped_tenant_gets_its_cap_on_jobs_and_predict(
