@@ -66,15 +66,12 @@ def job_values(
     }
 
 
-def item_rows(job: dict[str, Any] | Job, items: list[NewItem], start: int) -> list[dict[str, Any]]:
-    """Return new items' rows for a job (its row from `job_values`, or the loaded job),
-    queued (or failed, when refused at upload) and numbered from `start`: the one place
-    their columns are chosen (db.loop_sql inserts them too)."""
-    job_id, tenant, priority = (
-        (job["id"], job["tenant"], job["priority"])
-        if isinstance(job, dict)
-        else (job.id, job.tenant, job.priority)
-    )
+def item_rows(
+    job_id: uuid.UUID, tenant: str, priority: int, items: list[NewItem], start: int
+) -> list[dict[str, Any]]:
+    """Return a job's new items' rows, queued (or failed, when refused at upload) and
+    numbered from `start`: the one place their columns are chosen (db.loop_sql inserts them
+    too)."""
     now = utc_now()  # also the publish time: the caller publishes right after commit
     return [
         {
@@ -142,7 +139,7 @@ def add_items(
     """
     if start is None:
         start = session.scalar(select(func.count()).where(Item.job_id == job.id)) or 0
-    rows = item_rows(job, items, start)
+    rows = item_rows(job.id, job.tenant, job.priority, items, start)
     if rows:
         session.execute(insert(table_of(Item)), rows)
     return queued_ids(rows)

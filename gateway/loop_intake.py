@@ -23,8 +23,7 @@ from core.storage import BlobStore
 from db.jobs import NewItem, item_rows, job_values, queued_ids
 from db.loop_sql import LoopDatabase
 from db.tenant_rules import TenantRules
-from gateway.intake.manifest import ParsedManifest
-from gateway.intake.request import read_request
+from gateway.intake.request import Gathered, read_request
 from gateway.intake.uploads import Intake
 from gateway.priorities import PriorityChoice
 from gateway.schemas import JobAccepted
@@ -35,8 +34,6 @@ from gateway.submission import describe_added, publish
 # than the trip to a worker thread costs under load. Larger parts, archives (unpacking one
 # may take seconds) and stores across a network take a thread.
 LOOP_INTAKE_MAX_BYTES = 1 << 20
-
-Gathered = tuple[Intake, ParsedManifest | None]
 
 
 def loop_database(request: Request) -> LoopDatabase | None:
@@ -109,7 +106,7 @@ async def take_on_loop(
     job = job_values(
         tenant=tenant, closed=True, job_id=job_id, callback_url=None, priority=level.rank
     )
-    rows = item_rows(job, [image], 0)
+    rows = item_rows(job_id, tenant, level.rank, [image], 0)
     with anyio.CancelScope(shield=True):
         await database.insert_job(job, rows)
         publish(request.app.state.publisher, job_id, queued_ids(rows), level)

@@ -21,7 +21,7 @@ from db.webhook_events import record_final_events
 from gateway.deps import find_tenant_job
 from gateway.idempotency import RequestKey, remember, replay
 from gateway.intake.manifest import ParsedManifest
-from gateway.intake.request import read_request
+from gateway.intake.request import Gathered, read_request
 from gateway.intake.uploads import Intake
 from gateway.links import job_links
 from gateway.priorities import PriorityChoice
@@ -52,7 +52,7 @@ class Upload:
     idempotency_key: RequestKey | None = None
 
 
-def gather(upload: Upload, services: Services) -> tuple[Intake, ParsedManifest | None]:
+def gather(upload: Upload, services: Services) -> Gathered:
     """Read the request's manifest and files against one budget (gateway.intake)."""
     return read_request(
         upload.files, upload.manifest, settings=services.settings, store=services.store
@@ -207,7 +207,7 @@ def submit_job(
     job_id: uuid.UUID | None = None,
     callback_url: str | None = None,
     priority: PriorityChoice | None = None,
-    gathered: tuple[Intake, ParsedManifest | None] | None = None,
+    gathered: Gathered | None = None,
 ) -> JobAccepted:
     """Create a job from a request's files (open when `close` is false) and queue them at
     the priority `priority` resolves to (normal without one). `gathered` is the request's

@@ -10,6 +10,8 @@ from gateway.intake.budget import RequestBudget
 from gateway.intake.manifest import ParsedManifest, read_manifest
 from gateway.intake.uploads import Intake, take_files
 
+Gathered = tuple[Intake, ParsedManifest | None]  # a request's files and manifest, read
+
 
 def refuse_if_empty(intake: Intake) -> None:
     """Raise 400, 413 or 415 when no part of the upload is an acceptable image."""
@@ -32,7 +34,7 @@ def read_request(
     *,
     settings: Settings,
     store: BlobStore,
-) -> tuple[Intake, ParsedManifest | None]:
+) -> Gathered:
     """Read the manifest, check and store the files; refuse a request with nothing usable.
 
     The manifest is read and checked before any file is stored, and every archive before

@@ -27,8 +27,9 @@ from db.tenant_rules import TenantRules, read_tenant_rules
 from gateway.deps import SessionOpener, SessionOpenerDep, TenantDep
 from gateway.errors import responses
 from gateway.intake.parts import ImagePart
+from gateway.intake.request import Gathered
 from gateway.links import job_links
-from gateway.loop_intake import Gathered, loop_database, take_on_loop
+from gateway.loop_intake import loop_database, take_on_loop
 from gateway.priorities import PriorityChoice
 from gateway.schemas import Prediction, PredictionPending
 from gateway.submission import Services, Upload, submit_job

@@ -65,7 +65,7 @@ def test_a_job_inserted_on_the_loop_has_the_rows_the_session_writes(postgres_url
         written, _ = create_job([IMAGE, REFUSED], session=session, tenant="lab", priority=0)
     job = job_values(tenant="lab", closed=True, job_id=None, callback_url=None, priority=0)
     database = LoopDatabase(postgres_url)
-    run(database, database.insert_job(job, item_rows(job, [IMAGE, REFUSED], 0)))
+    run(database, database.insert_job(job, item_rows(job["id"], "lab", 0, [IMAGE, REFUSED], 0)))
     on_loop, by_session = rows_of(postgres_url, job["id"]), rows_of(postgres_url, written.id)
     assert on_loop == by_session
     assert on_loop[1][0]["attributes"] == {"stain": "H&E", "batch": 3}
@@ -85,7 +85,7 @@ def json_kinds(url: str, job_id: uuid.UUID) -> list[str | None]:
 
 def test_a_failed_insert_leaves_nothing(postgres_url: str) -> None:
     job = job_values(tenant="lab", closed=True, job_id=None, callback_url=None, priority=0)
-    rows = item_rows(job, [IMAGE, IMAGE], 0)
+    rows = item_rows(job["id"], "lab", 0, [IMAGE, IMAGE], 0)
     rows[1]["id"] = rows[0]["id"]  # the second item breaks the primary key
     database = LoopDatabase(postgres_url)
 
