@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.job_status import FINAL_STATUSES
@@ -175,18 +187,50 @@ def derive_status(job: Job, counts: dict[str, int]) -> str:
     return "failed" if counts[ItemStatus.SUCCEEDED] == 0 else "partially_failed"
 
 
-ITEMS, RESULTS = table_of(Item).c, table_of(Result).c
+ITEMS, RESULTS, JOBS = table_of(Item).c, table_of(Result).c, table_of(Job).c
+NEWEST_FIRST = (JOBS.created_at.desc(), JOBS.id.desc())
+CountRow = tuple[uuid.UUID, str, int, datetime | None]  # job, item status, count, last finish
+ModelRow = tuple[uuid.UUID, str]  # job, "name:version" of a model that served it
+
+
+def in_ids(column: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """Match a list of job IDs on any backend (`job_ids`, expanded when run)."""
+    return column.in_(bindparam("job_ids", expanding=True))
+
+
+def any_of_ids(column: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """Match a list of job IDs sent as one array (`job_ids`): PostgreSQL's form, which
+    compiles once for db.loop_sql."""
+    return column == any_(bindparam("job_ids", type_=ARRAY(Uuid)))
+
+
+def item_counts(match: Callable[[ColumnElement[uuid.UUID]], ColumnElement[bool]]) -> Select[Any]:
+    """Count the items of the matched jobs by status, with each status's last finish."""
+    return (
+        select(ITEMS.job_id, ITEMS.status, func.count(), func.max(ITEMS.finished_at))
+        .where(match(ITEMS.job_id))
+        .group_by(ITEMS.job_id, ITEMS.status)
+    )
+
+
+def served_models(match: Callable[[ColumnElement[uuid.UUID]], ColumnElement[bool]]) -> Select[Any]:
+    """Name the models that served the matched jobs."""
+    return (
+        select(RESULTS.job_id, RESULTS.model_name + ":" + RESULTS.model_version)
+        .where(match(RESULTS.job_id))
+        .distinct()
+    )
+
+
 # Built once, in Core: a poll of many jobs runs them with no statement to build and no ORM
 # result handling, which cost more of its CPU than the database did.
-ITEM_COUNTS = (
-    select(ITEMS.job_id, ITEMS.status, func.count(), func.max(ITEMS.finished_at))
-    .where(ITEMS.job_id.in_(bindparam("job_ids", expanding=True)))
-    .group_by(ITEMS.job_id, ITEMS.status)
-)
-SERVED_MODELS = (
-    select(RESULTS.job_id, RESULTS.model_name + ":" + RESULTS.model_version)
-    .where(RESULTS.job_id.in_(bindparam("job_ids", expanding=True)))
-    .distinct()
+ITEM_COUNTS = item_counts(in_ids)
+SERVED_MODELS = served_models(in_ids)
+# The tenant's jobs among `job_ids`, newest first, as db.loop_sql reads a listing by IDs.
+NAMED_JOBS = (
+    select(table_of(Job))
+    .where(JOBS.tenant == bindparam("tenant"), any_of_ids(JOBS.id))
+    .order_by(*NEWEST_FIRST)
 )
 
 
@@ -194,31 +238,46 @@ def read_job_states(jobs: list[Job], *, session: Session) -> list[JobState]:
     """Count the items of many jobs by status, read the models that served them (only where an
     item succeeded), and derive each job's status."""
     ids = [job.id for job in jobs]
-    counts = {job_id: {status.value: 0 for status in ItemStatus} for job_id in ids}
-    finished: dict[uuid.UUID, list[datetime]] = {job_id: [] for job_id in ids}
-    models: dict[uuid.UUID, list[str]] = {job_id: [] for job_id in ids}
+    counts: list[CountRow] = []
     if ids:
-        for job_id, status, count, last in session.execute(ITEM_COUNTS, {"job_ids": ids}):
-            counts[job_id][status] = count
-            if last is not None:
-                finished[job_id].append(last)
+        rows = session.execute(ITEM_COUNTS, {"job_ids": ids})
+        counts = [(job_id, status, count, last) for job_id, status, count, last in rows]
     # A result is written in the transaction that marks its item succeeded and deleted
     # before its item, so a job with no succeeded item has none: no query for it (a job
     # still queued, the long poll's first read, a status poll).
-    served = [job_id for job_id in ids if counts[job_id][ItemStatus.SUCCEEDED.value]]
+    served = list({row[0] for row in counts if row[1] == ItemStatus.SUCCEEDED})
+    models: list[ModelRow] = []
     if served:
-        for job_id, model in session.execute(SERVED_MODELS, {"job_ids": served}):
-            models[job_id].append(model)
+        rows = session.execute(SERVED_MODELS, {"job_ids": served})
+        models = [(job_id, model) for job_id, model in rows]
+    return job_states(jobs, counts, models)
+
+
+def job_states(jobs: list[Job], counts: list[CountRow], models: list[ModelRow]) -> list[JobState]:
+    """Derive each job's state from its item counts and the models that served it: one rule
+    for the sessions' read (read_job_states) and the event loop's (db.loop_sql)."""
+    by_job = {job.id: {status.value: 0 for status in ItemStatus} for job in jobs}
+    finished: dict[uuid.UUID, list[datetime]] = {job.id: [] for job in jobs}
+    names: dict[uuid.UUID, list[str]] = {job.id: [] for job in jobs}
+    # Rows of jobs not listed (another tenant's, named in a listing by IDs) are passed over.
+    for job_id, status, count, last in counts:
+        if job_id in by_job:
+            by_job[job_id][status] = count
+            if last is not None:
+                finished[job_id].append(last)
+    for job_id, model in models:
+        if job_id in names:
+            names[job_id].append(model)
     states = []
     for job in jobs:
-        job_counts = counts[job.id]
+        job_counts = by_job[job.id]
         job_counts["total"] = sum(job_counts[status.value] for status in ItemStatus)
         status = derive_status(job, job_counts)
         done = status in FINAL_STATUSES
         last = max(finished[job.id]) if done and finished[job.id] else None
         final = job.final_at or max(filter(None, (last, job.closed_at)), default=None)
         states.append(
-            JobState(job, job_counts, status, last, sorted(models[job.id]), final if done else None)
+            JobState(job, job_counts, status, last, sorted(names[job.id]), final if done else None)
         )
     return states
 
@@ -256,7 +315,7 @@ def list_jobs(
         statement = statement.where(Job.created_at < created_before)
     if before is not None:
         statement = statement.where(tuple_(Job.created_at, Job.id) < tuple_(*before))
-    statement = statement.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    statement = statement.order_by(*NEWEST_FIRST).limit(limit)
     return list(session.scalars(statement))
 
 

@@ -1,15 +1,16 @@
 """PostgreSQL on the gateway's event loop, for the calls that must cost least: one image to
-`POST /predict`, or alone in a plain `POST /v1/jobs` (gateway.loop_intake).
+`POST /predict`, or alone in a plain `POST /v1/jobs` (gateway.loop_intake), and the listing
+of jobs by IDs that their clients poll (gateway.job_listing).
 
 Every other route reaches the database through SQLAlchemy sessions on the thread pool. Under
 64 `/predict` callers a trip through that pool costs more CPU than the SQL it carries (the
 event loop and the pool's threads hand the GIL back and forth), and a one-image call made
-two; so that call runs its three statements here, on psycopg's async connections in
-pipeline mode, with no thread.
+two; so these calls run their statements here, on psycopg's async connections in pipeline
+mode, with no thread.
 
-The statements are the SQLAlchemy ones the sessions run (db.jobs' rows, db.tenant_rules,
-db.results), compiled once for psycopg: no SQL is written twice. PostgreSQL only; the
-embedded SQLite takes the sessions' path.
+The statements are the SQLAlchemy ones the sessions run (db.jobs' rows and states,
+db.tenant_rules, db.results), compiled once for psycopg: no SQL is written twice. PostgreSQL
+only; the embedded SQLite takes the sessions' path.
 """
 
 from __future__ import annotations
@@ -17,17 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Select, Table, bindparam, insert
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.sql import ClauseElement
 
+from db.jobs import (
+    NAMED_JOBS,
+    JobState,
+    any_of_ids,
+    item_counts,
+    job_states,
+    served_models,
+)
 from db.models import Item, Job, table_of
 from db.results import OUTCOME
 from db.tenant_rules import RULES, TenantRules, rules_from_row
@@ -56,6 +65,26 @@ class Compiled:
     def params(self, given: dict[str, Any]) -> dict[str, Any]:
         """Return the statement's parameters with `given` bound."""
         return {**self.fixed, **given}
+
+
+class CompiledSelect(Compiled):
+    """A SELECT whose values come back as a session returns them: each column's type turns
+    its value (the UTC-only timestamps, in UTC whatever the connection's time zone)."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        super().__init__(statement)
+        self.names = tuple(str(column.key) for column in statement.selected_columns)
+        self._processors = [
+            column.type.dialect_impl(DIALECT).result_processor(DIALECT, None)
+            for column in statement.selected_columns
+        ]
+
+    def values(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """Return one row's values, each turned by its column's type."""
+        return tuple(
+            value if turn is None else turn(value)
+            for turn, value in zip(self._processors, row, strict=True)
+        )
 
 
 class RowInsert:
@@ -98,6 +127,9 @@ class LoopDatabase:
         self._inserts: dict[tuple[str, tuple[str, ...]], RowInsert] = {}
         self._rules = Compiled(RULES)
         self._outcome = Compiled(OUTCOME)
+        self._named_jobs = CompiledSelect(NAMED_JOBS)
+        self._item_counts = CompiledSelect(item_counts(any_of_ids))
+        self._served_models = CompiledSelect(served_models(any_of_ids))
 
     async def _open(self) -> AsyncConnectionPool:
         loop = asyncio.get_running_loop()
@@ -179,3 +211,26 @@ class LoopDatabase:
                 self._outcome.sql, self._outcome.params({"job_id": job_id})
             )
             return await cursor.fetchone()
+
+    async def read_job_states(self, tenant: str, job_ids: list[uuid.UUID]) -> list[JobState]:
+        """Return the tenant's jobs among `job_ids`, newest first, with their states, as a
+        listing by IDs reads them on a session (db.jobs.read_job_states): three SELECTs in
+        one round trip, one snapshot (the implicit transaction up to the pipeline's Sync)."""
+        given = {"job_ids": job_ids}
+        reads = (
+            (self._named_jobs, {"tenant": tenant, **given}),
+            (self._item_counts, given),
+            (self._served_models, given),
+        )
+        async with self._connection() as connection, connection.pipeline():
+            cursors = [
+                await connection.execute(statement.sql, statement.params(params), prepare=True)
+                for statement, params in reads
+            ]
+            rows = [
+                [statement.values(row) for row in await cursor.fetchall()]
+                for (statement, _), cursor in zip(reads, cursors, strict=True)
+            ]
+        names = self._named_jobs.names
+        jobs = [Job(**dict(zip(names, row, strict=True))) for row in rows[0]]
+        return job_states(jobs, rows[1], rows[2])

@@ -1,10 +1,14 @@
 """The job listing's read, and its long poll: `wait_seconds` holds the answer until one of
-the named jobs is final, woken by the workers' completion signal (gateway.waiters)."""
+the named jobs is final, woken by the workers' completion signal (gateway.waiters).
+
+A listing by IDs alone, what clients of one-image jobs poll, is read on the event loop on
+PostgreSQL (db.loop_sql); any other listing on a session in a worker thread."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -15,7 +19,8 @@ from fastapi import Query
 
 from core.job_status import FINAL_STATUSES
 from core.settings import Settings
-from db.jobs import list_jobs, read_job_states
+from db.jobs import JobState, list_jobs, read_job_states
+from db.loop_sql import LoopDatabase
 from gateway.deps import SessionOpener
 from gateway.pagination import bad_request, encode_job_cursor
 from gateway.schemas import JobList
@@ -65,9 +70,40 @@ def read_listing(open_session: SessionOpener, settings: Settings, listing: Listi
             created_after=listing.created_after,
             created_before=listing.created_before,
         )
-        page = [public_view(state, settings) for state in read_job_states(jobs, session=session)]
+        states = read_job_states(jobs, session=session)
     full = listing.ids is None and len(jobs) == limit
-    return JobList(jobs=page, next_cursor=encode_job_cursor(jobs[-1]) if full else None)
+    return page_of(states, settings, encode_job_cursor(jobs[-1]) if full else None)
+
+
+def page_of(states: list[JobState], settings: Settings, next_cursor: str | None) -> JobList:
+    """Return the listing's answer for the jobs' states."""
+    return JobList(jobs=[public_view(state, settings) for state in states], next_cursor=next_cursor)
+
+
+def by_ids_alone(listing: Listing) -> list[uuid.UUID] | None:
+    """Return the listing's IDs when they are all it asks by (no filter, no cursor)."""
+    filtered = listing.statuses or listing.created_after or listing.created_before
+    return None if filtered or listing.before else listing.ids
+
+
+def reader(
+    database: LoopDatabase | None,
+    open_session: SessionOpener,
+    settings: Settings,
+    listing: Listing,
+) -> Callable[[], Awaitable[JobList]]:
+    """Return how to read the listing: on the event loop when it is by IDs alone and the
+    database is PostgreSQL, else on a session in a worker thread."""
+    ids = by_ids_alone(listing)
+    if database is None or not ids:
+        read = partial(read_listing, open_session, settings, listing)
+        return partial(anyio.to_thread.run_sync, read)
+
+    async def read_on_loop() -> JobList:
+        states = await database.read_job_states(listing.tenant, ids)
+        return page_of(states, settings, None)
+
+    return read_on_loop
 
 
 def any_final(page: JobList) -> bool:
@@ -76,29 +112,25 @@ def any_final(page: JobList) -> bool:
 
 
 async def answer_listing(
-    open_session: SessionOpener,
-    settings: Settings,
+    read: Callable[[], Awaitable[JobList]],
     waiters: CompletionWaiters,
     listing: Listing,
     wait_seconds: float,
 ) -> JobList:
-    """Read the listing at once, or, with `wait_seconds`, when one of its jobs is final or
-    the time is up; no thread is held while it waits."""
-    read = partial(read_listing, open_session, settings, listing)
+    """Read the listing with `read` (`reader`'s) at once, or, with `wait_seconds`, when one
+    of its jobs is final or the time is up; no thread is held while it waits."""
     if not wait_seconds:
-        return await anyio.to_thread.run_sync(read)
+        return await read()
     if listing.ids is None:
         raise bad_request("wait_seconds waits for the jobs named in ids: send ids too")
     deadline = time.monotonic() + wait_seconds
     with waiters.slot("listing") as admitted:
         if not admitted:  # no place to wait here: the client's next poll is the wait
-            return await anyio.to_thread.run_sync(read)
+            return await read()
         await waiters.start()
         # Registered before the first read, so a job finishing in between still wakes it.
         with waiters.expect(*(str(job_id) for job_id in listing.ids)) as finished:
-            page = await anyio.to_thread.run_sync(read)
+            page = await read()
             if any_final(page):
                 return page
-            return await wait_until(
-                waiters, finished, deadline, partial(anyio.to_thread.run_sync, read), any_final
-            )
+            return await wait_until(waiters, finished, deadline, read, any_final)

@@ -28,7 +28,7 @@ from gateway.errors import responses
 from gateway.forms import FilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
 from gateway.intake.parts import ManifestPart
-from gateway.job_listing import Listing, WaitQuery, answer_listing
+from gateway.job_listing import Listing, WaitQuery, answer_listing, reader
 from gateway.listing import (
     CreatedAfterQuery,
     CreatedBeforeQuery,
@@ -185,7 +185,8 @@ async def list_jobs_route(
         created_before=as_utc(created_before),
     )
     state = request.app.state
-    return await answer_listing(open_session, state.settings, state.waiters, listing, wait_seconds)
+    read = reader(loop_database(request), open_session, state.settings, listing)
+    return await answer_listing(read, state.waiters, listing, wait_seconds)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))

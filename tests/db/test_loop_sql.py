@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -14,7 +15,16 @@ from sqlalchemy import select, text
 
 from core.priority import Priority
 from db.claims import Outcome, claim_items, record_results
-from db.jobs import NewItem, create_job, item_rows, job_values
+from db.jobs import (
+    JobState,
+    NewItem,
+    cancel_job,
+    create_job,
+    item_rows,
+    job_values,
+    list_jobs,
+    read_job_states,
+)
 from db.loop_sql import LoopDatabase
 from db.models import Item, Job
 from db.results import read_outcome
@@ -141,3 +151,46 @@ def test_an_unreachable_server_raises_an_operational_error_in_bounded_time() -> 
     with pytest.raises(psycopg.OperationalError):  # what the gateway answers 503 for
         run(database, database.read_rules("lab"))
     assert time.monotonic() - started < 15
+
+
+def states_of(states: list[JobState]) -> list[tuple[Any, ...]]:
+    job = [(s.job.id, s.job.created_at, s.job.priority) for s in states]
+    state = [(s.counts, s.status, s.finished_at, s.models, s.final_at) for s in states]
+    return [(*a, *b) for a, b in zip(job, state, strict=True)]
+
+
+def test_job_states_read_on_the_loop_match_the_sessions(postgres_url: str) -> None:
+    with get_session(postgres_url) as session:
+        queued, _ = create_job([IMAGE], session=session, tenant="lab", priority=0)
+        done, done_ids = create_job([IMAGE, REFUSED], session=session, tenant="lab")
+        cancelled, _ = create_job([IMAGE], session=session, tenant="lab")
+        still_open, _ = create_job([], session=session, tenant="lab", closed=False)
+        elsewhere, _ = create_job([IMAGE], session=session, tenant="other")
+        cancel_job(cancelled, session=session)
+    with get_session(postgres_url) as session:
+        claimed = claim_items(
+            done_ids, session=session, worker_id="w1", lease_seconds=60, max_attempts=3
+        )
+        outcome = Outcome(claimed[0], "benign", 0.75, {"benign": 0.75}, 2.0, 8.0, 1, [])
+        record_results(
+            [outcome], session=session, worker_id="w1", model_name="m", model_version="2"
+        )
+    named = [queued.id, done.id, cancelled.id, still_open.id, elsewhere.id, uuid.uuid4()]
+    with get_session(postgres_url) as session:
+        jobs = list_jobs(session=session, tenant="lab", ids=named, limit=len(named))
+        expected = states_of(read_job_states(jobs, session=session))
+    database = LoopDatabase(postgres_url)
+    on_loop = states_of(run(database, database.read_job_states("lab", named)))
+    assert on_loop == expected
+    # Another tenant's job and an unknown ID are left out; the rest newest first.
+    assert [state[0] for state in on_loop] == [still_open.id, cancelled.id, done.id, queued.id]
+    statuses = {state[0]: state[4] for state in on_loop}
+    assert statuses == {
+        queued.id: "queued",
+        done.id: "partially_failed",
+        cancelled.id: "cancelled",
+        still_open.id: "open",
+    }
+    done_state = next(state for state in on_loop if state[0] == done.id)
+    assert done_state[6] == ["m:2"]
+    assert done_state[5] is not None and done_state[5].utcoffset() == timedelta(0)

@@ -7,13 +7,14 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from db.jobs import cancel_job, get_job
 from db.session import get_session
-from tests.gateway.conftest import png_bytes
+from tests.gateway.conftest import api_client, limited_settings, png_bytes
 
 
 def test_status_and_dates_filter_every_page(client: TestClient) -> None:
@@ -60,8 +61,15 @@ def submit_one(client: TestClient, seed: int) -> str:
 
 
 def test_a_waiting_listing_answers_when_one_of_its_jobs_is_final(
-    client: TestClient, settings: Settings
+    tmp_path: Path, database_url: str
 ) -> None:
+    # On PostgreSQL the listing's reads run on the event loop (db.loop_sql).
+    settings = limited_settings(tmp_path, database_url)
+    with api_client(settings) as client:
+        waits_until_one_is_final(client, settings)
+
+
+def waits_until_one_is_final(client: TestClient, settings: Settings) -> None:
     ids = [submit_one(client, seed) for seed in range(2)]
     started = time.monotonic()
     pending = client.get("/v1/jobs", params={"ids": ",".join(ids), "wait_seconds": 0.6})

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
-from tests.gateway.conftest import api_client, png_bytes
+from tests.gateway.conftest import api_client, limited_settings, png_bytes
 
 
 def submit(client: TestClient, *files: tuple[str, bytes]) -> dict:  # type: ignore[type-arg]
@@ -230,7 +230,14 @@ def test_openapi_documents_every_error(client: TestClient) -> None:
             assert operation.get("description") or operation.get("summary")
 
 
-def test_many_jobs_are_read_in_one_call(client: TestClient, settings: Settings) -> None:
+def test_many_jobs_are_read_in_one_call(tmp_path: Path, database_url: str) -> None:
+    # On PostgreSQL a listing by IDs alone is read on the event loop (db.loop_sql).
+    settings = limited_settings(tmp_path, database_url)
+    with api_client(settings) as client:
+        many_jobs_in_one_call(client, settings)
+
+
+def many_jobs_in_one_call(client: TestClient, settings: Settings) -> None:
     ids = [
         client.post("/v1/jobs", files=[("files", (f"{i}.png", png_bytes(i)))]).json()["job_id"]
         for i in range(5)
