@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 import psycopg
 from psycopg.rows import namedtuple_row
@@ -39,6 +39,7 @@ from db.jobs import (
 )
 from db.models import Item, Job, table_of
 from db.results import OUTCOME
+from db.slides import SLIDE_TOTALS, TILES_DONE, SlideCounts, progress_of
 from db.tenant_rules import RULES, TenantRules, rules_from_row
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class CompiledSelect(Compiled):
     """A SELECT whose values come back as a session returns them: each column's type turns
     its value (the UTC-only timestamps, in UTC whatever the connection's time zone)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Unpack[tuple[Any, ...]]]) -> None:
         super().__init__(statement)
         self.names = tuple(str(column.key) for column in statement.selected_columns)
         self._processors = [
@@ -130,6 +131,8 @@ class LoopDatabase:
         self._named_jobs = CompiledSelect(NAMED_JOBS)
         self._item_counts = CompiledSelect(item_counts(any_of_ids))
         self._served_models = CompiledSelect(served_models(any_of_ids))
+        self._slide_totals = CompiledSelect(SLIDE_TOTALS)
+        self._tiles_done = CompiledSelect(TILES_DONE)
 
     async def _open(self) -> AsyncConnectionPool:
         loop = asyncio.get_running_loop()
@@ -212,25 +215,52 @@ class LoopDatabase:
             )
             return await cursor.fetchone()
 
-    async def read_job_states(self, tenant: str, job_ids: list[uuid.UUID]) -> list[JobState]:
-        """Return the tenant's jobs among `job_ids`, newest first, with their states, as a
-        listing by IDs reads them on a session (db.jobs.read_job_states): three SELECTs in
-        one round trip, one snapshot (the implicit transaction up to the pipeline's Sync)."""
-        given = {"job_ids": job_ids}
-        reads = (
-            (self._named_jobs, {"tenant": tenant, **given}),
-            (self._item_counts, given),
-            (self._served_models, given),
-        )
+    async def _select(
+        self, reads: list[tuple[CompiledSelect, dict[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Run SELECTs in one round trip and one snapshot (the implicit transaction up to
+        the pipeline's Sync); return each one's rows, turned by their columns' types."""
         async with self._connection() as connection, connection.pipeline():
             cursors = [
                 await connection.execute(statement.sql, statement.params(params), prepare=True)
                 for statement, params in reads
             ]
-            rows = [
+            return [
                 [statement.values(row) for row in await cursor.fetchall()]
                 for (statement, _), cursor in zip(reads, cursors, strict=True)
             ]
+
+    def _state_reads(
+        self, tenant: str, job_ids: list[uuid.UUID]
+    ) -> list[tuple[CompiledSelect, dict[str, Any]]]:
+        given = {"job_ids": job_ids}
+        return [
+            (self._named_jobs, {"tenant": tenant, **given}),
+            (self._item_counts, given),
+            (self._served_models, given),
+        ]
+
+    def _states(self, rows: list[list[tuple[Any, ...]]]) -> list[JobState]:
         names = self._named_jobs.names
         jobs = [Job(**dict(zip(names, row, strict=True))) for row in rows[0]]
         return job_states(jobs, rows[1], rows[2])
+
+    async def read_job_states(self, tenant: str, job_ids: list[uuid.UUID]) -> list[JobState]:
+        """Return the tenant's jobs among `job_ids`, newest first, with their states, as a
+        listing by IDs reads them on a session (db.jobs.read_job_states)."""
+        return self._states(await self._select(self._state_reads(tenant, job_ids)))
+
+    async def read_job(
+        self, tenant: str, job_id: uuid.UUID
+    ) -> tuple[JobState, SlideCounts | None] | None:
+        """Return the tenant's job with its state and slide progress, as a job's status
+        reads them on a session (gateway.views.to_public), or None: not the tenant's."""
+        given = {"job_id": job_id}
+        reads = [*self._state_reads(tenant, [job_id])]
+        reads += [(self._slide_totals, given), (self._tiles_done, given)]
+        rows = await self._select(reads)
+        states = self._states(rows)
+        if not states:
+            return None
+        (slides, planned), (done,) = rows[3][0], rows[4][0]
+        return states[0], progress_of(slides, planned, done)

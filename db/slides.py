@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Item, ItemStatus, Job, utc_now
@@ -240,19 +240,26 @@ def read_slide_tiles(
     return np.concatenate(corners), np.concatenate(probabilities)
 
 
-def slide_progress(job_id: uuid.UUID, *, session: Session) -> tuple[int, int, int] | None:
+# A job's slides and their tiles, planned and recorded (db.loop_sql runs them too).
+SLIDE_TOTALS = select(func.count(Slide.id), func.coalesce(func.sum(Slide.n_tiles), 0)).where(
+    Slide.job_id == bindparam("job_id")
+)
+TILES_DONE = (
+    select(func.coalesce(func.sum(SlideBlock.n_tiles), 0))
+    .join(Slide, Slide.id == SlideBlock.slide_id)
+    .where(Slide.job_id == bindparam("job_id"), SlideBlock.status == SlideStatus.SUCCEEDED)
+)
+SlideCounts = tuple[int, int, int]  # slides, tiles planned, tiles recorded
+
+
+def slide_progress(job_id: uuid.UUID, *, session: Session) -> SlideCounts | None:
     """Return a job's (slides, tiles planned, tiles recorded), or None when it has no slides."""
-    row = session.execute(
-        select(func.count(Slide.id), func.coalesce(func.sum(Slide.n_tiles), 0)).where(
-            Slide.job_id == job_id
-        )
-    ).one()
-    slides, planned = int(row[0] or 0), int(row[1] or 0)
+    slides, planned = session.execute(SLIDE_TOTALS, {"job_id": job_id}).one()
     if not slides:
         return None
-    done = session.scalar(
-        select(func.coalesce(func.sum(SlideBlock.n_tiles), 0))
-        .join(Slide, Slide.id == SlideBlock.slide_id)
-        .where(Slide.job_id == job_id, SlideBlock.status == SlideStatus.SUCCEEDED)
-    )
-    return slides, planned, int(done or 0)
+    return progress_of(slides, planned, session.scalar(TILES_DONE, {"job_id": job_id}))
+
+
+def progress_of(slides: int | None, planned: int | None, done: int | None) -> SlideCounts | None:
+    """Return a job's slide progress from its counts, or None when it has no slides."""
+    return (int(slides), int(planned or 0), int(done or 0)) if slides else None

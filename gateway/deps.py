@@ -105,8 +105,13 @@ def find_tenant_job(job_id: uuid.UUID, session: Session, tenant: str, *, lock: b
     """Return the tenant's job or raise 404 (the same for another tenant's job)."""
     job = get_job(job_id, session=session, tenant=tenant, for_update=lock)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+        raise job_not_found(job_id)
     return job
+
+
+def job_not_found(job_id: uuid.UUID) -> HTTPException:
+    """Return the 404 for a job that is not the tenant's (the same whether it exists)."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
 
 
 async def read_tenant_job(

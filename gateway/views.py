@@ -9,15 +9,19 @@ from core.retention import expiry, retention_for
 from core.settings import Settings
 from db.jobs import JobState, read_job_state
 from db.models import Job
-from db.slides import slide_progress
+from db.slides import SlideCounts, slide_progress
 from gateway.links import job_links
 from gateway.schemas import JobCounts, JobPublic, SlideProgress
 
 
 def to_public(job: Job, session: Session, settings: Settings) -> JobPublic:
     """Build the public view of a job, with its slides' tile progress when it has slides."""
-    view = public_view(read_job_state(job, session=session), settings)
-    progress = slide_progress(job.id, session=session)
+    state = read_job_state(job, session=session)
+    return with_progress(public_view(state, settings), slide_progress(job.id, session=session))
+
+
+def with_progress(view: JobPublic, progress: SlideCounts | None) -> JobPublic:
+    """Add a job's slide progress to its view, when it has slides."""
     if progress is not None:
         view.slides = SlideProgress(slides=progress[0], tiles=progress[1], tiles_done=progress[2])
     return view

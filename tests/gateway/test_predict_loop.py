@@ -78,14 +78,17 @@ def test_an_outage_on_the_loop_path_is_a_503_and_leaves_no_job(
     assert count_rows(settings, Job) == 0 and count_rows(settings, Item) == 0
 
 
-def test_an_outage_under_a_listing_by_ids_is_a_503(tmp_path: Path, postgres_url: str) -> None:
+def test_an_outage_under_a_status_read_is_a_503(tmp_path: Path, postgres_url: str) -> None:
     settings = limited_settings(tmp_path, postgres_url)
     with api_client(settings) as client:
         job_id = client.post("/v1/jobs", files=[("files", ("p.png", png_bytes(3)))]).json()
         client.app.state.loop_database = LoopDatabase(DEAD_SERVER)  # type: ignore[attr-defined]
-        for wait in (0, 5):
-            params = {"ids": job_id["job_id"], "wait_seconds": wait}
-            refused = client.get("/v1/jobs", params=params)
+        status = client.get(f"/v1/jobs/{job_id['job_id']}")
+        listings = [
+            client.get("/v1/jobs", params={"ids": job_id["job_id"], "wait_seconds": wait})
+            for wait in (0, 5)
+        ]
+        for refused in (status, *listings):
             assert refused.status_code == 503, refused.text
             assert refused.json()["detail"] == "the database is unreachable; retry later"
         # A listing with a filter reads on a session: the outage of the loop's is not its.
