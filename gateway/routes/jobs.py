@@ -138,7 +138,7 @@ def plain_priority(rules: TenantRules) -> PriorityChoice | None:
 @router.get(
     "",
     response_model=JobList,
-    responses=responses(400, 401, 422, 429),
+    responses=responses(400, 401, 422, 429, 503),
     dependencies=[
         Depends(
             only_parameters(
@@ -190,7 +190,7 @@ async def list_jobs_route(
     return await answer_listing(read, state.waiters, listing, wait_seconds)
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429))
+@router.get("/{job_id}", response_model=JobPublic, responses=responses(401, 404, 422, 429, 503))
 async def read_job_route(
     request: Request,
     job_id: uuid.UUID,

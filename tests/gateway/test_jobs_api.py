@@ -225,6 +225,9 @@ def test_openapi_documents_every_error(client: TestClient) -> None:
     submit_codes = set(schema["paths"]["/v1/jobs"]["post"]["responses"])
     assert {"202", "400", "413", "415", "422", "503"} <= submit_codes
     assert "404" in schema["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    # What one-image clients poll is read on the event loop on PostgreSQL: an outage is a 503.
+    assert "503" in schema["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    assert "503" in schema["paths"]["/v1/jobs"]["get"]["responses"]
     for path in schema["paths"].values():
         for operation in path.values():
             assert operation.get("description") or operation.get("summary")
