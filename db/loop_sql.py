@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Unpack
+from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
@@ -72,7 +72,7 @@ class CompiledSelect(Compiled):
     """A SELECT whose values come back as a session returns them: each column's type turns
     its value (the UTC-only timestamps, in UTC whatever the connection's time zone)."""
 
-    def __init__(self, statement: Select[Unpack[tuple[Any, ...]]]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         super().__init__(statement)
         self.names = tuple(str(column.key) for column in statement.selected_columns)
         self._processors = [
