@@ -45,10 +45,10 @@ from db.tenant_rules import RULES, TenantRules, rules_from_row
 logger = logging.getLogger(__name__)
 
 DIALECT = postgresql_psycopg.dialect()
-# A /predict call holds a connection for one round trip at a time (well under a
-# millisecond), so a few serve 64 callers; more would only spend PostgreSQL's
-# `max_connections`, which each gateway process already draws on for its sessions' pools
-# (db.session.POOLS).
+# A /predict call, a one-image job and a poll of jobs each hold a connection for one round
+# trip at a time (well under a millisecond), so a few serve 64 callers and more; more
+# connections would only spend PostgreSQL's `max_connections`, which each gateway process
+# already draws on for its sessions' pools (db.session.POOLS).
 MAX_CONNECTIONS = 8
 # How long a call waits for a free connection (or for the first one to open) before the
 # outage answer, 503.
@@ -218,8 +218,9 @@ class LoopDatabase:
     async def _select(
         self, reads: list[tuple[CompiledSelect, dict[str, Any]]]
     ) -> list[list[tuple[Any, ...]]]:
-        """Run SELECTs in one round trip and one snapshot (the implicit transaction up to
-        the pipeline's Sync); return each one's rows, turned by their columns' types."""
+        """Run SELECTs in one round trip (one implicit transaction, up to the pipeline's
+        Sync; under READ COMMITTED each sees what had committed when it began, as the
+        sessions' reads do); return each one's rows, turned by their columns' types."""
         async with self._connection() as connection, connection.pipeline():
             cursors = [
                 await connection.execute(statement.sql, statement.params(params), prepare=True)
