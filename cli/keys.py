@@ -78,17 +78,24 @@ def list_command(tenant: str | None = typer.Option(None, help="Only this tenant'
     Console(width=120).print(table)
 
 
+def note_delay(what: str, setting: str, seconds: float) -> None:
+    """Say on stderr how long running gateways may go on with what they read before."""
+    typer.echo(f"running gateways apply {what} within {seconds:g} s ({setting})", err=True)
+
+
 @keys_app.command("revoke")
 def revoke(
     prefix: str = typer.Argument(..., help="The key's prefix, as `keys list` shows."),
 ) -> None:
-    """Revoke a key: requests carrying it get 401 from now on."""
+    """Revoke a key: requests carrying it get 401 once gateways stop trusting their last
+    lookup of it (INFERQ_KEY_CACHE_SECONDS)."""
     with key_store() as session:
         revoked = revoke_key(prefix, session=session)
     if not revoked:
         typer.echo(f"no live key with prefix {prefix!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {prefix}")
+    note_delay("it", "INFERQ_KEY_CACHE_SECONDS", get_settings().key_cache_seconds)
 
 
 @keys_app.command("webhook-secret")
@@ -129,6 +136,7 @@ def webhook_url(
             typer.echo(f"error: {exc}; make one first with {hint}", err=True)
             raise typer.Exit(1) from exc
     typer.echo(f"tenant {tenant}: default callback {url or '(none)'}")
+    note_delay("it to one-image jobs", "INFERQ_RULES_CACHE_SECONDS", settings.rules_cache_seconds)
 
 
 def level_option(value: str | None, name: str) -> Priority | None:
@@ -167,5 +175,7 @@ def priority(
             except TenantNameError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
             current = chosen
+            seconds = get_settings().rules_cache_seconds
+            note_delay("it to one-image jobs", "INFERQ_RULES_CACHE_SECONDS", seconds)
     shown_default = current.default or "(by size: interactive for small jobs, else normal)"
     typer.echo(f"tenant {tenant}: default {shown_default}, max {current.cap or 'interactive'}")

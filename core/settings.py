@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a gateway trusts a key it looked up (revocation)."
     )
+    rules_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a gateway trusts a tenant's priorities and default callback it "
+        "read for a one-image job (a change reaches it within this).",
+    )
     auth_failures_per_minute: int = Field(
         60,
         ge=0,

@@ -26,7 +26,7 @@ from db.quotas import add_requests, count_unfinished
 from db.session import get_session
 from gateway.pools import Pools
 from gateway.throttle import FailureThrottle
-from gateway.usage import KeyCache, UsageLedger
+from gateway.usage import TimedCache, UsageLedger
 from gateway.warm import WarmUp
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class Admission:
     def __init__(self, settings: Settings, pools: Pools) -> None:
         self.settings = settings
         self.pools = pools
-        self.keys = KeyCache(settings.key_cache_seconds)
+        self.keys: TimedCache[str, str | None] = TimedCache(settings.key_cache_seconds)
         self.ledger = UsageLedger(settings.admission_refresh_seconds)
         self.failures = FailureThrottle(settings.auth_failures_per_minute)
         self.known_keys: set[str] = set()  # hashes this process found valid: never throttled
@@ -148,7 +148,7 @@ class Admission:
         throttled for failed lookups and the key was never seen valid here."""
         key_hash = hash_key(token)
         tenant = self.keys.get(key_hash)
-        if tenant is not KeyCache.MISSING:
+        if tenant is not TimedCache.MISSING:
             return tenant if isinstance(tenant, str) else None
         if key_hash not in self.known_keys and (wait := self.failures.retry_after(client)):
             return too_many("too many requests with unknown API keys from this address", wait)

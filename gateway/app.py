@@ -39,6 +39,7 @@ from gateway.routes import (
     workers,
 )
 from gateway.telemetry import Telemetry, TelemetryMiddleware
+from gateway.usage import TimedCache
 from gateway.waiters import CompletionWaiters
 from gateway.warm import WarmUp
 from gateway.web.headers import SecurityHeadersMiddleware
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for outage in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(outage, database_unreachable)
     app.state.loop_database = None
+    app.state.rules_cache = TimedCache(settings.rules_cache_seconds)  # gateway.loop_intake
     if settings.resolved_database_url.startswith("postgresql"):  # gateway.loop_intake
         import psycopg
 

@@ -28,6 +28,7 @@ from gateway.intake.uploads import Intake
 from gateway.priorities import PriorityChoice
 from gateway.schemas import JobAccepted
 from gateway.submission import describe_added, publish
+from gateway.usage import TimedCache
 
 # An image (not an archive) up to this size is checked and stored on the event loop when
 # blobs are on a local disk: hashing and writing it takes a fraction of a millisecond, less
@@ -40,6 +41,20 @@ def loop_database(request: Request) -> LoopDatabase | None:
     """Return the app's event-loop database, or None (the embedded SQLite has none)."""
     database: LoopDatabase | None = request.app.state.loop_database
     return database
+
+
+async def tenant_rules(request: Request, database: LoopDatabase, tenant: str) -> TenantRules:
+    """Return the rules a tenant's new job follows, read at most once in
+    `rules_cache_seconds` by this process: a change of its priorities or default callback
+    reaches the loop's one-image jobs within that time, and most of them save a round trip.
+    (The sessions' path reads them with the job's other statements.)"""
+    cache: TimedCache[str, TenantRules] = request.app.state.rules_cache
+    rules = cache.get(tenant)
+    if isinstance(rules, TenantRules):
+        return rules
+    rules = await database.read_rules(tenant)
+    cache.put(tenant, rules)
+    return rules
 
 
 def quick_to_read(file: UploadFile, store: BlobStore) -> bool:
@@ -85,9 +100,9 @@ async def take_on_loop(
     choose: Callable[[TenantRules], PriorityChoice | None],
     job_id: uuid.UUID,
 ) -> Taken:
-    """Read the tenant's rules, and unless `choose` declines them (None: the job needs the
-    sessions' path), read the part; commit a single acceptable image's one-item closed job
-    and publish it.
+    """Read the tenant's rules (tenant_rules), and unless `choose` declines them (None: the
+    job needs the sessions' path), read the part; commit a single acceptable image's
+    one-item closed job and publish it.
 
     The rules come first, as on the sessions' path, so a request the loop declines has
     stored nothing yet. Once the INSERTs are sent, a caller that hangs up no longer stops
@@ -95,7 +110,7 @@ async def take_on_loop(
     before the wake-up.
     """
     settings = request.app.state.settings
-    choice = choose(await database.read_rules(tenant))
+    choice = choose(await tenant_rules(request, database, tenant))
     if choice is None:
         return Taken()
     gathered = await read_image(request, file)

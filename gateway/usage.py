@@ -1,7 +1,8 @@
 """In-process views that keep admission off the database's hot path.
 
-`KeyCache` remembers which tenant a key hash belongs to for `key_cache_seconds`, so a
-revoked key is refused within that time. `UsageLedger` counts the requests this process
+`TimedCache` remembers recent lookups for a while: which tenant a key hash belongs to for
+`key_cache_seconds`, so a revoked key is refused within that time, and a tenant's rules
+for `rules_cache_seconds` (gateway.loop_intake). `UsageLedger` counts the requests this process
 admits and learns everyone's totals at its next refresh (at most one database round trip
 a second, `admission_refresh_seconds`): a tenant's rate is its total at the last refresh
 plus what this process admitted since, so with N gateway instances a tenant may overshoot
@@ -15,34 +16,39 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
 
 from db.quotas import WINDOW_SECONDS, UnfinishedWork
 
+K = TypeVar("K")
+V = TypeVar("V")
 
-class KeyCache:
-    """Tenants of recently seen key hashes (None for keys that were not valid)."""
 
-    MISSING = object()  # what `get` answers for a hash it does not know (or no longer trusts)
+class TimedCache(Generic[K, V]):
+    """Values of recent lookups, each trusted for the cache's time to live (a value may be
+    None: a key that was not valid)."""
+
+    MISSING: Final = object()  # what `get` answers for a key it does not know (or no longer trusts)
 
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
-        self._entries: dict[str, tuple[str | None, float]] = {}
+        self._entries: dict[K, tuple[V, float]] = {}
 
-    def get(self, key_hash: str) -> object:
-        """Return the cached tenant (or None), or KeyCache.MISSING."""
-        entry = self._entries.get(key_hash)
+    def get(self, key: K) -> V | object:
+        """Return the cached value, or TimedCache.MISSING."""
+        entry = self._entries.get(key)
         if entry is None or entry[1] < time.monotonic():
-            return KeyCache.MISSING
+            return TimedCache.MISSING
         return entry[0]
 
-    def put(self, key_hash: str, tenant: str | None) -> None:
-        """Remember a lookup for the cache's time to live."""
+    def put(self, key: K, value: V) -> None:
+        """Remember a lookup for the cache's time to live (not at all with 0)."""
         if self._ttl <= 0:
             return
         if len(self._entries) >= self._max:
             self._entries.clear()  # rare: cheaper than an LRU, and lookups refill it
-        self._entries[key_hash] = (tenant, time.monotonic() + self._ttl)
+        self._entries[key] = (value, time.monotonic() + self._ttl)
 
 
 @dataclass

@@ -33,9 +33,11 @@ class Target:
     log_path: Path
     scans: Path | None = None  # slide folders: scans/<tenant>/, each tenant's own prefix
 
-    def client(self, tenant: str = "lab", **options: object) -> httpx.Client:
-        """Return an HTTP client that sends the tenant's key."""
-        headers = {"Authorization": f"Bearer {self.keys[tenant]}"}
+    def client(
+        self, tenant: str = "lab", key: str | None = None, **options: object
+    ) -> httpx.Client:
+        """Return an HTTP client that sends the tenant's key (or `key`, made by a test)."""
+        headers = {"Authorization": f"Bearer {key or self.keys[tenant]}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **options)  # type: ignore[arg-type]
 
     def rss(self) -> int:

@@ -36,7 +36,8 @@ def test_create_list_revoke(runner: CliRunner) -> None:
     assert key.startswith("iq_") and len(key) == 46
     listing = runner.invoke(app, ["keys", "list"]).stdout
     assert key[:12] in listing and key not in listing and "lab" in listing
-    assert runner.invoke(app, ["keys", "revoke", key[:12]]).exit_code == 0
+    revoked = runner.invoke(app, ["keys", "revoke", key[:12]])
+    assert revoked.exit_code == 0 and "within 5 s (INFERQ_KEY_CACHE_SECONDS)" in revoked.stderr
     again = runner.invoke(app, ["keys", "revoke", key[:12]])
     assert again.exit_code == 1 and "no live key" in again.stderr
 
@@ -76,6 +77,7 @@ def test_a_webhook_secret_is_printed_once_and_a_default_url_needs_it(runner: Cli
     assert private.exit_code == 2 and "non-public" in private.stderr
     ok = runner.invoke(app, ["keys", "webhook-url", "--tenant", "lab", "https://1.1.1.1/in"])
     assert ok.exit_code == 0, ok.output
+    assert "within 5 s (INFERQ_RULES_CACHE_SECONDS)" in ok.stderr
     with get_session(url) as session:
         stored = session.get(TenantWebhook, "lab")
         assert stored is not None
@@ -93,6 +95,8 @@ def test_a_tenants_priority_default_and_cap_are_set_kept_and_cleared(runner: Cli
         app, ["keys", "priority", "--tenant", "lab", "--default", "bulk", "--max", "normal"]
     )
     assert set_both.exit_code == 0, set_both.output
+    assert "one-image jobs within 5 s (INFERQ_RULES_CACHE_SECONDS)" in set_both.stderr
+    assert "INFERQ_RULES_CACHE_SECONDS" not in shown.stderr  # nothing changed
     cleared = runner.invoke(app, ["keys", "priority", "--tenant", "lab", "--default", "none"])
     assert "max normal" in cleared.stdout  # the cap is kept when only the default changes
     with get_session(url) as session:

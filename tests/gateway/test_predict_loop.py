@@ -18,7 +18,7 @@ from core.storage import BlobStore
 from db.loop_sql import LoopDatabase
 from db.models import Item, Job
 from db.session import get_session
-from db.tenant_priorities import TenantPriorities
+from db.tenant_priorities import TenantPriorities, set_tenant_priorities
 from db.tenant_rules import TenantRules
 from db.tenant_webhooks import rotate_secret, set_default_url
 from gateway.loop_intake import LOOP_INTAKE_MAX_BYTES, quick_to_read
@@ -126,6 +126,28 @@ def test_a_tenant_default_callback_sends_the_job_to_the_sessions_path(
         job = session.get(Job, uuid.UUID(accepted.json()["job_id"]))
         assert job is not None and job.callback_url == "https://1.1.1.1/in"
     assert stored_blobs(settings) == 1  # read once, though the loop read the rules first
+
+
+@pytest.mark.parametrize(("cache_seconds", "then"), [(600.0, "interactive"), (0.0, "bulk")])
+def test_a_tenants_new_cap_reaches_the_loop_within_the_rules_cache_time(
+    tmp_path: Path, postgres_url: str, cache_seconds: float, then: str
+) -> None:
+    settings = limited_settings(tmp_path, postgres_url)
+    settings = settings.model_copy(update={"rules_cache_seconds": cache_seconds})
+    with api_client(settings) as client:
+
+        def priority(seed: int) -> str:
+            accepted = client.post("/v1/jobs", files=[("files", ("p.png", png_bytes(seed)))])
+            assert accepted.status_code == 202, accepted.text
+            return str(accepted.json()["priority"])
+
+        assert priority(11) == "interactive"
+        with get_session(postgres_url) as session:
+            set_tenant_priorities("lab", TenantPriorities(cap=Priority.BULK), session=session)
+        assert priority(12) == then  # the rules read for the first job, or read again
+    with get_session(postgres_url) as session:
+        stored = session.query(Job.priority).order_by(Job.created_at).all()
+    assert [Priority.from_rank(rank).value for (rank,) in stored] == ["interactive", then]
 
 
 @pytest.mark.parametrize(
