@@ -153,8 +153,7 @@ def measure_priority(
     result.bulk_done_in_window = counts["succeeded"] + counts["failed"]
     result.bulk_queued_after = counts["queued"]
     httpx.delete(f"{target.url}/v1/jobs/{job_id}", headers=target.headers, timeout=60)
-    with httpx.Client(base_url=target.url, headers=target.headers, timeout=60) as client:
-        wait_final(client, job_id)
+    wait_final(target, job_id)
     result.idle_after_ms = predict_load(target, base, connections, seconds).percentiles_ms
     settle(stack.env["INFERQ_DATABASE_URL"])
     idle_p95 = [ms["p95"] for ms in (result.idle_ms, result.idle_after_ms) if ms.get("p95")]

@@ -4,7 +4,8 @@
 processes; single-image jobs by client processes running asyncio clients on raw keep-alive
 connections (cli.raw_http), each process waiting for all its clients' jobs with one long
 poll at a time, `GET /v1/jobs?ids=...&wait_seconds=10`, as the client library's
-`wait_for_jobs` does; bulk clients long-poll their job. Every generator stops by itself
+`wait_for_jobs` does; bulk clients send prebuilt forms on raw connections too, and long-poll
+their job. Every generator stops by itself
 after `seconds` and sends to 127.0.0.1 only.
 """
 
@@ -17,14 +18,20 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from cli.raw_http import RawConnection, get_request, multipart_post
+from cli.raw_http import (
+    BOUNDARY,
+    RawConnection,
+    RawHttpError,
+    get_request,
+    multipart_body,
+    multipart_post,
+)
 from client.api import JOBS_PER_LISTING, LONG_POLL_SECONDS
 from core.job_status import FINAL_STATUSES
 
@@ -87,7 +94,7 @@ async def _single_image_clients(
     statuses: dict[str, int] = {}
     latencies: list[float] = []
     posts = [
-        multipart_post(target.url, "/v1/jobs", target.key, "files", f"{n}.png", data)
+        multipart_post(target.url, "/v1/jobs", target.key, "files", [(f"{n}.png", data)])
         for n, data in enumerate(images)
     ]
     deadline = time.monotonic() + seconds
@@ -227,17 +234,11 @@ end
 
 def run_wrk_predict(target: Target, image: bytes, connections: int, seconds: float) -> LoadResult:
     """Drive POST /predict with wrk; 200 answers count as done (202 is a timeout)."""
-    boundary = "inferqbench"
     with tempfile.TemporaryDirectory(prefix="inferq-wrk-") as scratch:
         body = Path(scratch) / "body"
-        body.write_bytes(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.png"\r\n'
-            f"Content-Type: image/png\r\n\r\n".encode()
-            + image
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
+        body.write_bytes(multipart_body("file", [("t.png", image)]))
         script = Path(scratch) / "predict.lua"
-        script.write_text(WRK_SCRIPT.format(key=target.key, boundary=boundary, body=body))
+        script.write_text(WRK_SCRIPT.format(key=target.key, boundary=BOUNDARY, body=body))
         command = [
             "wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s",
             "--timeout", "30s", "-s", str(script), f"{target.url}/predict",
@@ -265,40 +266,79 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def wait_final(client: httpx.Client, job_id: str, timeout: float = 600) -> None:
-    """Long-poll one job through the listing route until it is final."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        params: dict[str, str | int] = {"ids": job_id, "wait_seconds": 10}
-        jobs = client.get("/v1/jobs", params=params).json()["jobs"]
-        if jobs and jobs[0]["status"] in FINAL_STATUSES:
-            return
-    raise TimeoutError(f"job {job_id} not finished")
+def wait_final(target: Target, job_id: str, timeout: float = 600) -> None:
+    """Long-poll one job until it is final, on a connection of its own."""
+
+    async def wait() -> None:
+        connection = RawConnection(target.url)
+        try:
+            await long_poll_final(connection, target, job_id, timeout)
+        finally:
+            await connection.close()
+
+    asyncio.run(wait())
 
 
-def run_bulk(target: Target, images: list[bytes]) -> LoadResult:
-    """Upload images 100 a request from 4 clients, each waiting for its job; time it all."""
-    chunks = [images[i : i + 100] for i in range(0, len(images), 100)]
-    latencies: list[float] = []
+def run_bulk(
+    target: Target, images: list[bytes], per_request: int = 100, clients: int = 4
+) -> LoadResult:
+    """Upload images `per_request` a request from `clients` clients, each long-polling its
+    job until it is final before it sends the next; time it all.
 
-    def upload(share: list[list[bytes]]) -> None:
-        with httpx.Client(base_url=target.url, headers=target.headers, timeout=120) as client:
-            for chunk in share:
-                files = [("files", (f"{n}.png", data)) for n, data in enumerate(chunk)]
-                sent = time.monotonic()
-                answer = client.post("/v1/jobs", files=files)
-                answer.raise_for_status()
-                wait_final(client, answer.json()["job_id"])
-                latencies.append((time.monotonic() - sent) * 1000.0)
-
+    The forms are built before the clock starts and sent as bytes on keep-alive connections
+    (cli.raw_http), as the single-image clients' are: building them is not load.
+    """
+    posts = [
+        multipart_post(
+            target.url,
+            "/v1/jobs",
+            target.key,
+            "files",
+            [(f"{n}.png", data) for n, data in enumerate(images[start : start + per_request])],
+        )
+        for start in range(0, len(images), per_request)
+    ]
     started = time.monotonic()
-    threads = [threading.Thread(target=upload, args=(chunks[i::4],)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    latencies = asyncio.run(_bulk_clients(target, posts, clients))
     result = LoadResult(seconds=time.monotonic() - started, done=len(images))
     result.latencies_ms = latencies
-    result.statuses = {"202": len(chunks)}
+    result.statuses = {"202": len(posts)}
     result.summarize()
     return result
+
+
+async def _bulk_clients(target: Target, posts: list[bytes], clients: int) -> list[float]:
+    """Send each client's share of the uploads in turn; return each job's latency in ms."""
+    latencies: list[float] = []
+
+    async def client(share: list[bytes]) -> None:
+        connection = RawConnection(target.url)
+        try:
+            for post in share:
+                sent = time.monotonic()
+                code, body = await connection.send(post)
+                if code != 202:
+                    raise RawHttpError(f"a bulk upload answered {code}: {body[:200]!r}")
+                await long_poll_final(connection, target, json.loads(body)["job_id"])
+                latencies.append((time.monotonic() - sent) * 1000.0)
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(client(posts[index::clients]) for index in range(clients)))
+    return latencies
+
+
+async def long_poll_final(
+    connection: RawConnection, target: Target, job_id: str, timeout: float = 600
+) -> None:
+    """Long-poll one job through the listing route until it is final."""
+    path = f"/v1/jobs?ids={job_id}&wait_seconds={LONG_POLL_SECONDS:g}"
+    request = get_request(target.url, path, target.key)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, body = await connection.send(request)
+        jobs = json.loads(body)["jobs"] if code == 200 else []
+        if jobs and jobs[0]["status"] in FINAL_STATUSES:
+            return
+        await asyncio.sleep(POLL_SECONDS)  # no waiting place (or an error): space the asks
+    raise TimeoutError(f"job {job_id} not finished")

@@ -3,7 +3,7 @@
 A Python load generator shares the 2 cores with the stack it measures: httpx costs a few
 milliseconds of CPU a request, about as much as the gateway spends answering it. This
 client sends requests built once as bytes and reads answers by their Content-Length, so
-the single-image load measures the stack rather than its clients. It sends to 127.0.0.1
+the loads measure the stack rather than its clients. It sends to 127.0.0.1
 only, like every bench generator.
 """
 
@@ -17,19 +17,31 @@ class RawHttpError(RuntimeError):
     """An answer this client cannot read (no Content-Length, a closed connection)."""
 
 
-def multipart_post(url: str, path: str, key: str, field: str, filename: str, data: bytes) -> bytes:
-    """Return a POST of one file part, as bytes ready to send on a keep-alive connection."""
-    boundary = "inferqbench"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"'
+BOUNDARY = "inferqbench"
+
+
+def multipart_body(field: str, files: list[tuple[str, bytes]]) -> bytes:
+    """Return a multipart form body carrying each (filename, bytes) as a PNG part of `field`."""
+    parts = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"'
         f"\r\nContent-Type: image/png\r\n\r\n".encode()
         + data
-        + f"\r\n--{boundary}--\r\n".encode()
+        + b"\r\n"
+        for name, data in files
     )
+    return parts + f"--{BOUNDARY}--\r\n".encode()
+
+
+def multipart_post(
+    url: str, path: str, key: str, field: str, files: list[tuple[str, bytes]]
+) -> bytes:
+    """Return a POST of file parts (multipart_body), as bytes ready to send on a keep-alive
+    connection."""
+    body = multipart_body(field, files)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n"
         f"Authorization: Bearer {key}\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body

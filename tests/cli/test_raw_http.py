@@ -6,8 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from python_multipart.multipart import MultipartParser
 
-from cli.raw_http import RawConnection, RawHttpError, get_request, multipart_post
+from cli.raw_http import (
+    BOUNDARY,
+    RawConnection,
+    RawHttpError,
+    get_request,
+    multipart_body,
+    multipart_post,
+)
 
 
 async def serve(answers: list[bytes], seen: list[bytes]) -> tuple[asyncio.Server, str]:
@@ -45,7 +53,9 @@ def test_two_requests_share_one_connection_and_bodies_are_read_whole() -> None:
         server, url = await serve(answers, seen)
         connection = RawConnection(url)
         got = [
-            await connection.send(multipart_post(url, "/v1/jobs", "k", "files", "a.png", b"PNG")),
+            await connection.send(
+                multipart_post(url, "/v1/jobs", "k", "files", [("a.png", b"PNG")])
+            ),
             await connection.send(get_request(url, "/v1/jobs?ids=j", "k")),
         ]
         await connection.close()
@@ -74,3 +84,19 @@ def test_an_answer_without_content_length_is_refused() -> None:
 def test_only_loopback_is_a_target() -> None:
     with pytest.raises(ValueError, match="loopback only"):
         RawConnection("http://example.org:80")
+
+
+def test_a_form_of_several_files_parses_back_to_each_file_whole() -> None:
+    files = [("0.png", b"\x89PNG one\r\n--inferq"), ("1.png", b"two"), ("2.png", b"")]
+    parts = []
+    parser = MultipartParser(
+        BOUNDARY,
+        {
+            "on_part_begin": lambda: parts.append(b""),
+            "on_part_data": lambda data, start, end: parts.append(parts.pop() + data[start:end]),
+        },
+    )
+    parser.write(multipart_body("files", files))
+    parser.finalize()
+    assert parts == [data for _, data in files]
+    assert multipart_body("files", files).count(b'name="files"; filename="1.png"') == 1

@@ -1,16 +1,19 @@
-"""The bench's single-image clients against the real stack: every job they submit ends with
-one result, and they wait with long polls, so the gateway answers no more listings than
-there are jobs (a 50 ms poll would ask several times for each slow job)."""
+"""The bench's clients against the real stack: every job they submit ends with one result,
+and they wait with long polls, so the gateway answers no more listings than there are jobs
+(a 50 ms poll would ask several times for each slow job); the bulk clients' prebuilt forms
+carry every file whole."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from cli.load import Target, run_clients
+from cli.load import Target, run_bulk, run_clients
+from cli.stack import Stack
 from tests.integration.conftest import migrated_stack, tile_bytes
 
 
@@ -51,3 +54,33 @@ def test_single_image_clients_long_poll_each_job_to_its_one_result(
     assert jobs == load.statuses["202"] == load.done  # every job seen succeeded by its client
     assert tuple(results) == (jobs, jobs) and unfinished == 0
     assert 0 < listings <= jobs
+
+
+def test_bulk_clients_send_every_file_and_wait_for_each_job(
+    real_stack: Stack, postgres_url: str
+) -> None:
+    images = [tile_bytes(seed) for seed in range(7)]
+    load = run_bulk(Target(real_stack.url, "unused"), images, per_request=3, clients=2)
+    listings = listings_answered(real_stack.url)
+
+    assert load.done == 7 and load.statuses == {"202": 3} and load.percentiles_ms["p50"] > 0
+    with create_engine(postgres_url).connect() as connection:
+        sizes = connection.scalars(
+            text("SELECT count(*) FROM items GROUP BY job_id ORDER BY count(*) DESC")
+        ).all()
+        items = connection.execute(
+            text(
+                "SELECT i.filename, i.content_hash, i.status, count(r.item_id) FROM items i"
+                " LEFT JOIN results r ON r.item_id = i.id"
+                " GROUP BY i.id ORDER BY i.created_at, i.position"
+            )
+        ).all()
+    assert sizes == [3, 3, 1]
+    assert sorted(item.content_hash for item in items) == sorted(
+        hashlib.sha256(data).hexdigest() for data in images
+    )
+    assert sorted(item.filename for item in items) == sorted(
+        ["0.png", "1.png", "2.png", "0.png", "1.png", "2.png", "0.png"]
+    )
+    assert {(item.status, item.count) for item in items} == {("succeeded", 1)}
+    assert 3 <= listings <= 6  # a long poll per job, again only if one came back early
