@@ -8,14 +8,8 @@ import asyncio
 import pytest
 from python_multipart.multipart import MultipartParser
 
-from cli.raw_http import (
-    BOUNDARY,
-    RawConnection,
-    RawHttpError,
-    get_request,
-    multipart_body,
-    multipart_post,
-)
+from cli import raw_http
+from cli.raw_http import RawConnection, RawHttpError, get_request, multipart_post
 
 
 async def serve(answers: list[bytes], seen: list[bytes]) -> tuple[asyncio.Server, str]:
@@ -90,13 +84,13 @@ def test_a_form_of_several_files_parses_back_to_each_file_whole() -> None:
     files = [("0.png", b"\x89PNG one\r\n--inferq"), ("1.png", b"two"), ("2.png", b"")]
     parts = []
     parser = MultipartParser(
-        BOUNDARY,
+        raw_http.BOUNDARY,
         {
             "on_part_begin": lambda: parts.append(b""),
             "on_part_data": lambda data, start, end: parts.append(parts.pop() + data[start:end]),
         },
     )
-    parser.write(multipart_body("files", files))
+    parser.write(raw_http.multipart_body("files", files))
     parser.finalize()
     assert parts == [data for _, data in files]
-    assert multipart_body("files", files).count(b'name="files"; filename="1.png"') == 1
+    assert raw_http.multipart_body("files", files).count(b'name="files"; filename="1.png"') == 1
