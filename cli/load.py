@@ -5,8 +5,7 @@ processes; single-image jobs by client processes running asyncio clients on raw 
 connections (cli.raw_http), each process waiting for all its clients' jobs with one long
 poll at a time, `GET /v1/jobs?ids=...&wait_seconds=10`, as the client library's
 `wait_for_jobs` does; bulk clients send prebuilt forms on raw connections too, and long-poll
-their job. Every generator stops by itself
-after `seconds` and sends to 127.0.0.1 only.
+their job. Every generator stops by itself after `seconds` and sends to 127.0.0.1 only.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A Python load generator shares the 2 cores with the stack it measures: httpx costs a few
 milliseconds of CPU a request, about as much as the gateway spends answering it. This
 client sends requests built once as bytes and reads answers by their Content-Length, so
-the loads measure the stack rather than its clients. It sends to 127.0.0.1
-only, like every bench generator.
+the loads measure the stack rather than its clients. It sends to 127.0.0.1 only, like every
+bench generator.
 """
 
 from __future__ import annotations
