@@ -67,6 +67,26 @@ CASES = {
 }
 
 
+@dataclass(frozen=True)
+class CpuFloor:
+    """The CPU an image that no path through the stack avoids, in milliseconds: the model's
+    (raw, every thread of this process) and the worker's decoding of the bench's tiles; and
+    the most images a second this machine's cores allow doing those two and nothing else."""
+
+    model_ms: float
+    decode_ms: float
+    cores: int
+    ceiling_images_per_second: float
+
+
+def cpu_floor(raw: float, model_ms: float, decode_ms: float) -> CpuFloor:
+    """Return the floor of these two costs on the cores this process may use: the ceiling
+    is what the cores' CPU allows, and never more than the model's raw speed."""
+    cores = len(os.sched_getaffinity(0))
+    ceiling = min(raw, 1000 * cores / (model_ms + decode_ms))
+    return CpuFloor(round(model_ms, 3), round(decode_ms, 3), cores, round(ceiling, 1))
+
+
 @dataclass
 class ModelResult:
     """Every figure of one model, measured in the same run."""
@@ -82,6 +102,7 @@ class ModelResult:
     results_exactly_once: bool = True
     slide: SlideResult | None = None
     priority: PriorityResult | None = None
+    floor: CpuFloor | None = None
 
 
 def export_random_model(architecture: str, size: tuple[int, int], out_dir: Path) -> None:
@@ -123,14 +144,31 @@ class RawModel:
         )
         size = self.loaded.card.input_size
         self.batch = np.stack([decode_image(data, size) for data in images[:batch_size]])
+        self.cpu_ms = 0.0  # set by rate()
 
     def rate(self, seconds: float) -> float:
-        """Return images per second over `seconds` of back-to-back batches."""
-        done, started = 0, time.perf_counter()
+        """Return images per second over `seconds` of back-to-back batches; keep the
+        milliseconds of this process's CPU (every thread's) they took an image."""
+        done, started, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - started < seconds:
             self.loaded.predict(self.batch)
             done += len(self.batch)
+        self.cpu_ms = 1000 * (time.process_time() - cpu) / done
         return done / (time.perf_counter() - started)
+
+
+def decode_cpu_ms(images: list[bytes], size: tuple[int, int], passes: int = 3) -> float:
+    """Return the CPU milliseconds an image the worker's own decoding takes (one thread,
+    the best of `passes` over the images)."""
+    from core.preprocessing import decode_source
+
+    best = float("inf")
+    for _ in range(passes):
+        started = time.process_time()
+        for data in images:
+            decode_source(data, size)
+        best = min(best, time.process_time() - started)
+    return 1000 * best / len(images)
 
 
 def prepare_model(architecture: str, work_dir: Path) -> tuple[Path, list[bytes]]:
@@ -171,9 +209,12 @@ def bench_model(
     raw_model = RawModel(model_dir, images, case.batch_size, runtime)
     raw = raw_model.rate(plan.raw_seconds)
     console.print(f"{architecture} {runtime}: raw {raw:.1f} img/s")
+    cpu = cpu_floor(raw, raw_model.cpu_ms, decode_cpu_ms(images[:200], case.size))
     engine, precision = RUNTIMES[runtime]
     if not plan.modes:  # raw only: no stack
-        return ModelResult(architecture, runtime, case.size, case.batch_size, round(raw, 1), 0, 0)
+        return ModelResult(
+            architecture, runtime, case.size, case.batch_size, round(raw, 1), 0, 0, floor=cpu
+        )
     env = {**env, "INFERQ_MODEL_URI": str(model_dir), "INFERQ_MAX_BATCH_SIZE": str(case.batch_size)}
     env |= {"INFERQ_RUNTIME": engine, "INFERQ_PRECISION": precision}
     with get_session(env["INFERQ_DATABASE_URL"]) as session:
@@ -187,6 +228,7 @@ def bench_model(
         round(raw, 1),
         round(cold_start, 2),
         round(worker_ready, 2),
+        floor=cpu,
     )
     try:
         target = Target(stack.url, target_key)

@@ -72,6 +72,8 @@ def print_table(results: list[ModelResult]) -> None:
         console.print(line)
     for line in cpu_lines(results):
         console.print(line)
+    for line in floor_lines(results):
+        console.print(line)
     for line in runtime_lines(results):
         console.print(line)
     for r in results:
@@ -134,6 +136,23 @@ def cpu_lines(results: list[ModelResult]) -> list[str]:
         for name, m in r.modes.items()
         if m.cpu is not None
     ]
+
+
+def floor_lines(results: list[ModelResult]) -> list[str]:
+    """The most any mode could reach on this machine: the model's CPU an image (raw) and the
+    worker's decoding of the same tiles, with nothing else running, as a ratio to raw."""
+    lines = []
+    for r in results:
+        f = r.floor
+        if f is None or not r.raw_images_per_second:
+            continue
+        ratio = f.ceiling_images_per_second / r.raw_images_per_second
+        lines.append(
+            f"{r.architecture} {r.runtime}: CPU ms an image no mode avoids: the model "
+            f"{f.model_ms:.2f} (raw), decoding {f.decode_ms:.2f}; on {f.cores} cores these "
+            f"alone allow {f.ceiling_images_per_second:,.0f} img/s, {ratio:.2f}x raw"
+        )
+    return lines
 
 
 def runtime_lines(results: list[ModelResult]) -> list[str]:

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from cli.bench import ModelResult
+from cli.bench import ModelResult, cpu_floor, decode_cpu_ms
 from cli.bench_probe import PROBE_TIMEOUT_SECONDS, HealthzWatch, Slowest
 from cli.bench_report import (
     bare_server_lines,
     console,
+    floor_lines,
     model_time_lines,
     print_table,
     runtime_lines,
@@ -151,3 +152,28 @@ def test_the_report_sets_each_slowest_healthz_beside_the_bare_servers() -> None:
         "small_cnn tensorflow: slowest /healthz / a bare server's slowest answer, timed "
         "alongside: single 61.0 / 48.5 ms"
     ]
+
+
+def test_the_floor_line_gives_the_ceiling_that_the_model_and_decoding_leave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    run = result("small_cnn", "tensorflow", 4000.0, 1000.0)
+    run.floor = cpu_floor(4000.0, model_ms=0.5, decode_ms=0.3)  # 2,000 / 0.8 ms an image
+    bare = result("resnet50v2", "tensorflow", 40.0, 30.0)  # a report from before: no line
+    assert floor_lines([run, bare]) == [
+        "small_cnn tensorflow: CPU ms an image no mode avoids: the model 0.50 (raw), "
+        "decoding 0.30; on 2 cores these alone allow 2,500 img/s, 0.62x raw"
+    ]
+    # A model that left a core idle at raw speed: the ceiling is raw, not more.
+    assert cpu_floor(100.0, model_ms=10.0, decode_ms=1.0).ceiling_images_per_second == 100.0
+
+
+def test_the_decoding_cost_is_measured_on_the_workers_own_decoder(tmp_path: Path) -> None:
+    from training.synthetic import generate_dataset
+
+    paths = generate_dataset(tmp_path, n_tiles=8, tile_size=96, seed=1)
+    cost = decode_cpu_ms([path.read_bytes() for path in paths], (96, 96), passes=2)
+    assert 0 < cost < 100
+    with pytest.raises(ValueError):  # not an image: the worker's error, not a number
+        decode_cpu_ms([b"not an image"], (96, 96), passes=1)
