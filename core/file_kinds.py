@@ -39,7 +39,7 @@ def looks_like_image(data: bytes) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
                 return image.format in ACCEPTED_FORMATS
     except Image.DecompressionBombError:
         return True

@@ -24,7 +24,7 @@ from core.plain_png import decode_plain_png
 from core.resampling import Resample
 
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
-ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF"})
+ACCEPTED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")  # a tuple: Image.open takes it
 
 _RESAMPLING: dict[Resample, Image.Resampling] = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -65,9 +65,13 @@ def hold_nothing(nbytes: int) -> AbstractContextManager[object]:
     return nullcontext()
 
 
-#: What Pillow raises on malformed files. Anything else (MemoryError, a signal handler's
-#: exception) is not the image's fault and must not fail the item.
-PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError)
+#: What Pillow raises on malformed files (a plugin reading a header it does not expect may
+#: raise any of these). Anything else (MemoryError, a signal handler's exception, a task's
+#: time limit) is not the image's fault and must not fail the item.
+PILLOW_ERRORS = (
+    *(OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError),
+    *(KeyError, AttributeError, NotImplementedError, ArithmeticError),
+)
 
 
 class ImageError(ValueError):
@@ -90,10 +94,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning) as exc:
+            # Only the accepted formats' plugins read the header: no other plugin's parser
+            # is exposed to uploads.
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError as exc:
         raise ImageError("not a recognised image format") from exc
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageError("image has too many pixels (decompression bomb)") from exc
     except PILLOW_ERRORS as exc:
         raise ImageError(f"unreadable image header: {exc}") from exc

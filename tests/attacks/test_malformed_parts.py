@@ -1,6 +1,9 @@
-"""Parts a route cannot use as sent: NUL bytes in a manifest, a part sent twice."""
+"""Parts a route cannot use as sent: NUL bytes in a manifest, a part sent twice, a file only
+another of Pillow's plugins reads."""
 
 from __future__ import annotations
+
+import struct
 
 import pytest
 
@@ -64,4 +67,38 @@ def test_two_manifest_parts_are_400(target: Target) -> None:
     assert added.status_code == 400, added.text[:300]
     assert "2 'manifest' parts" in added.json()["detail"]
     assert stored(target) == middle
+    assert target.healthz_seconds() < 1.0
+
+
+def dds_with_no_pixel_format() -> bytes:
+    """A DirectDraw Surface header whose pixel-format flags are 0: Pillow's DDS plugin
+    raised NotImplementedError on it, past the gateway's image checks, as a 500."""
+    header = struct.pack("<3I", 0, 8, 8) + bytes(56) + struct.pack("<4I", 32, 0, 0, 0)
+    return b"DDS " + struct.pack("<I", 124) + header + bytes(36)
+
+
+def test_a_file_only_another_pillow_plugin_reads_is_refused_with_a_reason(
+    target: Target,
+) -> None:
+    oddity = dds_with_no_pixel_format()
+    before = stored(target)
+    with target.client() as client:
+        alone = client.post("/v1/jobs", files=[("files", ("x.dds", oddity))])
+        predicted = client.post("/predict", files={"file": ("x.dds", oddity)})
+        for response in (alone, predicted):
+            assert response.status_code == 415, response.text[:300]
+            assert "x.dds: not a recognised image format" in response.json()["detail"]
+        assert stored(target) == before
+        files = [("files", ("a.png", tile_bytes(17))), ("files", ("x.dds", oddity))]
+        mixed = client.post("/v1/jobs", files=files)
+    assert mixed.status_code == 202, mixed.text[:300]
+    assert mixed.json()["rejected"] == [
+        {"filename": "x.dds", "reason": "not a recognised image format"}
+    ]
+    after = stored(target)  # the image and its job, the refused part as a failed item
+    assert (after.blobs, after.jobs, after.items) == (
+        before.blobs + 1,
+        before.jobs + 1,
+        before.items + 2,
+    )
     assert target.healthz_seconds() < 1.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -96,7 +98,26 @@ def test_truncated_image_fails_at_decode_not_at_sniff() -> None:
         decode_image(data, SIZE)
 
 
-def test_unsupported_format_is_refused() -> None:
-    data = encode(Image.new("RGB", (8, 8)), "ICO")
-    with pytest.raises(ImageError, match="unsupported"):
-        sniff_image(data)
+def test_a_format_outside_the_accepted_ones_is_refused_unread() -> None:
+    # Only the accepted formats' plugins read an upload's header: an icon is not recognised.
+    with pytest.raises(ImageError, match="not a recognised image format"):
+        sniff_image(encode(Image.new("RGB", (8, 8)), "ICO"))
+    # A multi-picture JPEG is read by the JPEG plugin and refused by its format's name.
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (8, 8))] * 2
+    frames[0].save(buffer, "MPO", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageError, match="unsupported image format MPO"):
+        sniff_image(buffer.getvalue())
+
+
+def test_pillows_guard_against_huge_images_is_named_as_such() -> None:
+    # 10,000 x 10,000 is past Pillow's own guard (89.5 MP): its warning is the same refusal.
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    fields = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", fields) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+    with pytest.raises(ImageError, match="too many pixels"):
+        sniff_image(data, max_pixels=200_000_000)
