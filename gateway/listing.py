@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, status
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from core.job_status import JOB_STATUSES
 
@@ -29,14 +29,30 @@ def iso_time_only(value: object) -> object:
     return value
 
 
+def in_utc(moment: datetime | None) -> datetime | None:
+    """Return a time in UTC, reading a time without a zone as UTC; refuse one that has no
+    UTC counterpart (year 1 at +14:00, year 9999 at -14:00), which the database could not
+    be asked about."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time falls outside years 1 to 9999 once in UTC") from None
+
+
 CreatedAfterQuery = Annotated[
     datetime | None,
     BeforeValidator(iso_time_only),
+    AfterValidator(in_utc),
     Query(description="Only jobs created at or after this ISO 8601 time (UTC if no zone)."),
 ]
 CreatedBeforeQuery = Annotated[
     datetime | None,
     BeforeValidator(iso_time_only),
+    AfterValidator(in_utc),
     Query(description="Only jobs created before this ISO 8601 time (UTC if no zone)."),
 ]
 
@@ -54,10 +70,3 @@ def parse_statuses(values: list[str] | None) -> list[str] | None:
             f"status {shown} is not a job status; use {', '.join(JOB_STATUSES)}",
         )
     return wanted
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Return a time with its zone, reading a time without one as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

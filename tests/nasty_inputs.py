@@ -8,6 +8,9 @@ from __future__ import annotations
 # fit the position column.
 CURSORS = ["²", "9" * 5000, "2147483648", "99999999999999999999", "١٢٣", "-1", "+1", " 1"]
 
+# Valid ISO 8601 times with no UTC counterpart: a time filter turned them into a 500.
+OUT_OF_RANGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
 NASTY = [
     *CURSORS,
     "",
@@ -26,4 +29,5 @@ NASTY = [
     "00000000-0000-0000-0000-000000000000",
     "1_00000000-0000-0000-0000-000000000000",
     f"{'9' * 30}_00000000-0000-0000-0000-000000000000",
+    *OUT_OF_RANGE_TIMES,
 ]

@@ -34,7 +34,6 @@ from gateway.listing import (
     CreatedAfterQuery,
     CreatedBeforeQuery,
     StatusQuery,
-    as_utc,
     parse_statuses,
 )
 from gateway.loop_intake import loop_database, take_on_loop
@@ -182,8 +181,8 @@ async def list_jobs_route(
         limit=limit,
         before=decode_job_cursor(cursor),
         statuses=parse_statuses(status),
-        created_after=as_utc(created_after),
-        created_before=as_utc(created_before),
+        created_after=created_after,
+        created_before=created_before,
     )
     state = request.app.state
     read = reader(loop_database(request), open_session, state.settings, listing)

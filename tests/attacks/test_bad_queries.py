@@ -10,7 +10,7 @@ import pytest
 from tests.attacks.conftest import Target
 from tests.attacks.stored import count_rows
 from tests.integration.conftest import tile_bytes
-from tests.nasty_inputs import CURSORS, NASTY
+from tests.nasty_inputs import CURSORS, NASTY, OUT_OF_RANGE_TIMES
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,19 @@ def test_a_malformed_limit_is_refused_with_a_reason(
         response = client.get(route.format(job_id=job_id), params={"limit": limit})
     assert_refused(response, {422})
     assert "limit" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE_TIMES)
+@pytest.mark.parametrize("name", ["created_after", "created_before"])
+def test_a_time_with_no_utc_counterpart_is_a_422_with_a_reason(
+    target: Target, name: str, moment: str
+) -> None:
+    with target.client() as client:
+        response = client.get("/v1/jobs", params={name: moment})
+        assert_refused(response, {422})
+        assert name in response.json()["detail"] and "UTC" in response.json()["detail"]
+        in_range = client.get("/v1/jobs", params={name: "2026-01-01T00:00:00+14:00"})
+    assert in_range.status_code == 200, in_range.text[:300]
 
 
 def test_no_route_answers_5xx_to_nasty_query_values(target: Target, job_id: str) -> None:
