@@ -21,7 +21,9 @@ def purge(
 
     Each worker does the same every INFERQ_PURGE_INTERVAL_SECONDS. A blob that a job
     still keeping its images (or a completed upload) references stays. Open uploads
-    without a chunk for INFERQ_UPLOAD_EXPIRY_HOURS are deleted with their chunks.
+    without a chunk for INFERQ_UPLOAD_EXPIRY_HOURS are deleted with their chunks, and, in
+    one of the store's 256 folders each time, blobs that nothing holds and that were
+    written over an hour ago (left by requests that failed after storing them).
     """
     from worker.purge import purge_all, purge_once
 
@@ -37,7 +39,7 @@ def purge(
 
 
 def describe(report: PurgeReport) -> str:
-    """Return what a purge did (or would do) in three lines."""
+    """Return what a purge did (or would do) in four lines."""
     verb = "would delete" if report.dry_run else "deleted"
     return (
         f"{verb} the images of {report.image_jobs} jobs: {report.blobs_deleted} blobs "
@@ -45,5 +47,7 @@ def describe(report: PurgeReport) -> str:
         f"{report.blobs_recent} sent again within the last hour)\n"
         f"{verb} {report.jobs_deleted} jobs with {report.items_deleted} items\n"
         f"{verb} {report.uploads_expired} uploads past INFERQ_UPLOAD_EXPIRY_HOURS "
-        "(open without a chunk, or completed)"
+        "(open without a chunk, or completed)\n"
+        f"{verb} {report.orphans_deleted} blobs no job, slide or upload holds "
+        "(one folder of the store's 256 a purge)"
     )

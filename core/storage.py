@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from datetime import UTC, datetime
 from functools import cached_property
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 def content_hash(data: bytes) -> str:
     """Return the SHA-256 hex digest that names a blob."""
     return hashlib.sha256(data).hexdigest()
+
+
+#: A blob's name: its content_hash.
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 LOCAL_PROTOCOLS = ("file://", "local://")
@@ -122,6 +127,20 @@ class BlobStore:
         except FileNotFoundError:
             pass
         return True
+
+    def digests_in(self, folder: str) -> list[str]:
+        """Return the digests of the blobs under one top-level folder of the store (the first
+        two hex digits of their digests), sorted; files being written are left out."""
+        try:
+            paths = self._fs.find(f"{self._root}/{folder}")
+        except FileNotFoundError:
+            return []
+        names = (str(path).rsplit("/", 1)[-1] for path in paths)
+        return sorted(name for name in names if DIGEST.fullmatch(name) and name[:2] == folder)
+
+    def written_at(self, digest: str) -> datetime:
+        """Return when a blob was written, or last sent again (datetime.min when unknown)."""
+        return self._written_at(self.path_for(digest))
 
     def _written_at(self, path: str) -> datetime:
         try:

@@ -30,6 +30,7 @@ from db.purge import (
     purge_lock,
 )
 from db.session import get_session
+from worker.orphan_blobs import folder_at, sweep_orphans
 from worker.upload_purge import RECENT_WRITE_GRACE, expire_uploads, release_completed
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class PurgeReport:
     items_deleted: int = 0
     # open uploads that took no chunk, and completed ones older, than INFERQ_UPLOAD_EXPIRY_HOURS
     uploads_expired: int = 0
+    orphans_deleted: int = 0  # blobs no row holds, in the folder this pass swept
 
     def add(self, other: PurgeReport) -> None:
         """Count another pass's deletions into this report."""
@@ -60,6 +62,7 @@ class PurgeReport:
         self.jobs_deleted += other.jobs_deleted
         self.items_deleted += other.items_deleted
         self.uploads_expired += other.uploads_expired
+        self.orphans_deleted += other.orphans_deleted
 
     @property
     def progressed(self) -> bool:
@@ -82,8 +85,11 @@ def retention_scopes(settings: Settings) -> list[tuple[Scope, Retention]]:
 class Purge:
     """One pass over every retention scope: images first, then rows."""
 
-    def __init__(self, settings: Settings, store: BlobStore, *, dry_run: bool) -> None:
+    def __init__(
+        self, settings: Settings, store: BlobStore, *, dry_run: bool, orphans: bool
+    ) -> None:
         self.settings = settings
+        self.orphans = orphans
         self.url = settings.resolved_database_url
         self.batch = settings.purge_batch_size
         self.scopes = retention_scopes(settings)
@@ -112,6 +118,11 @@ class Purge:
             )
             self.report.uploads_expired += released
             self.report.blobs_deleted += deleted
+            if self.orphans:
+                folder = folder_at(self.now, self.settings.purge_interval_seconds)
+                self.report.orphans_deleted = sweep_orphans(
+                    self.settings, self.store, self.now, folder, dry_run=dry_run
+                )
         return self.report
 
     def find_final(self, scope: Scope, cutoff: datetime, limit: int | None) -> list[FinalJob]:
@@ -176,19 +187,26 @@ class Purge:
 
 
 def purge_once(
-    settings: Settings, store: BlobStore, *, dry_run: bool = False, limit: int | None = None
+    settings: Settings,
+    store: BlobStore,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    orphans: bool = True,
 ) -> PurgeReport:
-    """Run one purge pass over up to `limit` jobs a scope and step; return what it did."""
-    report = Purge(settings, store, dry_run=dry_run).run(limit)
-    if report.image_jobs or report.jobs_deleted or report.uploads_expired:
+    """Run one purge pass over up to `limit` jobs a scope and step, and with `orphans` a
+    sweep of one folder of blobs no row holds (worker.orphan_blobs); return what it did."""
+    report = Purge(settings, store, dry_run=dry_run, orphans=orphans).run(limit)
+    if report.image_jobs or report.jobs_deleted or report.uploads_expired or report.orphans_deleted:
         logger.info(
             "purge: images of %d jobs (%d blobs deleted, %d shared kept), %d jobs deleted, "
-            "%d expired uploads deleted",
+            "%d expired uploads deleted, %d blobs no row held deleted",
             report.image_jobs,
             report.blobs_deleted,
             report.blobs_shared,
             report.jobs_deleted,
             report.uploads_expired,
+            report.orphans_deleted,
             extra={"dry_run": dry_run},
         )
     return report
@@ -199,8 +217,11 @@ def purge_all(
 ) -> PurgeReport:
     """Run purge passes of one batch of jobs each until one finds nothing more to do."""
     total = PurgeReport(dry_run=False)
+    first = True
     while stop is None or not stop.is_set():
-        report = purge_once(settings, store, limit=settings.purge_batch_size)
+        # The orphans' folder is swept once, by the first pass: it is the same folder in all.
+        report = purge_once(settings, store, limit=settings.purge_batch_size, orphans=first)
+        first = False
         total.add(report)
         if not report.progressed:
             break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -20,6 +20,7 @@ from db.models import IdempotencyKey, Item, ItemStatus, Job, ManifestEntry, Resu
 from db.session import get_session
 from db.slide_tables import Slide
 from db.slides import NewSlide, add_slides
+from worker.orphan_blobs import folder_at, sweep_orphans
 from worker.purge import purge_all, purge_once
 
 
@@ -246,3 +247,42 @@ def test_a_slide_jobs_thumbnail_goes_with_its_images(database_url: str, tmp_path
 
     assert report.image_jobs == 1
     assert not stored(store, b"thumbnail of old") and stored(store, b"thumbnail of recent")
+
+
+def blobs_in(folder: str, how_many: int) -> list[bytes]:
+    """Return the first `how_many` of blob(0), blob(1), ... stored under `folder`."""
+    found = (blob(n) for n in range(100_000) if content_hash(blob(n)).startswith(folder))
+    return [next(found) for _ in range(how_many)]
+
+
+def test_blobs_no_row_holds_go_once_past_the_grace(database_url: str, tmp_path: Path) -> None:
+    # A long interval: the folder this purge sweeps cannot turn over during the test.
+    settings = purge_settings(tmp_path, database_url, purge_interval_seconds=10**9)
+    store = BlobStore(settings.resolved_storage_url)
+    folder = folder_at(utc_now(), settings.purge_interval_seconds)
+    held, orphan, fresh = blobs_in(folder, 3)
+    elsewhere = next(blob(n) for n in range(1000) if not content_hash(blob(n)).startswith(folder))
+    submit(database_url, store, [held])  # a queued job holds it
+    for data in (orphan, elsewhere):
+        store.put(data)  # stored by a request that failed before its rows were committed
+    age_blobs(tmp_path / "blobs")
+    store.put(fresh)  # its request may not have committed yet
+
+    dry = purge_once(settings, store, dry_run=True)
+    assert dry.orphans_deleted == 1
+    assert all(stored(store, data) for data in (held, orphan, fresh, elsewhere))
+    report = purge_all(settings, store)
+    assert report.orphans_deleted == 1
+    assert not stored(store, orphan)
+    assert stored(store, held) and stored(store, fresh)
+    assert stored(store, elsewhere)  # its folder's turn is another interval
+    swept = sweep_orphans(settings, store, utc_now(), content_hash(elsewhere)[:2], dry_run=False)
+    assert swept == 1 and not stored(store, elsewhere)
+
+
+def test_each_interval_sweeps_the_next_of_the_256_folders() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    folders = [folder_at(start + timedelta(hours=h), 3600) for h in range(257)]
+    assert len(set(folders[:256])) == 256 and folders[256] == folders[0]
+    assert folder_at(start + timedelta(minutes=59), 3600) == folders[0]
+    assert folder_at(start, 0) == folder_at(start, 1)  # purges turned off: the CLI still sweeps

@@ -1,0 +1,59 @@
+"""Blobs no row holds: stored for a request that failed after storing them (its open job
+closed meanwhile, a lost race for its idempotency key, a gateway stopped before its
+commit). The job purge never sees them, since no job names them.
+
+Each purge sweeps one of the store's 256 top-level folders (a blob's folder is the first two
+hex digits of its digest), chosen by the clock: the whole store is looked at once every 256
+purge intervals, about 11 days at the hourly default. A blob there goes when no job whose
+images are kept, no slide thumbnail and no completed upload holds it (db.purge's
+held_elsewhere, as for a purged job's blobs) and it was written, or sent again, more than
+RECENT_WRITE_GRACE ago: a request that has stored a blob and not yet committed its rows is
+younger than that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.settings import Settings
+from core.storage import BlobStore
+from db.purge import held_elsewhere
+from db.session import get_session
+from worker.upload_purge import RECENT_WRITE_GRACE
+
+FOLDERS = 256
+
+
+def folder_at(now: datetime, interval_seconds: float) -> str:
+    """Return the top-level folder the purge at `now` sweeps: the next one each interval."""
+    turn = int(now.timestamp() // max(interval_seconds, 1.0))
+    return f"{turn % FOLDERS:02x}"
+
+
+def sweep_orphans(
+    settings: Settings, store: BlobStore, now: datetime, folder: str, *, dry_run: bool
+) -> int:
+    """Delete the blobs under `folder` that nothing holds and that are past the grace, a
+    page of `purge_batch_size` digests at a time; return how many went (or would go)."""
+    digests = store.digests_in(folder)
+    cutoff = now - RECENT_WRITE_GRACE
+    deleted = 0
+    for start in range(0, len(digests), settings.purge_batch_size):
+        page = digests[start : start + settings.purge_batch_size]
+        with get_session(settings.resolved_database_url) as session:
+            held = held_elsewhere(page, session=session, released=())
+        for digest in page:
+            if digest in held:
+                continue
+            if dry_run:
+                deleted += _older(store, digest, cutoff)
+            elif store.delete(digest, written_before=cutoff):
+                deleted += 1
+    return deleted
+
+
+def _older(store: BlobStore, digest: str, cutoff: datetime) -> bool:
+    try:
+        return store.written_at(digest) < cutoff
+    except FileNotFoundError:  # gone meanwhile
+        return False
