@@ -3,6 +3,7 @@ copy silently used."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, File, HTTPException, Request, UploadFile, status
@@ -16,6 +17,17 @@ async def refuse_repeated(request: Request, name: str) -> None:
             status.HTTP_400_BAD_REQUEST,
             f"{count} '{name}' parts in the request; send exactly one",
         )
+
+
+def fields_once(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """Return a dependency that answers 400 when one of these form fields is sent twice:
+    `close=true` then `close=false` must not leave the choice to the parser."""
+
+    async def refuse_repeated_fields(request: Request) -> None:
+        for name in names:
+            await refuse_repeated(request, name)
+
+    return refuse_repeated_fields
 
 
 async def single_manifest(

@@ -28,7 +28,7 @@ from gateway.deps import (
 from gateway.errors import responses
 from gateway.forms import FilesField
 from gateway.idempotency import IdempotencyKeyHeader, request_key
-from gateway.intake.parts import ManifestPart
+from gateway.intake.parts import ManifestPart, fields_once
 from gateway.job_listing import Listing, WaitQuery, answer_listing, reader
 from gateway.listing import (
     CreatedAfterQuery,
@@ -57,6 +57,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
     responses=responses(400, 401, 413, 415, 422, 429, 503),
+    dependencies=[Depends(fields_once("close", "callback_url", "priority"))],
 )
 async def create_job_route(
     request: Request,

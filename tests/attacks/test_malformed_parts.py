@@ -102,3 +102,23 @@ def test_a_file_only_another_pillow_plugin_reads_is_refused_with_a_reason(
         before.items + 2,
     )
     assert target.healthz_seconds() < 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [
+        ("close", ["true", "false"]),
+        ("priority", ["bulk", "interactive"]),
+        ("callback_url", ["", ""]),
+    ],
+)
+def test_a_field_sent_twice_is_400_and_stores_nothing(
+    target: Target, field: str, values: list[str]
+) -> None:
+    before = stored(target)
+    body = [(field, (None, value)) for value in values]
+    with target.client() as client:
+        response = client.post("/v1/jobs", files=[("files", ("a.png", tile_bytes(18))), *body])
+    assert response.status_code == 400, response.text[:300]
+    assert f"2 '{field}' parts" in response.json()["detail"]
+    assert stored(target) == before
