@@ -91,6 +91,7 @@ async def create_job_route(
     `GET /v1/jobs/{id}/events`); a URL that is not https or reaches a private address is a
     422 and nothing is stored. `priority` (interactive, normal or bulk; another value is a
     422) orders the job's images against other work; a tenant capped lower gets its cap.
+    `close`, `priority`, `callback_url` and `manifest` are sent once at most: twice is a 400.
     """
     database = loop_database(request)
     plain = idempotency_key is None and manifest is None and close and not callback_url
