@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 _MEANINGS = {
     400: (
         "The request is malformed: not multipart, too many file parts or fields, a part "
-        "header too long, a part sent twice that a route takes once (`file`, `manifest`), "
+        "header too long, a part sent twice that a route takes once (`file`, `manifest`, "
+        "`close`, `priority`, `callback_url`), "
         "a cursor that is not a `next_cursor` the API returned, an unusable manifest (one "
         "with a NUL byte too), or (listing jobs) ids that are not job IDs, more than 100 of "
         "them, or an unknown query parameter; a JSON body that does not parse."
