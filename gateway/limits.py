@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLargeError(Exception):
-    """Raised inside the receive channel when the body passes the limit."""
+def _reason(limit: int) -> str:
+    return f"request body is larger than the {limit}-byte limit"
+
+
+class BodyTooLargeError(HTTPException):
+    """Raised inside the receive channel when the body passes the limit: a 413, whether a
+    route's form parsing meets it (FastAPI passes an HTTPException on as it is, and would
+    turn any other error there into a 400) or the middleware below does."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _reason(limit), headers={"Connection": "close"})
 
 
 def _too_large(limit: int) -> tuple[Message, Message]:
-    body = json.dumps({"detail": f"request body is larger than the {limit}-byte limit"})
+    body = json.dumps({"detail": _reason(limit)})
     start: Message = {
         "type": "http.response.start",
         "status": 413,
@@ -45,7 +55,7 @@ class BodyLimitMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise BodyTooLargeError
+                raise BodyTooLargeError(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -7,10 +7,13 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from core.settings import Settings
 from tests.attacks.conftest import CLIENT_TIMEOUT_SECONDS, Target
+from tests.attacks.intake import stored
+from tests.integration.conftest import tile_bytes
 
 DEFAULTS = Settings(_env_file=None)  # type: ignore[call-arg]
 HEALTHZ_SECONDS = 1.0
@@ -184,3 +187,28 @@ def test_pipelined_and_kept_alive_requests_are_still_served(target: Target) -> N
         for _ in range(3):
             assert client.get("/healthz").status_code == 200
             time.sleep(CLIENT_TIMEOUT_SECONDS / 2)  # idle between requests is not a slow head
+
+
+def test_a_streamed_upload_over_the_body_limit_is_413_and_stores_nothing(target: Target) -> None:
+    # No Content-Length (chunked): the limit is met while the form is parsed, not declared.
+    tile = tile_bytes(19)
+    boundary = "inferq-limit"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+
+    def body() -> Iterator[bytes]:
+        yield (head + "Content-Type: image/png\r\n\r\n").encode() + tile
+        for _ in range(40):  # 40 MiB inside one part: past the 32 MiB limit
+            yield b"\0" * 2**20
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    before = stored(target)
+    with target.client() as client:
+        response = client.post(
+            "/v1/jobs",
+            content=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert response.status_code == 413, response.text[:300]
+    assert "larger than the" in response.json()["detail"]
+    assert stored(target) == before
+    assert target.healthz_seconds() < 1.0
