@@ -3,8 +3,9 @@
 Left alone, uvicorn buffers a request head of any size (a 100 MB header took seconds of the
 event loop, stalling every other client's `/healthz`) and waits for a slow client forever.
 Here the head (request line and headers) is refused with 431 once it passes
-`max_header_bytes` or has more than `max_header_count` headers, counted on the bytes as they
-arrive, before httptools buffers them; a head must arrive whole within
+`max_header_bytes` or has more than `max_header_count` headers: counted on the bytes as they
+arrive, before httptools buffers them, and again on the parsed URL and headers, so a whole
+request that arrives in one read is held to the same limit; a head must arrive whole within
 `header_timeout_seconds` of the connection (or of the request's first byte on a kept-alive
 connection), and a body may pause for at most `body_timeout_seconds` between two pieces,
 else 408. Each refusal closes the connection. Select it with
@@ -29,8 +30,8 @@ PROTOCOL = "gateway.protocol:GuardedHttpProtocol"
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
-class TooManyHeadersError(Exception):
-    """Raised from the parser's header callback past the header count."""
+class HeadRefusedError(Exception):
+    """Raised from the parser's header callback past the header count or the head size."""
 
 
 def error_response(status: int, detail: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -66,7 +67,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.counting = True  # whether the chunk being parsed began inside the head
         self.head_bytes = 0
         self.header_count = 0
+        self.parsed_bytes = 0  # the request line's URL and the headers parsed so far
         self.too_many_headers = False
+        self.head_too_large = False
         self.last_body_at = 0.0
         self.deadline: asyncio.TimerHandle | None = None
 
@@ -89,13 +92,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             # passed by at most one read (256 KiB) before the refusal, never more.
             self.head_bytes += len(data)
             if self.head_bytes > self.max_head_bytes:
-                limit = self.max_head_bytes
-                self.refuse(431, f"request line and headers are larger than {limit} bytes")
+                self.refuse_large_head()
+
+    def refuse_large_head(self) -> None:
+        """Answer 431 for a head past `max_head_bytes`."""
+        self.refuse(431, f"request line and headers are larger than {self.max_head_bytes} bytes")
 
     def send_400_response(self, msg: str) -> None:
-        """Answer 431 when the parser stopped at the header count, else uvicorn's 400."""
+        """Answer 431 when the parser stopped at a head limit, else uvicorn's 400."""
         if self.too_many_headers:
             self.refuse(431, f"more than {self.max_headers} request headers")
+            return
+        if self.head_too_large:
+            self.refuse_large_head()
             return
         super().send_400_response(msg)
 
@@ -103,15 +112,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """Start the clock for a head on a kept-alive connection."""
         super().on_message_begin()
         self.header_count = 0
+        self.parsed_bytes = 0
         if self.deadline is None:
             self.arm(self.header_timeout, self.head_timed_out)
 
+    def on_url(self, url: bytes) -> None:
+        """Count the URL into the head's size."""
+        self.parsed_bytes += len(url)
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        """Count the header; stop the parser past the limit."""
+        """Count the header and its size; stop the parser past either limit."""
         self.header_count += 1
+        self.parsed_bytes += len(name) + len(value) + 4  # ": " and the line's end
         if self.header_count > self.max_headers:
             self.too_many_headers = True
-            raise TooManyHeadersError
+            raise HeadRefusedError
+        if self.parsed_bytes > self.max_head_bytes:
+            self.head_too_large = True
+            raise HeadRefusedError
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:

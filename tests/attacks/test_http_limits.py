@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import pytest
+
 from core.settings import Settings
 from tests.attacks.conftest import CLIENT_TIMEOUT_SECONDS, Target
 from tests.attacks.intake import stored
@@ -58,6 +60,23 @@ def test_a_header_just_over_the_limit_gets_431(target: Target) -> None:
     status, detail = status_and_detail(answer)
     assert status == 431
     assert f"larger than {DEFAULTS.max_header_bytes} bytes" in detail
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(-1024, 200), (1024, 431)])
+def test_a_whole_request_in_one_read_is_held_to_the_head_limit(
+    target: Target, extra: int, expected: int
+) -> None:
+    value = b"a" * (DEFAULTS.max_header_bytes + extra)
+    with connect(target) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: "
+            + value
+            + b"\r\n\r\n"
+        )
+        answer = read_answer(sock)
+    assert answer.startswith(b"HTTP/1.1 %d" % expected), answer[:200]
+    if expected == 431:
+        assert f"larger than {DEFAULTS.max_header_bytes} bytes" in status_and_detail(answer)[1]
 
 
 def stream_header(target: Target, sent: list[int], closed_after: list[float]) -> None:
