@@ -6,7 +6,6 @@ other files (logs, notes, spreadsheets) out of a submission before sending them.
 
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 
@@ -34,16 +33,16 @@ def looks_like_image(data: bytes) -> bool:
     # alone, and starts faster without Pillow.
     from PIL import Image, UnidentifiedImageError
 
-    from core.preprocessing import ACCEPTED_FORMATS, PILLOW_ERRORS
+    from core.preprocessing import ACCEPTED_FORMATS, HEADER_ERRORS, open_image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
+            with open_image(data) as image:
                 return image.format in ACCEPTED_FORMATS
     except Image.DecompressionBombError:
         return True
-    except (UnidentifiedImageError, *PILLOW_ERRORS):
+    except (UnidentifiedImageError, *HEADER_ERRORS):
         return False
 
 

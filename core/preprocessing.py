@@ -24,7 +24,11 @@ from core.plain_png import decode_plain_png
 from core.resampling import Resample
 
 #: Formats accepted on upload. Everything else is refused even if Pillow could read it.
-ACCEPTED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")  # a tuple: Image.open takes it
+# The Pillow plugins that may read an upload's header (a tuple: Image.open takes it).
+OPENED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
+# The formats they name. MPO is a JPEG with more pictures after the first (phones' HDR and
+# depth pictures): the JPEG plugin names it so, and its first picture is read.
+ACCEPTED_FORMATS = (*OPENED_FORMATS, "MPO")
 
 _RESAMPLING: dict[Resample, Image.Resampling] = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -65,13 +69,18 @@ def hold_nothing(nbytes: int) -> AbstractContextManager[object]:
     return nullcontext()
 
 
-#: What Pillow raises on malformed files (a plugin reading a header it does not expect may
-#: raise any of these). Anything else (MemoryError, a signal handler's exception, a task's
-#: time limit) is not the image's fault and must not fail the item.
-PILLOW_ERRORS = (
-    *(OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError),
-    *(KeyError, AttributeError, NotImplementedError, ArithmeticError),
-)
+#: What Pillow raises on malformed files. Anything else (MemoryError, a signal handler's
+#: exception) is not the image's fault and must not fail the item.
+PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError)
+#: What a plugin may raise reading a header it does not expect, as well: only around
+#: open_image, so that such an error in this module's own code is not blamed on the image.
+HEADER_ERRORS = (*PILLOW_ERRORS, KeyError, AttributeError, NotImplementedError, ArithmeticError)
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Open an upload's bytes (its header only, pixels on demand): the one way they are
+    opened, so that only the accepted formats' plugins ever parse them."""
+    return Image.open(io.BytesIO(data), formats=OPENED_FORMATS)
 
 
 class ImageError(ValueError):
@@ -94,14 +103,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # Only the accepted formats' plugins read the header: no other plugin's parser
-            # is exposed to uploads.
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            image = open_image(data)
     except UnidentifiedImageError as exc:
         raise ImageError("not a recognised image format") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageError("image has too many pixels (decompression bomb)") from exc
-    except PILLOW_ERRORS as exc:
+    except HEADER_ERRORS as exc:
         raise ImageError(f"unreadable image header: {exc}") from exc
     if image.format not in ACCEPTED_FORMATS:
         raise ImageError(f"unsupported image format {image.format}")

@@ -123,7 +123,11 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest single image.")
     max_files_per_request: int = Field(1000, ge=1, description="Most file parts a request.")
     max_image_pixels: int = Field(
-        89_478_485, ge=1, description="Decompression-bomb guard: most pixels an image may have."
+        89_478_485,
+        ge=1,
+        le=89_478_485,  # Pillow's own guard (Image.MAX_IMAGE_PIXELS): more could not be read
+        description="Decompression-bomb guard: most pixels an image may have (at most the "
+        "default, Pillow's own guard).",
     )
     predict_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /predict waits before answering 202."

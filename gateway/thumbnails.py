@@ -26,13 +26,11 @@ EXIF_ORIENTATION = 0x0112
 
 def turned(data: bytes) -> bool:
     """Return whether the image's EXIF orientation turns it a quarter (read from its header)."""
-    from PIL import Image
-
-    from core.preprocessing import PILLOW_ERRORS
+    from core.preprocessing import HEADER_ERRORS, open_image
 
     try:
-        return Image.open(io.BytesIO(data)).getexif().get(EXIF_ORIENTATION, 1) in TURNED
-    except PILLOW_ERRORS:  # an unreadable header: decoding will say why
+        return open_image(data).getexif().get(EXIF_ORIENTATION, 1) in TURNED
+    except HEADER_ERRORS:  # an unreadable header: decoding will say why
         return False
 
 
