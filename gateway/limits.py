@@ -65,7 +65,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
+        except BodyTooLargeError:  # met where no exception handler answers it (a middleware)
             if not started:
                 for message in _too_large(self.limit):
                     await send(message)

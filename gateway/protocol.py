@@ -117,21 +117,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.arm(self.header_timeout, self.head_timed_out)
 
     def on_url(self, url: bytes) -> None:
-        """Count the URL into the head's size."""
-        self.parsed_bytes += len(url)
+        """Count the URL into the head's size (a request may have no header at all)."""
+        self.count_parsed(len(url))
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Count the header and its size; stop the parser past either limit."""
         self.header_count += 1
-        self.parsed_bytes += len(name) + len(value) + 4  # ": " and the line's end
         if self.header_count > self.max_headers:
             self.too_many_headers = True
             raise HeadRefusedError
+        self.count_parsed(len(name) + len(value) + 4)  # ": " and the line's end
+        super().on_header(name, value)
+
+    def count_parsed(self, size: int) -> None:
+        """Add parsed head bytes; stop the parser past the head limit."""
+        self.parsed_bytes += size
         if self.parsed_bytes > self.max_head_bytes:
             self.head_too_large = True
             raise HeadRefusedError
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         """Stop the head clock; start the body's."""

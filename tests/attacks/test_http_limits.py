@@ -79,6 +79,15 @@ def test_a_whole_request_in_one_read_is_held_to_the_head_limit(
         assert f"larger than {DEFAULTS.max_header_bytes} bytes" in status_and_detail(answer)[1]
 
 
+def test_a_long_url_with_no_header_in_one_read_gets_431(target: Target) -> None:
+    path = b"/healthz?" + b"a" * (DEFAULTS.max_header_bytes + 1024)
+    with connect(target) as sock:
+        sock.sendall(b"GET " + path + b" HTTP/1.0\r\n\r\n")  # HTTP/1.0: no Host needed
+        status, detail = status_and_detail(read_answer(sock))
+    assert status == 431
+    assert f"larger than {DEFAULTS.max_header_bytes} bytes" in detail
+
+
 def stream_header(target: Target, sent: list[int], closed_after: list[float]) -> None:
     """Send up to 100 MiB of one header value, stopping when the gateway closes."""
     started = time.perf_counter()
