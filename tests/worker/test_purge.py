@@ -260,20 +260,23 @@ def test_blobs_no_row_holds_go_once_past_the_grace(database_url: str, tmp_path: 
     settings = purge_settings(tmp_path, database_url, purge_interval_seconds=10**9)
     store = BlobStore(settings.resolved_storage_url)
     folder = folder_at(utc_now(), settings.purge_interval_seconds)
-    held, orphan, fresh = blobs_in(folder, 3)
+    held, orphan, fresh, let_go = blobs_in(folder, 4)
     elsewhere = next(blob(n) for n in range(1000) if not content_hash(blob(n)).startswith(folder))
     submit(database_url, store, [held])  # a queued job holds it
+    purged_id, _ = submit(database_url, store, [let_go])
+    with get_session(database_url) as session:  # a job whose images were let go holds nothing
+        session.execute(update(Job).where(Job.id == purged_id).values(images_purged_at=utc_now()))
     for data in (orphan, elsewhere):
         store.put(data)  # stored by a request that failed before its rows were committed
     age_blobs(tmp_path / "blobs")
     store.put(fresh)  # its request may not have committed yet
 
     dry = purge_once(settings, store, dry_run=True)
-    assert dry.orphans_deleted == 1
-    assert all(stored(store, data) for data in (held, orphan, fresh, elsewhere))
+    assert dry.orphans_deleted == 2
+    assert all(stored(store, data) for data in (held, orphan, fresh, let_go, elsewhere))
     report = purge_all(settings, store)
-    assert report.orphans_deleted == 1
-    assert not stored(store, orphan)
+    assert report.orphans_deleted == 2
+    assert not stored(store, orphan) and not stored(store, let_go)
     assert stored(store, held) and stored(store, fresh)
     assert stored(store, elsewhere)  # its folder's turn is another interval
     swept = sweep_orphans(settings, store, utc_now(), content_hash(elsewhere)[:2], dry_run=False)
@@ -286,3 +289,12 @@ def test_each_interval_sweeps_the_next_of_the_256_folders() -> None:
     assert len(set(folders[:256])) == 256 and folders[256] == folders[0]
     assert folder_at(start + timedelta(minutes=59), 3600) == folders[0]
     assert folder_at(start, 0) == folder_at(start, 1)  # purges turned off: the CLI still sweeps
+
+
+def test_an_object_store_is_not_swept(database_url: str, tmp_path: Path) -> None:
+    # It keeps a blob's first write time: a blob sent again would still look old.
+    settings = purge_settings(tmp_path, database_url)
+    store = BlobStore(f"memory://inferq-sweep-{uuid.uuid4().hex}")
+    digest = store.put(blob(1))
+    swept = sweep_orphans(settings, store, utc_now() + timedelta(days=1), digest[:2], dry_run=False)
+    assert swept == 0 and store.get(digest) == blob(1)
