@@ -23,11 +23,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.plain_png import decode_plain_png
 from core.resampling import Resample
 
-#: Formats accepted on upload. Everything else is refused even if Pillow could read it.
-# The Pillow plugins that may read an upload's header (a tuple: Image.open takes it).
+#: The Pillow plugins that may read an upload's header (a tuple: Image.open takes it).
 OPENED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
-# The formats they name. MPO is a JPEG with more pictures after the first (phones' HDR and
-# depth pictures): the JPEG plugin names it so, and its first picture is read.
+#: Formats accepted on upload: those the plugins above name. Everything else is refused even
+#: if Pillow could read it. MPO is a JPEG with more pictures after the first (phones' HDR and
+#: depth pictures): the JPEG plugin names it so, and its first picture is read.
 ACCEPTED_FORMATS = (*OPENED_FORMATS, "MPO")
 
 _RESAMPLING: dict[Resample, Image.Resampling] = {

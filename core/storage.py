@@ -119,11 +119,10 @@ class BlobStore:
 
     def delete(self, digest: str, *, written_before: datetime | None = None) -> bool:
         """Delete a blob unless it was written at or after `written_before`; return if gone."""
-        path = self.path_for(digest)
         try:
-            if written_before is not None and self._written_at(path) >= written_before:
+            if written_before is not None and not self.written_before(digest, written_before):
                 return False
-            self._fs.rm_file(path)
+            self._fs.rm_file(self.path_for(digest))
         except FileNotFoundError:
             pass
         return True
@@ -138,16 +137,14 @@ class BlobStore:
         names = (str(path).rsplit("/", 1)[-1] for path in paths)
         return sorted(name for name in names if DIGEST.fullmatch(name) and name[:2] == folder)
 
-    def written_at(self, digest: str) -> datetime:
-        """Return when a blob was written, or last sent again (datetime.min when unknown)."""
-        return self._written_at(self.path_for(digest))
-
-    def _written_at(self, path: str) -> datetime:
+    def written_before(self, digest: str, moment: datetime) -> bool:
+        """Return whether a blob was written, or last sent again, before `moment` (always, on
+        a store that keeps no time). Raises FileNotFoundError when it is not stored."""
         try:
-            written: datetime = self._fs.modified(path)
+            written: datetime = self._fs.modified(self.path_for(digest))
         except NotImplementedError:  # a store that keeps no time: every blob counts as old
-            return datetime.min.replace(tzinfo=UTC)
-        return written if written.tzinfo else written.replace(tzinfo=UTC)
+            return True
+        return (written if written.tzinfo else written.replace(tzinfo=UTC)) < moment
 
     def check(self) -> None:
         """Raise if the storage root cannot be reached or created."""

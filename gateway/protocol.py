@@ -31,7 +31,7 @@ REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 class HeadRefusedError(Exception):
-    """Raised from the parser's header callback past the header count or the head size."""
+    """Raised from the parser's URL or header callback past the header count or head size."""
 
 
 def error_response(status: int, detail: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -56,14 +56,15 @@ def sweep_orphans(
             if digest in held:
                 continue
             if dry_run:
-                deleted += _older(store, digest, cutoff)
+                deleted += _past(store, digest, cutoff)
             elif store.delete(digest, written_before=cutoff):
                 deleted += 1
     return deleted
 
 
-def _older(store: BlobStore, digest: str, cutoff: datetime) -> bool:
+def _past(store: BlobStore, digest: str, cutoff: datetime) -> bool:
+    """Whether a dry run counts the blob: the test a real one's delete makes."""
     try:
-        return store.written_at(digest) < cutoff
+        return store.written_before(digest, cutoff)
     except FileNotFoundError:  # gone meanwhile
         return False
